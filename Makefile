@@ -1,0 +1,43 @@
+# One way to do each chore. Every target sets up what it needs first (venv, services, keys).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export DJANGO_SETTINGS_MODULE ?= franchise_platform.settings.dev
+
+.PHONY: help setup run test lint bench widget lock
+
+help:
+	@echo "make run    — set up and start the platform (web :8000, Celery worker and beat, demo network)"
+	@echo "make test   — set up and run every test against real PostgreSQL, Redis, Celery, Chromium"
+	@echo "make lint   — ruff, ruff format, mypy, djLint, makemigrations --check"
+	@echo "make bench  — benchmarks; figures go to bench/results/"
+	@echo "make widget — build the amoCRM widget archive dist/widget.zip"
+
+setup:
+	@source scripts/lib.sh && ensure_venv && ensure_services && ensure_local_keys && compile_translations
+
+run:
+	@source scripts/lib.sh && ensure_venv && ensure_services && ensure_local_keys && compile_translations \
+	  && exec scripts/entrypoint.sh all
+
+test:
+	@source scripts/lib.sh && ensure_venv && ensure_services && ensure_chromium && compile_translations \
+	  && DJANGO_SETTINGS_MODULE=franchise_platform.settings.test .venv/bin/pytest $(PYTEST_ARGS)
+
+lint:
+	@source scripts/lib.sh && ensure_venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/djlint frontend/templates --lint
+	@source scripts/lib.sh && ensure_services && DJANGO_SETTINGS_MODULE=franchise_platform.settings.test \
+	  .venv/bin/python manage.py makemigrations --check --dry-run
+
+bench:
+	@source scripts/lib.sh && ensure_venv && ensure_services && \
+	  DJANGO_SETTINGS_MODULE=franchise_platform.settings.test .venv/bin/python -m bench.run $(BENCH_ARGS)
+
+widget:
+	@source scripts/lib.sh && ensure_venv && .venv/bin/python frontend/amocrm_widget/build.py
+
+lock:
+	.venv/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock

@@ -1,0 +1,47 @@
+"""The NinjaAPI instances: one per URL conf (platform host and network host), plus the widget API."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from .api_errors import install_error_handlers
+
+
+def _api(**kwargs: object) -> NinjaAPI:
+    api = NinjaAPI(**kwargs)  # type: ignore[arg-type]
+    install_error_handlers(api)
+    return api
+
+
+def build_public_api() -> NinjaAPI:
+    from tenants.api import router as signup_router
+
+    api = _api(title="Franchise payments — platform API", version="1", urls_namespace="public_api")
+    api.add_router("/", signup_router)
+    return api
+
+
+def build_network_api() -> NinjaAPI:
+    api = _api(
+        title="Franchise payments — network API",
+        version="1",
+        urls_namespace="network_api",
+        description="Partners, locations, settings, deals and payments of one network. "
+        "Authenticate with `Authorization: Bearer <api_token>`.",
+    )
+    for module, prefix in NETWORK_ROUTERS:
+        api.add_router(prefix, _import_router(module))
+    return api
+
+
+def _import_router(module: str) -> object:
+    from importlib import import_module
+
+    return import_module(module).router
+
+
+# Each app contributes one Router from its api.py.
+NETWORK_ROUTERS: list[tuple[str, str]] = []
+
+public_api = build_public_api()
+network_api = build_network_api()

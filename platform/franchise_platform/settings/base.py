@@ -1,0 +1,231 @@
+"""Settings shared by every environment. Values come from the environment (CONTRACT.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from celery.schedules import crontab
+from django.utils.translation import gettext_lazy as _
+
+from .env import env_bool, env_int, env_list, env_str
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = PACKAGE_DIR.parent.parent
+
+SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+DEBUG = False
+
+# --- Hosts -------------------------------------------------------------------------------------
+PLATFORM_DOMAIN = env_str("PLATFORM_DOMAIN", "localhost").lower()
+PLATFORM_BASE_URL = env_str("PLATFORM_BASE_URL", "http://localhost:8000").rstrip("/")
+_base = urlsplit(PLATFORM_BASE_URL)
+PLATFORM_SCHEME = _base.scheme or "http"
+PLATFORM_PORT = _base.port
+# Extra hosts that also serve the platform (public schema), e.g. 127.0.0.1 for probes.
+PLATFORM_EXTRA_PUBLIC_HOSTS = env_list("PLATFORM_EXTRA_PUBLIC_HOSTS", "127.0.0.1")
+ALLOWED_HOSTS = [PLATFORM_DOMAIN, f".{PLATFORM_DOMAIN}", *PLATFORM_EXTRA_PUBLIC_HOSTS]
+
+# --- Applications (django-tenants: shared in public, tenant in each network schema) ------------
+SHARED_APPS = [
+    # "tenants" first: its migrate_schemas (which also keeps the template schema current) must win.
+    "tenants",
+    "django_tenants",
+    "franchise_platform.accounts",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_htmx",
+    "axes",
+    "ninja",
+    "frontend",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "franchise_platform.accounts",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "franchise_platform.security",
+    "franchise_platform.network",
+    "franchise_platform.payments",
+    "franchise_platform.crm_sync",
+]
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Network"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+# New networks are cloned from this schema; `migrate_schemas` keeps it current (tenants app).
+TENANT_BASE_SCHEMA = env_str("TENANT_BASE_SCHEMA", "network_template")
+TENANT_CREATION_FAKES_MIGRATIONS = True
+PUBLIC_SCHEMA_URLCONF = "franchise_platform.urls_public"
+ROOT_URLCONF = "franchise_platform.urls_tenant"
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+
+AUTH_USER_MODEL = "accounts.User"
+
+MIDDLEWARE = [
+    "tenants.middleware.NetworkHostMiddleware",
+    "franchise_platform.request_context.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [REPO_DIR / "frontend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "franchise_platform.wsgi.application"
+
+# --- Database ----------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/franchise")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker and the cache (tenant-aware keys) -----------------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "KEY_PREFIX": "fp",
+    }
+}
+
+# --- Celery (see specs/reliability.md section 3) -----------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Longer than any countdown we use (the longest is the outbox's 15-minute backoff cap), so an
+# unacked message is never redelivered while it legitimately waits.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep-networks": {
+        "task": "franchise_platform.sweep_all_networks",
+        "schedule": 60.0,
+    },
+    "reconcile-invoices": {
+        "task": "franchise_platform.reconcile_all_networks",
+        "schedule": crontab(minute="*/10"),
+    },
+}
+
+# --- Secrets at rest ---------------------------------------------------------------------------
+PLATFORM_ENCRYPTION_KEYS = env_list("PLATFORM_ENCRYPTION_KEYS")
+
+# --- Vendors -----------------------------------------------------------------------------------
+AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID", "dev-amocrm-client-id")
+AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET", "dev-amocrm-client-secret")
+AMOCRM_API_BASE_URL = env_str("AMOCRM_API_BASE_URL", "")
+AMOCRM_RATE_LIMIT_PER_SECOND = env_int("AMOCRM_RATE_LIMIT_PER_SECOND", 7)
+ROBOKASSA_PAYMENT_URL = env_str(
+    "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
+)
+ROBOKASSA_API_BASE_URL = env_str("ROBOKASSA_API_BASE_URL", "")
+
+# --- Auth, sessions, brute force ---------------------------------------------------------------
+LOGIN_URL = "panel:login"
+LOGIN_REDIRECT_URL = "panel:home"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- i18n: Russian first, English second -------------------------------------------------------
+LANGUAGE_CODE = "ru"
+LANGUAGES = [("ru", _("Русский")), ("en", _("English"))]
+LOCALE_PATHS = [REPO_DIR / "locale"]
+TIME_ZONE = "Europe/Moscow"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = REPO_DIR / "staticfiles"
+STATICFILES_DIRS = [REPO_DIR / "frontend" / "static"]
+
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@localhost")
+
+NINJA_PAGINATION_PER_PAGE = 50
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "franchise_platform.request_context.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "franchise_platform.request_context.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_context"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "celery": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,11 @@
+"""URLs of a network host (`<slug>.<PLATFORM_DOMAIN>`, the network's schema)."""
+
+from django.urls import path
+
+from .api import network_api
+from .health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", network_api.urls),
+]

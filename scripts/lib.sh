@@ -1,0 +1,126 @@
+# Shared helpers for the Makefile's targets and the container entrypoint. Sourced, not run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+PYTHON="${PYTHON:-python3}"
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
+
+# The virtual environment, with the locked dependencies (re-installed when the lock changes).
+ensure_venv() {
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' \
+    || die "Python 3.11 is required (found: $("$PYTHON" --version 2>&1)). Set PYTHON=/path/to/python3.11."
+  if [ ! -x "$PY" ]; then
+    say "creating the virtual environment in .venv"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.lock-installed"
+  if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/requirements.lock" "$stamp"; then
+    say "installing locked dependencies (requirements.lock)"
+    "$PY" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/requirements.lock"
+    cp "$ROOT/requirements.lock" "$stamp"
+  fi
+  # platform/ is a source root (no __init__.py, see DESIGN.md); the repository root holds the other
+  # top-level packages. A .pth file puts both on sys.path for every tool: manage.py, pytest, celery,
+  # gunicorn.
+  local site
+  site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  printf '%s\n%s\n' "$ROOT/platform" "$ROOT" > "$site/franchise_platform_paths.pth"
+}
+
+# Master encryption keys for local runs: generated once into a git-ignored file.
+ensure_local_keys() {
+  if [ -z "${PLATFORM_ENCRYPTION_KEYS:-}" ]; then
+    local keyfile="$ROOT/.local/encryption-keys"
+    if [ ! -s "$keyfile" ]; then
+      mkdir -p "$ROOT/.local"
+      "$PY" -c 'import base64,secrets;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())' > "$keyfile"
+      chmod 600 "$keyfile"
+      say "generated a local master key in .local/encryption-keys"
+    fi
+    PLATFORM_ENCRYPTION_KEYS="$(tr -d '\n' < "$keyfile")"
+    export PLATFORM_ENCRYPTION_KEYS
+  fi
+}
+
+_pg_url() { echo "${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/franchise}"; }
+
+# PostgreSQL and Redis: use running ones, start installed ones that are down, name what is missing.
+ensure_services() {
+  local pg_host pg_port
+  pg_host="$("$PY" -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(p.hostname or "127.0.0.1")' "$(_pg_url)")"
+  pg_port="$("$PY" -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(p.port or 5432)' "$(_pg_url)")"
+  if ! pg_isready -q -h "$pg_host" -p "$pg_port" 2>/dev/null; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      say "PostgreSQL is down; starting the installed cluster"
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start || true
+      for _ in $(seq 1 30); do pg_isready -q -h "$pg_host" -p "$pg_port" && break; sleep 0.5; done
+    fi
+    pg_isready -q -h "$pg_host" -p "$pg_port" \
+      || die "PostgreSQL is not answering at $pg_host:$pg_port and no installed server could be started (Debian: apt-get install postgresql)."
+  fi
+  local redis_url="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+  if ! "$PY" -c 'import sys,redis; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()' "$redis_url" 2>/dev/null; then
+    if command -v redis-server >/dev/null 2>&1; then
+      say "Redis is down; starting the installed server"
+      mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+      redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+      for _ in $(seq 1 20); do
+        "$PY" -c 'import sys,redis; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()' "$redis_url" 2>/dev/null && break
+        sleep 0.5
+      done
+    fi
+    "$PY" -c 'import sys,redis; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=1).ping()' "$redis_url" 2>/dev/null \
+      || die "Redis is not answering at $redis_url and no installed server could be started (Debian: apt-get install redis-server)."
+  fi
+}
+
+# The database named in DATABASE_URL, created when missing.
+ensure_database() {
+  "$PY" - "$(_pg_url)" <<'PYEOF'
+import sys, urllib.parse as u
+import psycopg2
+from psycopg2 import sql
+url = u.urlsplit(sys.argv[1])
+name = url.path.lstrip("/") or "franchise"
+conn = psycopg2.connect(host=url.hostname or "127.0.0.1", port=url.port or 5432,
+                        user=u.unquote(url.username or "postgres"),
+                        password=u.unquote(url.password) if url.password else None, dbname="postgres")
+conn.autocommit = True
+with conn.cursor() as cur:
+    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+    if cur.fetchone() is None:
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        print(f"==> created database {name}")
+PYEOF
+}
+
+# Chromium for the browser tests (Debian's package; Playwright cannot download browsers here).
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing Debian's chromium for the browser tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+    [ -x /usr/bin/chromium ] || die "Chromium is missing: apt-get install chromium (needed by the browser tests)."
+  fi
+}
+
+ensure_gettext() {
+  if ! command -v msgfmt >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing gettext (compiles translations)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null
+    fi
+    command -v msgfmt >/dev/null 2>&1 || die "gettext is missing: apt-get install gettext."
+  fi
+}
+
+compile_translations() {
+  ensure_gettext
+  (cd "$ROOT" && "$PY" manage.py compilemessages --ignore=.venv -v 0)
+}
