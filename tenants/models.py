@@ -48,3 +48,31 @@ class Domain(DomainMixin):
     class Meta:
         verbose_name = _("домен")
         verbose_name_plural = _("домены")
+
+
+class CrmAccountBinding(models.Model):
+    """Which network a CRM account (amoCRM account id) belongs to. Public schema: the widget and the
+    CRM's webhooks arrive on the platform host and must find the network from the account alone."""
+
+    class State(models.TextChoices):
+        BOUND = "bound", _("Привязан")
+        UNBOUND = "unbound", _("Ожидает привязки")
+        REVOKED = "revoked", _("Отключён")
+
+    crm = models.CharField(max_length=32, default="amocrm")
+    account_id = models.BigIntegerField()
+    subdomain = models.CharField(max_length=200, blank=True)
+    client_uuid = models.CharField(max_length=64, blank=True)
+    network = models.ForeignKey(Network, null=True, blank=True, on_delete=models.CASCADE, related_name="crm_bindings")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNBOUND)
+    webhook_secret = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    claim_code_hash = models.CharField(max_length=64, blank=True)
+    claim_code_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["crm", "account_id"], name="crm_account_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.crm}:{self.account_id} → {self.network_id or '—'}"

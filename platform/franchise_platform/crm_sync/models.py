@@ -1,1 +1,78 @@
-"""Models of this app live in the network schema."""
+"""The network's CRM connection and the outbox of CRM updates (network schema)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from franchise_platform.security.fields import EncryptedField
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ConnectionStatus(models.TextChoices):
+    CONNECTED = "connected", _("Подключено")
+    REVOKED = "revoked", _("Доступ отозван")
+    ERROR = "error", _("Ошибка")
+
+
+class CrmConnection(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    crm = models.CharField(max_length=32, default="amocrm")
+    account_id = models.BigIntegerField(unique=True)
+    subdomain = models.CharField(max_length=200, blank=True)
+    base_url = models.CharField(max_length=300)
+    access_token = EncryptedField(null=True, blank=True)
+    refresh_token = EncryptedField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    field_map = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED)
+    last_error = models.CharField(max_length=500, blank=True)
+    connected_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.crm} account {self.account_id}"
+
+
+class OutboxKind(models.TextChoices):
+    DEAL_STATE = "deal_state", _("Состояние сделки")
+    NOTE = "note", _("Примечание")
+    FIELDS_SYNC = "fields_sync", _("Поля и локации")
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("В очереди")
+    SENT = "sent", _("Отправлено")
+    DEAD = "dead", _("Не доставлено")
+
+
+class OutboxMessage(models.Model):
+    """One change to deliver to the CRM. Written in the same transaction as the change itself."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    connection = models.ForeignKey(CrmConnection, null=True, on_delete=models.CASCADE, related_name="outbox")
+    kind = models.CharField(max_length=16, choices=OutboxKind.choices)
+    deal = models.ForeignKey("payments.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox")
+    payload = models.JSONField(default=dict)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    external_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.status}"

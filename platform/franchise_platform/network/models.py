@@ -1,1 +1,130 @@
-"""Models of this app live in the network schema."""
+"""Partners (franchisees), their payment-provider accounts, locations and the network's settings."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from franchise_platform.security.fields import EncryptedField
+
+
+class LegalForm(models.TextChoices):
+    IP = "ip", _("ИП")
+    OOO = "ooo", _("ООО")
+
+
+class TaxSystem(models.TextChoices):
+    OSN = "osn", _("ОСН")
+    USN_INCOME = "usn_income", _("УСН «Доходы»")
+    USN_INCOME_OUTCOME = "usn_income_outcome", _("УСН «Доходы минус расходы»")
+    ESN = "esn", _("ЕСХН")
+    PATENT = "patent", _("Патент")
+
+
+class Vat(models.TextChoices):
+    NONE = "none", _("Без НДС")
+    VAT0 = "vat0", _("НДС 0%")
+    VAT5 = "vat5", _("НДС 5%")
+    VAT7 = "vat7", _("НДС 7%")
+    VAT10 = "vat10", _("НДС 10%")
+    VAT20 = "vat20", _("НДС 20%")
+    VAT22 = "vat22", _("НДС 22%")
+
+
+class HashAlgorithm(models.TextChoices):
+    MD5 = "md5", "MD5"
+    RIPEMD160 = "ripemd160", "RIPEMD-160"
+    SHA1 = "sha1", "SHA-1"
+    SHA256 = "sha256", "SHA-256"
+    SHA384 = "sha384", "SHA-384"
+    SHA512 = "sha512", "SHA-512"
+
+
+class Partner(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("название"), max_length=300)
+    legal_form = models.CharField(_("форма"), max_length=8, choices=LegalForm.choices)
+    inn = models.CharField(_("ИНН"), max_length=12)
+    ogrn = models.CharField(_("ОГРН / ОГРНИП"), max_length=15, blank=True)
+    tax_system = models.CharField(_("система налогообложения"), max_length=32, choices=TaxSystem.choices)
+    vat = models.CharField(_("НДС"), max_length=8, choices=Vat.choices, default=Vat.NONE)
+    active = models.BooleanField(_("активен"), default=True)
+    shop_checked_at = models.DateTimeField(null=True, blank=True)
+    shop_check_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("партнёр")
+        verbose_name_plural = _("партнёры")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProviderAccount(models.Model):
+    """A partner's shop at a payment provider. Passwords are sealed with the network's data key."""
+
+    SECRET_FIELDS = ("password1", "password2", "test_password1", "test_password2")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.OneToOneField(Partner, on_delete=models.CASCADE, related_name="provider_account")
+    provider = models.CharField(max_length=32, default="robokassa")
+    merchant_login = models.CharField(_("идентификатор магазина"), max_length=100)
+    password1 = EncryptedField(blank=True, null=True)
+    password2 = EncryptedField(blank=True, null=True)
+    test_password1 = EncryptedField(blank=True, null=True)
+    test_password2 = EncryptedField(blank=True, null=True)
+    hash_algorithm = models.CharField(max_length=16, choices=HashAlgorithm.choices, default=HashAlgorithm.MD5)
+    test_mode = models.BooleanField(_("тестовый режим"), default=False)
+    fiscalization = models.BooleanField(_("фискализация (чеки 54-ФЗ)"), default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.merchant_login}"
+
+
+class Location(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(_("название"), max_length=300)
+    address = models.CharField(_("адрес"), max_length=500, blank=True)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="locations")
+    active = models.BooleanField(_("активна"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("локация")
+        verbose_name_plural = _("локации")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PrepaymentMode(models.TextChoices):
+    PERCENT = "percent", _("Процент от суммы")
+    FIXED = "fixed", _("Фиксированная сумма")
+
+
+class NetworkSettings(models.Model):
+    """One row per network schema (pk=1)."""
+
+    prepayment_mode = models.CharField(max_length=16, choices=PrepaymentMode.choices, default=PrepaymentMode.PERCENT)
+    prepayment_value = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("30"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    invoice_ttl_hours = models.PositiveIntegerField(default=24)
+    item_name = models.CharField(max_length=128, default="Участие в квесте «{location}»")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("настройки сети")
+
+    def __str__(self) -> str:
+        return "network settings"

@@ -1,1 +1,198 @@
-"""Models of this app live in the network schema."""
+"""Deals, payment links, provider invoices, payments and the callback inbox (network schema)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+ZERO = Decimal("0.00")
+
+
+def new_link_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class DealStatus(models.TextChoices):
+    OPEN = "open", _("Не оплачена")
+    PARTIALLY_PAID = "partially_paid", _("Оплачена частично")
+    PAID = "paid", _("Оплачена")
+    OVERPAID = "overpaid", _("Переплата")
+
+
+class Deal(models.Model):
+    """Our mirror of a CRM lead: what it costs, where, and what is paid."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    crm = models.CharField(max_length=32, default="amocrm")
+    crm_deal_id = models.BigIntegerField()
+    title = models.CharField(max_length=300, blank=True)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    paid = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    prepayment_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    location = models.ForeignKey("network.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="deals")
+    partner = models.ForeignKey("network.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="deals")
+    status = models.CharField(max_length=16, choices=DealStatus.choices, default=DealStatus.OPEN)
+    overpaid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["crm", "crm_deal_id"], name="deal_unique_crm_id")]
+        indexes = [models.Index(fields=["status", "-updated_at"]), models.Index(fields=["-created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.crm} #{self.crm_deal_id}"
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.total - self.paid, ZERO)
+
+
+class LinkKind(models.TextChoices):
+    PREPAYMENT = "prepayment", _("Предоплата")
+    FULL = "full", _("Полная оплата")
+
+
+class LinkStatus(models.TextChoices):
+    ACTIVE = "active", _("Активна")
+    PAID = "paid", _("Оплачена")
+    CLOSED = "closed", _("Закрыта")
+
+
+class PaymentLink(models.Model):
+    """A stable link of ours (/pay/<token>); each visit resolves to an invoice for the amount due."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="links")
+    kind = models.CharField(max_length=16, choices=LinkKind.choices)
+    token = models.CharField(max_length=32, unique=True, default=new_link_token)
+    status = models.CharField(max_length=16, choices=LinkStatus.choices, default=LinkStatus.ACTIVE)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deal", "kind"], condition=Q(status="active"), name="one_active_link_per_kind"
+            )
+        ]
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} link of {self.deal}"
+
+
+class InvoiceStatus(models.TextChoices):
+    ISSUED = "issued", _("Выставлен")
+    PAID = "paid", _("Оплачен")
+    EXPIRED = "expired", _("Истёк")
+    RETIRED = "retired", _("Отозван")
+
+
+class PaymentKind(models.TextChoices):
+    PREPAYMENT = "prepayment", _("Предоплата")
+    FULL = "full", _("Полная оплата")
+    REMAINDER = "remainder", _("Доплата")
+
+
+class Invoice(models.Model):
+    """One provider-side payment request. Its id is the provider's InvId (our own sequence)."""
+
+    id = models.BigAutoField(primary_key=True)
+    link = models.ForeignKey(PaymentLink, on_delete=models.PROTECT, related_name="invoices")
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="invoices")
+    provider_account = models.ForeignKey("network.ProviderAccount", on_delete=models.PROTECT, related_name="invoices")
+    provider = models.CharField(max_length=32)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    payment_kind = models.CharField(max_length=16, choices=PaymentKind.choices)
+    status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.ISSUED)
+    is_test = models.BooleanField(default=False)
+    payment_url = models.TextField()
+    receipt_json = models.TextField(blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"])]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"invoice {self.id} ({self.amount})"
+
+
+class PaymentSource(models.TextChoices):
+    CALLBACK = "callback", _("Уведомление провайдера")
+    RECONCILIATION = "reconciliation", _("Сверка с провайдером")
+
+
+class Payment(models.Model):
+    """An invoice the provider confirmed. One per invoice, whatever the number of callbacks."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="payment")
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="payments")
+    partner = models.ForeignKey("network.Partner", on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    kind = models.CharField(max_length=16, choices=PaymentKind.choices)
+    source = models.CharField(max_length=16, choices=PaymentSource.choices, default=PaymentSource.CALLBACK)
+    is_test = models.BooleanField(default=False)
+    paid_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["-paid_at"]), models.Index(fields=["partner", "-paid_at"])]
+        ordering = ["-paid_at"]
+
+    def __str__(self) -> str:
+        return f"payment {self.amount} for invoice {self.invoice_id}"
+
+
+class CallbackStatus(models.TextChoices):
+    PENDING = "pending", _("Ожидает обработки")
+    APPLIED = "applied", _("Применено")
+    REFUSED = "refused", _("Отклонено")
+
+
+class CallbackEvent(models.Model):
+    """The inbox: every provider notification as received, accepted or refused, kept for the owner."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    provider = models.CharField(max_length=32)
+    partner = models.ForeignKey("network.Partner", null=True, on_delete=models.SET_NULL, related_name="callbacks")
+    provider_account = models.ForeignKey(
+        "network.ProviderAccount", null=True, on_delete=models.SET_NULL, related_name="callbacks"
+    )
+    invoice_number = models.BigIntegerField(null=True, blank=True)
+    params = models.JSONField(default=dict)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    is_test = models.BooleanField(default=False)
+    accepted = models.BooleanField(default=False)
+    reason_code = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=CallbackStatus.choices, default=CallbackStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_account", "invoice_number"],
+                condition=Q(accepted=True),
+                name="one_accepted_callback_per_invoice",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "received_at"])]
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} callback for {self.invoice_number}"

@@ -1,0 +1,88 @@
+"""Shared test base: two networks with personas (owner and viewer of A, owner of B), clients bound to
+a network's host, a real Celery worker, and a switch into a network's schema.
+
+The networks are created once per session and committed (a real worker and a real server can see
+them); each test using the `db` fixture runs in a transaction that is rolled back, so what a test
+writes inside a network disappears with it. Tests that need committed data of their own take
+`fresh_network`, which is created for the test and dropped after it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from tests.personas import Persona, PersonaNetwork, make_persona_network, network_drop
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # noqa: PT004
+    with django_db_blocker.unblock():
+        call_command("platform_setup", verbosity=0)
+    yield
+
+
+@pytest.fixture(scope="session")
+def net_a(django_db_setup, django_db_blocker) -> PersonaNetwork:
+    with django_db_blocker.unblock():
+        return make_persona_network("alpha", "Сеть «Альфа»")
+
+
+@pytest.fixture(scope="session")
+def net_b(django_db_setup, django_db_blocker) -> PersonaNetwork:
+    with django_db_blocker.unblock():
+        return make_persona_network("bravo", "Сеть «Браво»")
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def fresh_network(django_db_setup, django_db_blocker) -> Iterator[PersonaNetwork]:
+    """A network of its own, committed, dropped after the test."""
+    slug = f"t{uuid.uuid4().hex[:8]}{next(_counter)}"
+    with django_db_blocker.unblock():
+        net = make_persona_network(slug, f"Тестовая сеть {slug}")
+    yield net
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        network_drop(net.network)
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public() -> Iterator[None]:
+    yield
+    if connection.connection is not None or True:
+        try:
+            connection.set_schema_to_public()
+        except Exception:  # noqa: BLE001 - a broken connection is reset by Django anyway
+            pass
+
+
+@pytest.fixture
+def owner_a(net_a) -> Persona:
+    return net_a.owner
+
+
+@pytest.fixture
+def viewer_a(net_a) -> Persona:
+    return net_a.viewer
+
+
+@pytest.fixture
+def owner_b(net_b) -> Persona:
+    return net_b.owner
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("SKIP_BROWSER_TESTS") == "1":
+        skip = pytest.mark.skip(reason="SKIP_BROWSER_TESTS=1")
+        for item in items:
+            if "browser" in item.keywords:
+                item.add_marker(skip)
