@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from franchise_platform.api_errors import ApiError
 
@@ -28,7 +28,7 @@ class SignupOut(Schema):
 
 
 @router.post("/signup", response={201: SignupOut}, auth=None)
-def signup(request: HttpRequest, payload: SignupIn) -> tuple[int, SignupOut]:
+def signup(request: HttpRequest, payload: SignupIn) -> Status[SignupOut]:
     try:
         created = network_create(
             name=payload.network_name,
@@ -38,9 +38,12 @@ def signup(request: HttpRequest, payload: SignupIn) -> tuple[int, SignupOut]:
         )
     except NetworkError as exc:
         raise ApiError(exc.status, exc.detail, exc.code) from exc
-    return 201, SignupOut(
+    return Status(
+        201,
+        SignupOut(
         slug=created.network.slug,
         domain=created.domain,
         panel_url=created.panel_url,
         api_token=created.api_token,
+        ),
     )
