@@ -41,9 +41,9 @@ def signup(request: HttpRequest, payload: SignupIn) -> Status[SignupOut]:
     return Status(
         201,
         SignupOut(
-        slug=created.network.slug,
-        domain=created.domain,
-        panel_url=created.panel_url,
-        api_token=created.api_token,
+            slug=created.network.slug,
+            domain=created.domain,
+            panel_url=created.panel_url,
+            api_token=created.api_token,
         ),
     )

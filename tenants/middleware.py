@@ -9,6 +9,4 @@ from django_tenants.middleware.main import TenantMainMiddleware
 
 class NetworkHostMiddleware(TenantMainMiddleware):
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> JsonResponse:
-        return JsonResponse(
-            {"detail": "Unknown host.", "code": "unknown_host"}, status=404
-        )
+        return JsonResponse({"detail": "Unknown host.", "code": "unknown_host"}, status=404)

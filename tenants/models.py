@@ -63,7 +63,9 @@ class CrmAccountBinding(models.Model):
     account_id = models.BigIntegerField()
     subdomain = models.CharField(max_length=200, blank=True)
     client_uuid = models.CharField(max_length=64, blank=True)
-    network = models.ForeignKey(Network, null=True, blank=True, on_delete=models.CASCADE, related_name="crm_bindings")
+    network = models.ForeignKey(
+        Network, null=True, blank=True, on_delete=models.CASCADE, related_name="crm_bindings"
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.UNBOUND)
     webhook_secret = models.CharField(max_length=64, unique=True, null=True, blank=True)
     claim_code_hash = models.CharField(max_length=64, blank=True)
@@ -72,7 +74,9 @@ class CrmAccountBinding(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["crm", "account_id"], name="crm_account_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["crm", "account_id"], name="crm_account_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.crm}:{self.account_id} → {self.network_id or '—'}"

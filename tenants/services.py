@@ -64,7 +64,9 @@ def network_input_validate(*, name: str, slug: str, owner_email: str, owner_pass
     return slug
 
 
-def network_create(*, name: str, slug: str, owner_email: str, owner_password: str) -> NetworkCreated:
+def network_create(
+    *, name: str, slug: str, owner_email: str, owner_password: str
+) -> NetworkCreated:
     """Create a network with its schema, owner account and first API token, all or nothing.
 
     Raises NetworkValidationError (422) for bad input and NetworkConflict (409) for a taken slug.
@@ -77,20 +79,31 @@ def network_create(*, name: str, slug: str, owner_email: str, owner_password: st
     if Network.objects.filter(slug=slug).exists():
         raise NetworkConflict(_("Адрес «%(slug)s» уже занят.") % {"slug": slug}, "slug_taken")
     if not schema_is_free(slug):
-        raise NetworkValidationError(_("Этот адрес зарезервирован, выберите другой."), "reserved_slug")
+        raise NetworkValidationError(
+            _("Этот адрес зарезервирован, выберите другой."), "reserved_slug"
+        )
     email = owner_email.strip().lower()
     try:
         with transaction.atomic():
             network = Network(
-                schema_name=schema_name_for_slug(slug), name=name.strip(), slug=slug, owner_email=email
+                schema_name=schema_name_for_slug(slug),
+                name=name.strip(),
+                slug=slug,
+                owner_email=email,
             )
             network.save(verbosity=0)
-            domain = Domain.objects.create(domain=network_host(network), tenant=network, is_primary=True)
+            domain = Domain.objects.create(
+                domain=network_host(network), tenant=network, is_primary=True
+            )
             with tenant_context(network):
                 data_key_create(schema=network.schema_name)
                 owner = user_create(email=email, password=owner_password, role=Role.OWNER)
                 raw_token = api_token_create(user=owner, name=_("Первый токен"))[1]
     except IntegrityError as exc:
-        raise NetworkConflict(_("Адрес «%(slug)s» уже занят.") % {"slug": slug}, "slug_taken") from exc
+        raise NetworkConflict(
+            _("Адрес «%(slug)s» уже занят.") % {"slug": slug}, "slug_taken"
+        ) from exc
     logger.info("network created: %s", slug)
-    return NetworkCreated(network=network, domain=domain.domain, owner_email=email, api_token=raw_token)
+    return NetworkCreated(
+        network=network, domain=domain.domain, owner_email=email, api_token=raw_token
+    )

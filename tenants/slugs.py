@@ -9,9 +9,7 @@ from django.utils.translation import gettext as _
 
 from .errors import NetworkValidationError
 
-RESERVED_SLUGS = frozenset(
-    {"www", "api", "admin", "public", "static", "media", "app", "mail"}
-)
+RESERVED_SLUGS = frozenset({"www", "api", "admin", "public", "static", "media", "app", "mail"})
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
 
 
@@ -37,7 +35,9 @@ def slug_validate(slug: str) -> str:
             "invalid_slug",
         )
     if slug in RESERVED_SLUGS or slug.startswith("pg-"):
-        raise NetworkValidationError(_("Этот адрес зарезервирован, выберите другой."), "reserved_slug")
+        raise NetworkValidationError(
+            _("Этот адрес зарезервирован, выберите другой."), "reserved_slug"
+        )
     return slug
 
 

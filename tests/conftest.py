@@ -9,6 +9,7 @@ writes inside a network disappears with it. Tests that need committed data of th
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
@@ -22,10 +23,9 @@ from tests.personas import Persona, PersonaNetwork, make_persona_network, networ
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # noqa: PT004
+def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         call_command("platform_setup", verbosity=0)
-    yield
 
 
 @pytest.fixture(scope="session")
@@ -58,11 +58,9 @@ def fresh_network(django_db_setup, django_db_blocker) -> Iterator[PersonaNetwork
 @pytest.fixture(autouse=True)
 def _back_to_public() -> Iterator[None]:
     yield
-    if connection.connection is not None or True:
-        try:
-            connection.set_schema_to_public()
-        except Exception:  # noqa: BLE001 - a broken connection is reset by Django anyway
-            pass
+    # A test may leave the connection in a network's schema; the next one starts on public.
+    with contextlib.suppress(Exception):
+        connection.set_schema_to_public()
 
 
 @pytest.fixture
@@ -86,3 +84,17 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "browser" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real worker process (prefork, 2 children) on the test database and test Redis."""
+    import redis
+    from django.conf import settings
+
+    from tests.worker import WorkerProcess
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    worker = WorkerProcess().start()
+    yield worker
+    worker.stop()

@@ -35,9 +35,7 @@ class Persona:
 
     def api(self) -> Client:
         """A Django test client on the network's host with this persona's Bearer token."""
-        return Client(
-            HTTP_HOST=self.host, HTTP_AUTHORIZATION=f"Bearer {self.api_token}"
-        )
+        return Client(HTTP_HOST=self.host, HTTP_AUTHORIZATION=f"Bearer {self.api_token}")
 
     def browser_client(self, *, logged_in: bool = True) -> Client:
         client = Client(HTTP_HOST=self.host)
@@ -74,7 +72,9 @@ def make_persona_network(slug: str, name: str) -> PersonaNetwork:
         for role in (Role.ADMIN, Role.VIEWER):
             email = f"{role}@{slug}.test"
             user = user_create(email=email, password=PASSWORD, role=role)
-            people[role] = Persona(email, PASSWORD, role, api_token_create(user=user, name="t")[1], network)
+            people[role] = Persona(
+                email, PASSWORD, role, api_token_create(user=user, name="t")[1], network
+            )
     connection.set_schema_to_public()
     return PersonaNetwork(network, owner, people[Role.ADMIN], people[Role.VIEWER])
 

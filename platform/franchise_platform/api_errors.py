@@ -27,7 +27,9 @@ def _field_path(loc: list[Any]) -> str:
 
 def install_error_handlers(api: NinjaAPI) -> None:
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        return api.create_response(request, {"detail": exc.detail, "code": exc.code}, status=exc.status)
+        return api.create_response(
+            request, {"detail": exc.detail, "code": exc.code}, status=exc.status
+        )
 
     def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
         messages = []
@@ -46,7 +48,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
         )
 
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return api.create_response(request, {"detail": "Not found.", "code": "not_found"}, status=404)
+        return api.create_response(
+            request, {"detail": "Not found.", "code": "not_found"}, status=404
+        )
 
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return api.create_response(

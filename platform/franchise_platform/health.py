@@ -1,34 +1,66 @@
-"""GET /healthz: 200 when the database and the broker answer, 503 naming the failing part."""
+"""GET /healthz: 200 when the database and the broker answer, 503 naming the failing part.
+
+Answered by a middleware placed before host routing, because routing itself needs the database:
+with PostgreSQL down, a view behind it could only fail with a 500. An unknown host still gets 404.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers
+
+HEALTH_PATH = "/healthz"
 
 
 def _database_ok() -> bool:
     try:
+        connection.set_schema_to_public()
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             return cursor.fetchone() == (1,)
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+    except Exception:
         return False
 
 
 def _broker_ok() -> bool:
     try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1
+        )
         return bool(client.ping())
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    failing = [name for name, ok in (("database", _database_ok()), ("broker", _broker_ok())) if not ok]
-    if failing:
-        return JsonResponse({"status": "unavailable", "failing": failing}, status=503)
-    return JsonResponse({"status": "ok"})
+def _host_known(host: str) -> bool:
+    from tenants.models import Domain
+
+    if host == settings.PLATFORM_DOMAIN or host in settings.PLATFORM_EXTRA_PUBLIC_HOSTS:
+        return True
+    return Domain.objects.filter(domain=host).exists()
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path != HEALTH_PATH:
+            return self.get_response(request)
+        failing = [
+            name for name, ok in (("database", _database_ok()), ("broker", _broker_ok())) if not ok
+        ]
+        host = request.get_host().split(":")[0].lower()
+        if "database" not in failing and not _host_known(host):
+            response = JsonResponse({"detail": "Unknown host.", "code": "unknown_host"}, status=404)
+        elif failing:
+            response = JsonResponse({"status": "unavailable", "failing": failing}, status=503)
+        else:
+            response = JsonResponse({"status": "ok"})
+        add_never_cache_headers(response)
+        return response

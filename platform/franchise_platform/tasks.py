@@ -40,7 +40,7 @@ class PlatformTask(TenantTask):
     abstract = True
 
 
-@shared_task(base=NetworkTask, name="franchise_platform.whoami")
+@shared_task(base=NetworkTask, name="franchise_platform.whoami", ignore_result=False)
 def whoami(marker: str) -> dict[str, str]:
     """Diagnostic task: which schema it saw and that the standard `platform` module is intact."""
     return {"schema": connection.schema_name, "marker": marker, "system": std_platform.system()}

@@ -20,7 +20,9 @@ GOOD = {
 
 
 def _signup(**overrides):
-    return platform_client().post("/api/v1/signup", {**GOOD, **overrides}, content_type="application/json")
+    return platform_client().post(
+        "/api/v1/signup", {**GOOD, **overrides}, content_type="application/json"
+    )
 
 
 def test_signup_creates_schema_owner_and_working_token():
@@ -89,7 +91,9 @@ def test_bad_input_answers_422_with_reason_and_creates_nothing(overrides, code):
 
 
 def test_missing_fields_answer_422_in_the_error_shape():
-    response = platform_client().post("/api/v1/signup", {"slug": "x"}, content_type="application/json")
+    response = platform_client().post(
+        "/api/v1/signup", {"slug": "x"}, content_type="application/json"
+    )
 
     assert response.status_code == 422
     assert set(response.json()) == {"detail", "code"}

@@ -11,7 +11,9 @@ from .models import ApiToken, Role, User, hash_token
 TOKEN_PREFIX = "fp_"
 
 
-def user_create(*, email: str, password: str | None, role: str = Role.VIEWER, full_name: str = "") -> User:
+def user_create(
+    *, email: str, password: str | None, role: str = Role.VIEWER, full_name: str = ""
+) -> User:
     return User.objects.create_user(email=email, password=password, role=role, full_name=full_name)
 
 

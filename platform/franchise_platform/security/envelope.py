@@ -51,9 +51,13 @@ def unwrap_data_key(row: DataKey, *, schema: str) -> bytes:
     blob = bytes(row.wrapped_key)
     master = master_key_by_id(row.master_key_id)
     try:
-        return AESGCM(master.material).decrypt(blob[:_NONCE], blob[_NONCE:], _wrap_aad(schema, row.version))
+        return AESGCM(master.material).decrypt(
+            blob[:_NONCE], blob[_NONCE:], _wrap_aad(schema, row.version)
+        )
     except InvalidTag as exc:
-        raise MasterKeyError(f"Data key v{row.version} does not open with master key {master.key_id}.") from exc
+        raise MasterKeyError(
+            f"Data key v{row.version} does not open with master key {master.key_id}."
+        ) from exc
 
 
 def data_key_create(*, schema: str | None = None) -> DataKey:
@@ -69,7 +73,9 @@ def data_key_create(*, schema: str | None = None) -> DataKey:
             master_key_id=master.key_id,
             wrapped_key=wrap_data_key(material, schema=schema, version=version, master=master),
         )
-        DataKey.objects.filter(version__lt=version, retired_at__isnull=True).update(retired_at=timezone.now())
+        DataKey.objects.filter(version__lt=version, retired_at__isnull=True).update(
+            retired_at=timezone.now()
+        )
     with _cache_lock:
         _cache[(schema, version)] = material
     return row
@@ -113,7 +119,12 @@ def seal(plaintext: bytes, *, context: str) -> str:
 def token_version(token: str) -> int:
     """The data key version a token was sealed with; raises DecryptionError for a malformed token."""
     parts = token.split(":")
-    if len(parts) != 4 or parts[0] != PREFIX or parts[1] != FORMAT_VERSION or not parts[2].isdigit():
+    if (
+        len(parts) != 4
+        or parts[0] != PREFIX
+        or parts[1] != FORMAT_VERSION
+        or not parts[2].isdigit()
+    ):
         raise DecryptionError("Not an encrypted value of this platform.")
     return int(parts[2])
 

@@ -43,13 +43,17 @@ class _EncryptedDescriptor:
 class EncryptedField(models.TextField):  # type: ignore[type-arg]
     description = "A value encrypted with the network's data key"
 
-    def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
+    def contribute_to_class(
+        self, cls: type[models.Model], name: str, private_only: bool = False
+    ) -> None:
         super().contribute_to_class(cls, name, private_only)
         setattr(cls, self.attname, _EncryptedDescriptor(self))
 
     def context(self, instance: models.Model) -> str:
         if instance.pk is None:
-            raise ValueError(f"{type(instance).__name__} needs its primary key before sealing a secret.")
+            raise ValueError(
+                f"{type(instance).__name__} needs its primary key before sealing a secret."
+            )
         return f"{instance._meta.label_lower}|{self.attname}|{instance.pk}"
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
@@ -66,7 +70,7 @@ class EncryptedField(models.TextField):  # type: ignore[type-arg]
     def get_prep_value(self, value: Any) -> Any:
         if isinstance(value, _Sealed):
             return value.token
-        if value is None or isinstance(value, str) and value.startswith("fpenc:"):
+        if value is None or (isinstance(value, str) and value.startswith("fpenc:")):
             return value
         raise TypeError("Encrypted fields cannot be used in lookups.")
 

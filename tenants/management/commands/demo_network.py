@@ -23,7 +23,9 @@ class Command(BaseCommand):
         if network is None:
             password = "demo-" + secrets.token_urlsafe(9)
             created = network_create(
-                name="ЧеЗаКвест?!", slug="chezaquest", owner_email="owner@chezaquest.example",
+                name="ЧеЗаКвест?!",
+                slug="chezaquest",
+                owner_email="owner@chezaquest.example",
                 owner_password=password,
             )
             network = created.network

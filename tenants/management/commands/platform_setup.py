@@ -19,5 +19,8 @@ class Command(BaseCommand):
         )
         hosts = {settings.PLATFORM_DOMAIN, *getattr(settings, "PLATFORM_EXTRA_PUBLIC_HOSTS", [])}
         for host in sorted(hosts):
-            Domain.objects.get_or_create(domain=host, defaults={"tenant": public, "is_primary": host == settings.PLATFORM_DOMAIN})
+            Domain.objects.get_or_create(
+                domain=host,
+                defaults={"tenant": public, "is_primary": host == settings.PLATFORM_DOMAIN},
+            )
         self.stdout.write(f"platform host: {settings.PLATFORM_DOMAIN}")

@@ -33,7 +33,9 @@ class Command(BaseCommand):
     help = "Re-wrap data keys under the newest master key and optionally re-seal all secrets."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--new-data-key", action="store_true", help="start a new data key per network")
+        parser.add_argument(
+            "--new-data-key", action="store_true", help="start a new data key per network"
+        )
         parser.add_argument("--network", help="only this network's slug")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -49,6 +51,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{network.slug}: {report.rewrapped_keys} data keys re-wrapped, "
                 f"{report.resealed_rows} rows re-sealed"
-                + (f", now on data key v{report.new_data_key_version}" if report.new_data_key_version else "")
+                + (
+                    f", now on data key v{report.new_data_key_version}"
+                    if report.new_data_key_version
+                    else ""
+                )
             )
         self.stdout.write(self.style.SUCCESS("Rotation complete."))
