@@ -43,6 +43,20 @@ class Network(TenantMixin):
     def is_suspended(self) -> bool:
         return self.status == self.Status.SUSPENDED
 
+    def create_schema(self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1) -> None:
+        """Replay the template snapshot (fast, see tenants/template.py), else django-tenants' clone."""
+        from django.conf import settings
+        from django_tenants.utils import schema_exists
+
+        from .template import schema_create_from_template
+
+        if check_if_exists and schema_exists(self.schema_name):
+            return
+        use_snapshot = settings.TENANT_CREATION_FAKES_MIGRATIONS and settings.TENANT_SNAPSHOT_CREATION
+        if sync_schema and use_snapshot and schema_create_from_template(self.schema_name):
+            return
+        super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
+
 
 class Domain(DomainMixin):
     class Meta:
@@ -80,3 +94,14 @@ class CrmAccountBinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.crm}:{self.account_id} → {self.network_id or '—'}"
+
+
+class TemplateSnapshot(models.Model):
+    """The template schema as SQL (pg_dump), replayed to create a network; see tenants/template.py."""
+
+    sql = models.TextField()
+    migrations = models.PositiveIntegerField(help_text="django_migrations rows of the template")
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"template snapshot ({self.migrations} migrations)"

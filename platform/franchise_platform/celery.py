@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "franchise_platform.settings.dev")
 
 from tenant_schemas_celery.app import CeleryApp

@@ -31,7 +31,9 @@ class CrmConnection(models.Model):
     refresh_token = EncryptedField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     field_map = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED)
+    status = models.CharField(
+        max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED
+    )
     last_error = models.CharField(max_length=500, blank=True)
     connected_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -56,12 +58,18 @@ class OutboxMessage(models.Model):
     """One change to deliver to the CRM. Written in the same transaction as the change itself."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    connection = models.ForeignKey(CrmConnection, null=True, on_delete=models.CASCADE, related_name="outbox")
+    connection = models.ForeignKey(
+        CrmConnection, null=True, on_delete=models.CASCADE, related_name="outbox"
+    )
     kind = models.CharField(max_length=16, choices=OutboxKind.choices)
-    deal = models.ForeignKey("payments.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox")
+    deal = models.ForeignKey(
+        "payments.Deal", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox"
+    )
     payload = models.JSONField(default=dict)
     dedupe_key = models.CharField(max_length=200, unique=True)
-    status = models.CharField(max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)

@@ -50,7 +50,9 @@ class Partner(models.Model):
     legal_form = models.CharField(_("форма"), max_length=8, choices=LegalForm.choices)
     inn = models.CharField(_("ИНН"), max_length=12)
     ogrn = models.CharField(_("ОГРН / ОГРНИП"), max_length=15, blank=True)
-    tax_system = models.CharField(_("система налогообложения"), max_length=32, choices=TaxSystem.choices)
+    tax_system = models.CharField(
+        _("система налогообложения"), max_length=32, choices=TaxSystem.choices
+    )
     vat = models.CharField(_("НДС"), max_length=8, choices=Vat.choices, default=Vat.NONE)
     active = models.BooleanField(_("активен"), default=True)
     shop_checked_at = models.DateTimeField(null=True, blank=True)
@@ -73,14 +75,18 @@ class ProviderAccount(models.Model):
     SECRET_FIELDS = ("password1", "password2", "test_password1", "test_password2")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    partner = models.OneToOneField(Partner, on_delete=models.CASCADE, related_name="provider_account")
+    partner = models.OneToOneField(
+        Partner, on_delete=models.CASCADE, related_name="provider_account"
+    )
     provider = models.CharField(max_length=32, default="robokassa")
     merchant_login = models.CharField(_("идентификатор магазина"), max_length=100)
     password1 = EncryptedField(blank=True, null=True)
     password2 = EncryptedField(blank=True, null=True)
     test_password1 = EncryptedField(blank=True, null=True)
     test_password2 = EncryptedField(blank=True, null=True)
-    hash_algorithm = models.CharField(max_length=16, choices=HashAlgorithm.choices, default=HashAlgorithm.MD5)
+    hash_algorithm = models.CharField(
+        max_length=16, choices=HashAlgorithm.choices, default=HashAlgorithm.MD5
+    )
     test_mode = models.BooleanField(_("тестовый режим"), default=False)
     fiscalization = models.BooleanField(_("фискализация (чеки 54-ФЗ)"), default=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -115,9 +121,14 @@ class PrepaymentMode(models.TextChoices):
 class NetworkSettings(models.Model):
     """One row per network schema (pk=1)."""
 
-    prepayment_mode = models.CharField(max_length=16, choices=PrepaymentMode.choices, default=PrepaymentMode.PERCENT)
+    prepayment_mode = models.CharField(
+        max_length=16, choices=PrepaymentMode.choices, default=PrepaymentMode.PERCENT
+    )
     prepayment_value = models.DecimalField(
-        max_digits=12, decimal_places=2, default=Decimal("30"), validators=[MinValueValidator(Decimal("0"))]
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("30"),
+        validators=[MinValueValidator(Decimal("0"))],
     )
     invoice_ttl_hours = models.PositiveIntegerField(default=24)
     item_name = models.CharField(max_length=128, default="Участие в квесте «{location}»")

@@ -34,16 +34,25 @@ class Deal(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     paid = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     prepayment_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    location = models.ForeignKey("network.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="deals")
-    partner = models.ForeignKey("network.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="deals")
+    location = models.ForeignKey(
+        "network.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="deals"
+    )
+    partner = models.ForeignKey(
+        "network.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="deals"
+    )
     status = models.CharField(max_length=16, choices=DealStatus.choices, default=DealStatus.OPEN)
     overpaid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["crm", "crm_deal_id"], name="deal_unique_crm_id")]
-        indexes = [models.Index(fields=["status", "-updated_at"]), models.Index(fields=["-created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["crm", "crm_deal_id"], name="deal_unique_crm_id")
+        ]
+        indexes = [
+            models.Index(fields=["status", "-updated_at"]),
+            models.Index(fields=["-created_at"]),
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -80,7 +89,9 @@ class PaymentLink(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["deal", "kind"], condition=Q(status="active"), name="one_active_link_per_kind"
+                fields=["deal", "kind"],
+                condition=Q(status="active"),
+                name="one_active_link_per_kind",
             )
         ]
         ordering = ["kind"]
@@ -108,11 +119,15 @@ class Invoice(models.Model):
     id = models.BigAutoField(primary_key=True)
     link = models.ForeignKey(PaymentLink, on_delete=models.PROTECT, related_name="invoices")
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="invoices")
-    provider_account = models.ForeignKey("network.ProviderAccount", on_delete=models.PROTECT, related_name="invoices")
+    provider_account = models.ForeignKey(
+        "network.ProviderAccount", on_delete=models.PROTECT, related_name="invoices"
+    )
     provider = models.CharField(max_length=32)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     payment_kind = models.CharField(max_length=16, choices=PaymentKind.choices)
-    status = models.CharField(max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.ISSUED)
+    status = models.CharField(
+        max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.ISSUED
+    )
     is_test = models.BooleanField(default=False)
     payment_url = models.TextField()
     receipt_json = models.TextField(blank=True)
@@ -140,10 +155,14 @@ class Payment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="payment")
     deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="payments")
-    partner = models.ForeignKey("network.Partner", on_delete=models.PROTECT, related_name="payments")
+    partner = models.ForeignKey(
+        "network.Partner", on_delete=models.PROTECT, related_name="payments"
+    )
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     kind = models.CharField(max_length=16, choices=PaymentKind.choices)
-    source = models.CharField(max_length=16, choices=PaymentSource.choices, default=PaymentSource.CALLBACK)
+    source = models.CharField(
+        max_length=16, choices=PaymentSource.choices, default=PaymentSource.CALLBACK
+    )
     is_test = models.BooleanField(default=False)
     paid_at = models.DateTimeField()
 
@@ -166,7 +185,9 @@ class CallbackEvent(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provider = models.CharField(max_length=32)
-    partner = models.ForeignKey("network.Partner", null=True, on_delete=models.SET_NULL, related_name="callbacks")
+    partner = models.ForeignKey(
+        "network.Partner", null=True, on_delete=models.SET_NULL, related_name="callbacks"
+    )
     provider_account = models.ForeignKey(
         "network.ProviderAccount", null=True, on_delete=models.SET_NULL, related_name="callbacks"
     )
@@ -177,7 +198,9 @@ class CallbackEvent(models.Model):
     accepted = models.BooleanField(default=False)
     reason_code = models.CharField(max_length=64, blank=True)
     reason = models.CharField(max_length=500, blank=True)
-    status = models.CharField(max_length=16, choices=CallbackStatus.choices, default=CallbackStatus.PENDING)
+    status = models.CharField(
+        max_length=16, choices=CallbackStatus.choices, default=CallbackStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)

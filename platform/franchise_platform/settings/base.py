@@ -66,6 +66,8 @@ PUBLIC_SCHEMA_NAME = "public"
 # New networks are cloned from this schema; `migrate_schemas` keeps it current (tenants app).
 TENANT_BASE_SCHEMA = env_str("TENANT_BASE_SCHEMA", "network_template")
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Replay a pg_dump snapshot of the template instead of the catalog clone (tenants/template.py).
+TENANT_SNAPSHOT_CREATION = True
 PUBLIC_SCHEMA_URLCONF = "franchise_platform.urls_public"
 ROOT_URLCONF = "franchise_platform.urls_tenant"
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
@@ -185,7 +187,14 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
+# A Russian page (429) instead of django-axes' bare response.
+AXES_LOCKOUT_CALLABLE = "franchise_platform.accounts.views.lockout_response"
+# Wrong second-factor codes: each failure doubles the wait before the next try (django-otp).
+OTP_TOTP_THROTTLE_FACTOR = 1
+# Argon2id with OWASP's parameters (see accounts/hashers.py for the measured reason); PBKDF2 stays
+# to verify (and upgrade) older hashes.
 PASSWORD_HASHERS = [
+    "franchise_platform.accounts.hashers.OwaspArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [

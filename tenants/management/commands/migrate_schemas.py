@@ -13,6 +13,8 @@ from django.db import connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 from django_tenants.utils import schema_exists
 
+from tenants.template import template_snapshot_refresh
+
 
 class Command(MigrateSchemasCommand):
     def handle(self, *args: Any, **options: Any) -> None:
@@ -32,3 +34,4 @@ def template_schema_sync(executor_name: str | None, args: Any, options: dict[str
     options = {**options, "schema_name": template}
     get_executor(codename="standard")(args, options).run_migrations(tenants=[template])
     connection.set_schema_to_public()
+    template_snapshot_refresh()

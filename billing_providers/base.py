@@ -1,0 +1,217 @@
+"""The provider-neutral interface: frozen dataclasses in and out, one small ABC.
+
+Nothing here knows Django or the core. Money is ``decimal.Decimal`` (RUB, two places) and
+times are timezone-aware ``datetime`` objects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
+from typing import ClassVar
+
+
+def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+class PaymentKind(StrEnum):
+    """What an invoice pays for; decides the receipt's payment method."""
+
+    PREPAYMENT = "prepayment"
+    FULL = "full"  # the whole price, nothing paid before
+    REMAINDER = "remainder"  # the rest after a prepayment
+
+
+class InvoiceStatus(StrEnum):
+    """Provider-neutral state of an invoice. Only ``PAID`` means the money was received."""
+
+    PENDING = "pending"  # created, not paid yet
+    HELD = "held"  # pre-authorised, waiting for confirm/cancel
+    PROCESSING = "processing"  # money received by the provider, being credited
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    SUSPENDED = "suspended"  # stopped by the provider, handled manually
+    NOT_FOUND = "not_found"  # the provider knows no operation with this id (yet)
+    UNKNOWN = "unknown"  # a state code this adapter does not know; see ``raw_code``
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """One partner's shop, decrypted by the core just before the call.
+
+    Robokassa ``secrets`` keys: ``password1``, ``password2``, ``test_password1``,
+    ``test_password2``. Secrets never appear in ``repr``.
+    """
+
+    login: str
+    secrets: Mapping[str, str] = field(repr=False, default_factory=dict)
+    hash_algorithm: str = "md5"
+    test_mode: bool = False
+    fiscalization: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secrets", _frozen_mapping(self.secrets))
+
+
+@dataclass(frozen=True)
+class ReceiptRequest:
+    """A one-line 54-FZ receipt for an invoice.
+
+    ``tax_system``: osn | usn_income | usn_income_outcome | esn | patent.
+    ``vat``: none | vat0 | vat5 | vat7 | vat10 | vat20 | vat22 (the nominal rate; adapters
+    convert it to the computed rate where the payment method requires it).
+    """
+
+    tax_system: str
+    vat: str
+    item_name: str
+    amount: Decimal
+    payment_kind: PaymentKind
+
+
+@dataclass(frozen=True)
+class InvoiceRequest:
+    """What the core asks a provider to bill.
+
+    ``extra``: custom fields echoed back in the callback. Keys are given WITHOUT any vendor
+    prefix (``{"order": "42"}``; Robokassa sends it as ``Shp_order``) and must be lowercase
+    ASCII letters and digits; values ASCII ``[A-Za-z0-9._-]``. ``expires_at`` must be aware.
+    """
+
+    invoice_id: int
+    amount: Decimal
+    description: str
+    expires_at: datetime
+    culture: str = "ru"
+    receipt: ReceiptRequest | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+    email: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", _frozen_mapping(self.extra))
+
+
+@dataclass(frozen=True)
+class IssuedInvoice:
+    """An invoice ready to pay.
+
+    ``payment_url`` is a complete GET link (redirect the buyer there). ``form_action`` and
+    ``form_fields`` carry the same request for an auto-submitted POST form (shorter URLs when a
+    receipt is attached); render the values as they are, the browser encodes them.
+    """
+
+    invoice_id: int
+    amount: Decimal
+    payment_url: str
+    expires_at: datetime
+    is_test: bool
+    receipt_json: str | None
+    form_action: str = ""
+    form_fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CallbackVerdict:
+    """The result of checking a provider notification.
+
+    ``reason_code`` (machine) and ``reason`` (English, for people) are set when refused:
+    missing_field, bad_invoice_id, bad_amount, bad_signature, amount_mismatch,
+    unexpected_test, not_configured. ``extra`` holds the echoed custom fields with the vendor
+    prefix removed (the same keys as ``InvoiceRequest.extra``).
+    """
+
+    accepted: bool
+    invoice_id: int | None
+    amount: Decimal | None
+    is_test: bool
+    reason_code: str | None = None
+    reason: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+    raw_amount: str | None = None  # the amount string exactly as received
+    payment_method: str | None = None
+    fee: Decimal | None = None
+    email: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", _frozen_mapping(self.extra))
+
+
+@dataclass(frozen=True)
+class InvoiceState:
+    """What the provider says about an invoice right now."""
+
+    invoice_id: int
+    status: InvoiceStatus
+    amount: Decimal | None
+    paid_at: datetime | None
+    raw_code: str | None
+    state_date: datetime | None = None
+    payment_method: str | None = None
+    operation_key: str | None = None  # Robokassa OpKey, needed for refunds
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", _frozen_mapping(self.extra))
+
+
+class BillingProvider(ABC):
+    """A payment provider adapter. Stateless apart from its construction options; the shop's
+    credentials come in every call as a ``ProviderAccount``."""
+
+    slug: ClassVar[str]
+
+    @abstractmethod
+    def issue_invoice(self, account: ProviderAccount, request: InvoiceRequest) -> IssuedInvoice:
+        """Build the signed payment request for ``request``. Pure: no network.
+
+        Returns an ``IssuedInvoice``. Raises ``ProviderConfigError`` for bad settings
+        (unknown hash algorithm, missing password) or a request the provider would refuse
+        (amount with more than two decimals, bad ``extra`` keys, receipt amount mismatch).
+        """
+
+    @abstractmethod
+    def callback_invoice_id(self, params: Mapping[str, str]) -> int | None:
+        """Cheaply read the invoice id from an UNVERIFIED callback, to locate the stored
+        invoice and its account before verification. Returns None when absent or malformed;
+        never raises."""
+
+    @abstractmethod
+    def verify_callback(
+        self,
+        account: ProviderAccount,
+        params: Mapping[str, str],
+        *,
+        expected_amount: Decimal | None,
+    ) -> CallbackVerdict:
+        """Verify a payment notification over the values exactly as received.
+
+        ``expected_amount`` is the stored invoice amount (compared numerically) or None to skip
+        that check. Returns an accepted verdict, or a refusal with ``reason_code``; never
+        raises on bad input.
+        """
+
+    @abstractmethod
+    def acknowledge(self, verdict: CallbackVerdict) -> tuple[str, str]:
+        """The response body and content type the provider expects for ``verdict``.
+
+        For an accepted verdict this is the success answer that stops retries; for a refusal a
+        short plain-text reason (the HTTP status is the caller's choice). Never raises.
+        """
+
+    @abstractmethod
+    def fetch_invoice_state(self, account: ProviderAccount, invoice_id: int) -> InvoiceState:
+        """Ask the provider for the invoice's current state (network call).
+
+        Returns an ``InvoiceState`` (``NOT_FOUND`` when the provider knows no such
+        operation). Raises ``ProviderUnavailable`` (timeouts, network errors, 5xx),
+        ``ProviderConfigError`` (the provider rejects our credentials or shop),
+        ``ProviderResponseError`` (an answer we cannot interpret).
+        """

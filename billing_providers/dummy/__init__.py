@@ -1,0 +1,1 @@
+"""A fake provider for local development: no network, HMAC-SHA256 signatures."""

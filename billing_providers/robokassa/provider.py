@@ -1,0 +1,349 @@
+"""The Robokassa adapter: ``BillingProvider`` over the pure helpers and the HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+import httpx
+
+from billing_providers.base import (
+    BillingProvider,
+    CallbackVerdict,
+    InvoiceRequest,
+    InvoiceState,
+    InvoiceStatus,
+    IssuedInvoice,
+    ProviderAccount,
+)
+from billing_providers.errors import (
+    ProviderConfigError,
+    ProviderResponseError,
+    ProviderUnavailable,
+)
+from billing_providers.robokassa import consts
+from billing_providers.robokassa.client import RobokassaClient
+from billing_providers.robokassa.links import (
+    check_invoice_id,
+    clean_description,
+    format_expiration,
+    payment_fields,
+    payment_url,
+    shp_from_extra,
+)
+from billing_providers.robokassa.receipts import (
+    SettlementReceiptRequest,
+    build_receipt,
+    encode_receipt,
+    receipt_json,
+    settlement_receipt_body,
+)
+from billing_providers.robokassa.signatures import (
+    Base64Alphabet,
+    ShpOrdering,
+    format_out_sum,
+    hex_digest,
+    op_state_signature_base,
+    payment_signature_base,
+)
+from billing_providers.robokassa.webhooks import (
+    DEFAULT_ORDERINGS,
+    acknowledgement,
+    callback_invoice_id,
+    parse_amount,
+    verify_result_callback,
+    verify_success_redirect,
+)
+
+# OpStateExt State/Code (§6) → our status. 20 (hold) is UNCERTAIN in the spec.
+STATE_STATUSES: dict[str, InvoiceStatus] = {
+    "5": InvoiceStatus.PENDING,
+    "10": InvoiceStatus.CANCELLED,
+    "20": InvoiceStatus.HELD,
+    "50": InvoiceStatus.PROCESSING,
+    "60": InvoiceStatus.REFUNDED,
+    "80": InvoiceStatus.SUSPENDED,
+    "100": InvoiceStatus.PAID,
+}
+
+
+@dataclass(frozen=True)
+class SettlementReceiptResult:
+    """Robokassa's answer to a second receipt: ``accepted`` unless it reported a
+    registration error (code 3)."""
+
+    accepted: bool
+    result_code: str
+    description: str | None
+    operation_key: str | None = None
+
+
+def _secret(account: ProviderAccount, key: str) -> str:
+    value = account.secrets.get(key)
+    if not value:
+        raise ProviderConfigError(f"The shop has no {key} set", code="missing_secret")
+    return value
+
+
+def _algorithm(account: ProviderAccount) -> str:
+    algorithm = account.hash_algorithm.lower()
+    if algorithm not in consts.HASH_ALGORITHMS:
+        raise ProviderConfigError(
+            f"Unsupported hash algorithm {account.hash_algorithm!r}",
+            code="unknown_hash_algorithm",
+        )
+    return algorithm
+
+
+class RobokassaProvider(BillingProvider):
+    """Robokassa. Options for points the spec marks UNCERTAIN:
+
+    ``callback_shp_orderings``: Shp sort orders accepted on callbacks (ordinal and
+    case-insensitive by default; they agree for our own lowercase names).
+    ``refuse_test_callbacks_when_live``: refuse ``IsTest=1`` notifications for an account not in
+    test mode (default True). ``op_state_test_passwords``: sign OpStateExt with the test
+    Password #2 in test mode (default False: OpStateExt has no test switch, the live
+    Password #2 is used). ``op_state_method``: GET (the documented link) or POST.
+    ``expiration_timezone``: the zone ``ExpirationDate`` is written in (Moscow).
+    ``fiscal_base64_alphabet``: second-receipt base64 alphabet (URL-safe, like the SDK).
+    """
+
+    slug: ClassVar[str] = "robokassa"
+
+    def __init__(
+        self,
+        *,
+        payment_url: str = consts.PAYMENT_URL,
+        api_base_url: str = consts.API_BASE_URL,
+        fiscal_base_url: str = consts.FISCAL_BASE_URL,
+        http_client: httpx.Client | None = None,
+        timeout: float = 10.0,
+        callback_shp_orderings: Sequence[ShpOrdering] = DEFAULT_ORDERINGS,
+        refuse_test_callbacks_when_live: bool = True,
+        op_state_test_passwords: bool = False,
+        op_state_method: Literal["GET", "POST"] = "GET",
+        expiration_timezone: tzinfo = consts.MOSCOW_TZ,
+        fiscal_base64_alphabet: Base64Alphabet = "urlsafe",
+    ) -> None:
+        self.payment_url = payment_url
+        self.client = RobokassaClient(
+            api_base_url=api_base_url,
+            fiscal_base_url=fiscal_base_url,
+            http_client=http_client,
+            timeout=timeout,
+            op_state_method=op_state_method,
+        )
+        self.callback_shp_orderings = tuple(callback_shp_orderings)
+        self.refuse_test_callbacks_when_live = refuse_test_callbacks_when_live
+        self.op_state_test_passwords = op_state_test_passwords
+        self.expiration_timezone = expiration_timezone
+        self.fiscal_base64_alphabet: Base64Alphabet = fiscal_base64_alphabet
+
+    def issue_invoice(self, account: ProviderAccount, request: InvoiceRequest) -> IssuedInvoice:
+        """Sign the payment request (test passwords and ``IsTest=1`` in test mode; ``Receipt``
+        when the account fiscalizes). No network.
+
+        Returns an ``IssuedInvoice`` with a GET link and the same fields for a POST form.
+        Raises ProviderConfigError: no login, missing password, unknown hash algorithm, bad
+        amount or InvId, bad ``extra``, naive ``expires_at``, missing receipt when
+        fiscalization is on, or a receipt amount different from the invoice amount.
+        """
+        if not account.login:
+            raise ProviderConfigError("The shop has no MerchantLogin", code="missing_login")
+        is_test = account.test_mode
+        password1 = _secret(account, consts.TEST_PASSWORD1 if is_test else consts.PASSWORD1)
+        algorithm = _algorithm(account)
+        inv_id = check_invoice_id(request.invoice_id)
+        out_sum = format_out_sum(request.amount)
+        shp = shp_from_extra(request.extra)
+        expiration = format_expiration(request.expires_at, self.expiration_timezone)
+
+        receipt_text: str | None = None
+        encoded_receipt: str | None = None
+        if account.fiscalization:
+            if request.receipt is None:
+                raise ProviderConfigError(
+                    "The shop fiscalizes payments: a receipt is required",
+                    code="receipt_required",
+                )
+            if request.receipt.amount != request.amount:
+                raise ProviderConfigError(
+                    "The receipt amount differs from the invoice amount",
+                    code="receipt_amount_mismatch",
+                )
+            receipt_text = receipt_json(build_receipt(request.receipt))
+            encoded_receipt = encode_receipt(receipt_text)
+
+        signature = hex_digest(
+            algorithm,
+            payment_signature_base(
+                login=account.login,
+                out_sum=out_sum,
+                inv_id=inv_id,
+                password1=password1,
+                receipt=encoded_receipt,
+                shp=shp,
+            ),
+        )
+        fields = payment_fields(
+            login=account.login,
+            out_sum=out_sum,
+            inv_id=inv_id,
+            description=clean_description(request.description),
+            signature=signature,
+            culture=request.culture,
+            expiration=expiration,
+            email=request.email,
+            receipt=encoded_receipt,
+            is_test=is_test,
+            shp=shp,
+        )
+        return IssuedInvoice(
+            invoice_id=request.invoice_id,
+            amount=Decimal(out_sum),
+            payment_url=payment_url(self.payment_url, fields),
+            expires_at=request.expires_at,
+            is_test=is_test,
+            receipt_json=receipt_text,
+            form_action=self.payment_url,
+            form_fields=tuple(fields),
+        )
+
+    def callback_invoice_id(self, params: Mapping[str, str]) -> int | None:
+        """The ``InvId`` of an unverified ResultURL notification, or None. Never raises."""
+        return callback_invoice_id(params)
+
+    def verify_callback(
+        self,
+        account: ProviderAccount,
+        params: Mapping[str, str],
+        *,
+        expected_amount: Decimal | None,
+    ) -> CallbackVerdict:
+        """Verify a ResultURL notification (all fields as received, GET or POST merged into
+        one mapping). Password #2, or test Password #2 for ``IsTest=1`` (refused for a live
+        account unless configured otherwise: build the account with ``test_mode=True`` for an
+        invoice issued in test mode). ``OutSum`` is compared numerically with
+        ``expected_amount``.
+
+        Returns a verdict; refusal codes: missing_field, bad_invoice_id, bad_amount,
+        unexpected_test, not_configured, bad_signature, amount_mismatch. Never raises.
+        """
+        return verify_result_callback(
+            account,
+            params,
+            expected_amount=expected_amount,
+            orderings=self.callback_shp_orderings,
+            refuse_test_when_live=self.refuse_test_callbacks_when_live,
+        )
+
+    def verify_success_redirect(
+        self, account: ProviderAccount, params: Mapping[str, str]
+    ) -> CallbackVerdict:
+        """Check a SuccessURL redirect (Password #1). For the buyer's page only: it proves
+        nothing about payment. Returns a verdict; never raises."""
+        return verify_success_redirect(account, params, orderings=self.callback_shp_orderings)
+
+    def acknowledge(self, verdict: CallbackVerdict) -> tuple[str, str]:
+        """``("OK<InvId>", "text/plain")`` for an accepted verdict, which stops Robokassa's
+        retries; ``("ERROR <code>: <reason>", "text/plain")`` otherwise. Never raises."""
+        return acknowledgement(verdict)
+
+    def fetch_invoice_state(self, account: ProviderAccount, invoice_id: int) -> InvoiceState:
+        """OpStateExt (§6), signed ``MerchantLogin:InvoiceID:Password#2``.
+
+        Returns the state (``NOT_FOUND`` for result code 3, which is also what an invoice
+        looks like before the buyer submits payment details). Raises ProviderConfigError
+        (missing password, code 1 bad signature, code 2 shop not found), ProviderUnavailable
+        (network, timeout, 5xx, code 1000), ProviderResponseError (bad XML, code 4: a test
+        and a live operation share the InvId, other codes).
+        """
+        use_test = account.test_mode and self.op_state_test_passwords
+        password2 = _secret(account, consts.TEST_PASSWORD2 if use_test else consts.PASSWORD2)
+        inv_id = check_invoice_id(invoice_id)
+        signature = hex_digest(
+            _algorithm(account),
+            op_state_signature_base(login=account.login, inv_id=inv_id, password2=password2),
+        )
+        answer = self.client.op_state_ext(
+            login=account.login, invoice_id=invoice_id, signature=signature
+        )
+        code = answer.result_code
+        if code == consts.RESULT_NO_OPERATION:
+            return InvoiceState(
+                invoice_id=invoice_id,
+                status=InvoiceStatus.NOT_FOUND,
+                amount=None,
+                paid_at=None,
+                raw_code=None,
+            )
+        if code == consts.RESULT_BAD_SIGNATURE:
+            raise ProviderConfigError(
+                "Robokassa rejected the OpStateExt signature: check Password #2 and the hash "
+                "algorithm",
+                code="bad_signature",
+            )
+        if code == consts.RESULT_SHOP_NOT_FOUND:
+            raise ProviderConfigError(
+                "Robokassa does not know this shop or it is not activated",
+                code="shop_not_found",
+            )
+        if code == consts.RESULT_DUPLICATE_OPERATION:
+            raise ProviderResponseError(
+                "Robokassa has two operations with this InvoiceID (a test and a live one?)",
+                code="duplicate_invoice",
+            )
+        if code == consts.RESULT_INTERNAL_ERROR:
+            raise ProviderUnavailable("Robokassa reported an internal error", code="internal")
+        if code != consts.RESULT_OK or answer.state_code is None:
+            raise ProviderResponseError(
+                f"Unexpected OpStateExt result code {code!r}", code="unexpected_result"
+            )
+        status = STATE_STATUSES.get(answer.state_code, InvoiceStatus.UNKNOWN)
+        return InvoiceState(
+            invoice_id=invoice_id,
+            status=status,
+            amount=parse_amount(answer.out_sum) or parse_amount(answer.inc_sum),
+            paid_at=answer.state_date if status is InvoiceStatus.PAID else None,
+            raw_code=answer.state_code,
+            state_date=answer.state_date,
+            payment_method=answer.payment_method,
+            operation_key=answer.op_key,
+            extra=answer.user_fields,
+        )
+
+    def send_settlement_receipt(
+        self, account: ProviderAccount, request: SettlementReceiptRequest
+    ) -> SettlementReceiptResult:
+        """Send the second (``full_payment``) receipt (§5.3), signed with the live Password #1.
+
+        Returns the result (``accepted`` is False for code 3, a registration error). Raises
+        ProviderConfigError (missing password, bad request), ProviderUnavailable (network,
+        5xx, code 1000), ProviderResponseError (unexpected answer).
+        """
+        body = settlement_receipt_body(
+            request,
+            merchant_login=account.login,
+            password1=_secret(account, consts.PASSWORD1),
+            algorithm=_algorithm(account),
+            alphabet=self.fiscal_base64_alphabet,
+        )
+        answer = self.client.attach_second_receipt(body)
+        code = str(answer.get("ResultCode", answer.get("Code", "")))
+        description = answer.get("ResultDescription", answer.get("Description"))
+        op_key = answer.get("OpKey")
+        if code == "1000":
+            raise ProviderUnavailable("Robokassa reported an internal error", code="internal")
+        if code not in {"0", "1", "2", "3"}:
+            raise ProviderResponseError(
+                f"Unexpected Receipt/Attach result code {code!r}", code="unexpected_result"
+            )
+        return SettlementReceiptResult(
+            accepted=code != "3",
+            result_code=code,
+            description=str(description) if description is not None else None,
+            operation_key=str(op_key) if op_key is not None else None,
+        )

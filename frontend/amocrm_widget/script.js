@@ -1,0 +1,513 @@
+/*
+ * amoCRM widget «Ссылки на оплату»: the lead card's right panel shows the deal's partner, location
+ * and its two payment links (prepayment and full), and a button that makes the platform generate
+ * them. Structure per shared/specs/amocrm.md §4.3; the backend calls are CONTRACT.md «Widget API».
+ *
+ * Every call goes through self.$authorizedAjax, which adds amoCRM's disposable token: the widget
+ * never sees, stores or forwards a token itself. Only a small standard subset of jQuery is used
+ * (selectors, .on/.off delegation, .text/.attr/.prop/.append, $.Deferred) so any jQuery amoCRM
+ * ships will do.
+ */
+define(['jquery'], function ($) {
+  'use strict';
+
+  // Written by build.py from PLATFORM_BASE_URL: the only host this widget talks to.
+  var BASE_URL = '__PLATFORM_BASE_URL__';
+  // i18n/ru.json, inlined by build.py: the Russian fallback when amoCRM's i18n lacks a key.
+  var FALLBACK = /*__I18N_RU__*/{};
+
+  var NS = '.fplinks';
+  var ROOT = '.js-fpl-root';
+  var REQUEST_TIMEOUT_MS = 20000;
+  var NBSP = '\u00a0';
+  var KNOWN_ERROR_STATUSES = [400, 401, 403, 404, 409, 422, 429];
+  var LINK_ORDER = { prepayment: 0, full: 1 };
+
+  function lookup(obj, parts) {
+    for (var i = 0; i < parts.length; i++) {
+      if (obj === null || typeof obj !== 'object') { return undefined; }
+      obj = obj[parts[i]];
+    }
+    return obj;
+  }
+
+  function fill(template, params) {
+    return String(template).replace(/\{(\w+)\}/g, function (whole, name) {
+      return params && params[name] !== undefined ? String(params[name]) : whole;
+    });
+  }
+
+  /* "1500.00" -> "1 500,00 ₽" (non-breaking spaces). Amounts stay strings: no float rounding. */
+  function formatMoney(value, currency) {
+    var text = String(value === null || value === undefined ? '' : value).trim();
+    var m = /^(-?)(\d+)(?:[.,](\d+))?$/.exec(text);
+    if (!m) { return text; }
+    var whole = m[2].replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, NBSP);
+    var cents = ((m[3] || '') + '00').slice(0, 2);
+    var sign = !currency || currency === 'RUB' ? '\u20bd' : currency;
+    return m[1] + whole + ',' + cents + NBSP + sign;
+  }
+
+  function safeHref(url) {
+    return typeof url === 'string' && /^https?:\/\/[^\s]+$/i.test(url) ? url : null;
+  }
+
+  function twoDigits(n) { return (n < 10 ? '0' : '') + n; }
+
+  function el(tag, className, text) {
+    var $node = $(document.createElement(tag));
+    if (className) { $node.attr('class', className); }
+    if (text !== undefined && text !== null) { $node.text(text); }
+    return $node;
+  }
+
+  var PaymentLinksWidget = function () {
+    var self = this;
+    var state = {
+      seq: 0,          // bumps on every request; a late answer for an older one is dropped
+      busy: '',        // '', 'GET' or 'POST'
+      data: null,      // the last good answer
+      error: null,     // {message, support}
+      connect: null,   // {account}: the account is not bound to a network yet
+      notice: '',
+      bindOpen: false,
+      updatedAt: null
+    };
+
+    function t(key, params) {
+      var parts = key.split('.');
+      var value;
+      if (typeof self.i18n === 'function') {
+        try { value = lookup(self.i18n(parts[0]), parts.slice(1)); } catch (e) { value = undefined; }
+      }
+      if (typeof value !== 'string') { value = lookup(FALLBACK, parts); }
+      return fill(typeof value === 'string' ? value : key, params);
+    }
+
+    function amo() { return window.APP || window.AMOCRM || null; }
+
+    function system() {
+      try { return (typeof self.system === 'function' && self.system()) || {}; } catch (e) { return {}; }
+    }
+
+    function widgetSettings() {
+      try {
+        return (typeof self.get_settings === 'function' && self.get_settings()) || self.params || {};
+      } catch (e) { return self.params || {}; }
+    }
+
+    function account() {
+      var env = amo();
+      var acc = {};
+      try { acc = (env && typeof env.constant === 'function' && env.constant('account')) || {}; } catch (e) { acc = {}; }
+      return { id: acc.id || system().account_id || '', subdomain: acc.subdomain || system().subdomain || '' };
+    }
+
+    function currentLeadId() {
+      var env = amo();
+      var card = env && env.data && env.data.current_card;
+      var id = card ? parseInt(card.id, 10) : 0;
+      return id > 0 ? id : 0;  // 0 = a new, unsaved deal
+    }
+
+    function inLeadCard() {
+      var area = system().area;
+      if (area) { return area === 'lcard'; }
+      var env = amo();
+      try { return !!(env && env.isCard() && env.getBaseEntity() === 'leads'); } catch (e) { return false; }
+    }
+
+    function linksUrl(leadId) {
+      return BASE_URL + '/api/widget/v1/leads/' + encodeURIComponent(leadId) + '/links';
+    }
+
+    function signupUrl(acc) {
+      return BASE_URL + '/signup/?amocrm_account=' + encodeURIComponent(acc.id) +
+        '&subdomain=' + encodeURIComponent(acc.subdomain);
+    }
+
+    function loadStylesheet() {
+      var s = widgetSettings();
+      if (!s.path || $('link[data-fpl-css]').length) { return; }
+      $('head').append($('<link rel="stylesheet" type="text/css" data-fpl-css="1">')
+        .attr('href', s.path + '/style.css?v=' + encodeURIComponent(s.version || '')));
+    }
+
+    /* ------------------------------------------------------------------------- requests */
+
+    function parseBody(xhr) {
+      if (!xhr) { return null; }
+      if (xhr.responseJSON && typeof xhr.responseJSON === 'object') { return xhr.responseJSON; }
+      try {
+        var body = JSON.parse(xhr.responseText);
+        return body && typeof body === 'object' ? body : null;
+      } catch (e) { return null; }
+    }
+
+    function describeFailure(xhr, textStatus) {
+      var status = (xhr && xhr.status) || 0;
+      var body = parseBody(xhr) || {};
+      var code = typeof body.code === 'string' ? body.code : '';
+      var detail = typeof body.detail === 'string' ? body.detail.trim() : '';
+      if ((status === 401 || status === 403) && code === 'account_not_bound') {
+        return { connect: true };
+      }
+      var message;
+      if (status === 0) {
+        message = t(textStatus === 'timeout' ? 'lcard.errors.timeout' : 'lcard.errors.network');
+      } else if (status >= 200 && status < 300) {
+        message = t('lcard.errors.bad_answer');
+      } else if (detail) {
+        message = detail;
+      } else if (status >= 500) {
+        message = t('lcard.errors.status_5xx');
+      } else if (KNOWN_ERROR_STATUSES.indexOf(status) !== -1) {
+        message = t('lcard.errors.status_' + status);
+      } else {
+        message = t('lcard.errors.other', { status: status });
+      }
+      if (status === 429 && xhr && typeof xhr.getResponseHeader === 'function') {
+        var wait = parseInt(xhr.getResponseHeader('Retry-After'), 10);
+        if (wait > 0) { message += ' ' + t('lcard.errors.retry_after', { seconds: wait }); }
+      }
+      return { message: message, support: status === 0 || status >= 500 };
+    }
+
+    function request(method) {
+      var leadId = currentLeadId();
+      if (!leadId || state.busy === 'POST') { return; }
+      var seq = ++state.seq;
+      state.busy = method;
+      state.notice = '';
+      paint();
+
+      var options = { url: linksUrl(leadId), method: method, type: method, dataType: 'json',
+        timeout: REQUEST_TIMEOUT_MS, cache: false };
+      if (method === 'POST') {
+        options.contentType = 'application/json';
+        options.data = '{}';
+      }
+      var call;
+      try {
+        call = self.$authorizedAjax(options);
+      } catch (e) {
+        call = $.Deferred().reject({ status: 0 }, 'error').promise();
+      }
+      if (!call || typeof call.done !== 'function') {  // a bare thenable: adapt it to a Deferred
+        var adapted = $.Deferred();
+        if (call && typeof call.then === 'function') {
+          call.then(function (data) { adapted.resolve(data); },
+            function (xhr) { adapted.reject(xhr || { status: 0 }, 'error'); });
+        } else {
+          adapted.reject({ status: 0 }, 'error');
+        }
+        call = adapted.promise();
+      }
+      call.done(function (data) {
+        if (seq !== state.seq) { return; }
+        if (!data || typeof data !== 'object' || (data.links && !Array.isArray(data.links))) {
+          state.error = { message: t('lcard.errors.bad_answer'), support: true };
+          return;
+        }
+        state.data = data;
+        state.error = null;
+        state.connect = null;
+        state.updatedAt = new Date();
+        state.notice = method === 'POST' ? t('lcard.generated') : '';
+      }).fail(function (xhr, textStatus) {
+        if (seq !== state.seq) { return; }
+        var failure = describeFailure(xhr, textStatus);
+        if (failure.connect) {
+          state.connect = { account: account() };
+          state.data = null;
+          state.error = null;
+        } else {
+          state.error = failure;
+        }
+      }).always(function () {
+        if (seq !== state.seq) { return; }
+        state.busy = '';
+        paint();
+      });
+    }
+
+    /* ------------------------------------------------------------------------- clipboard */
+
+    function legacyCopy(text) {
+      var $area = $('<textarea readonly></textarea>').val(text)
+        .css({ position: 'fixed', top: '-1000px', left: '-1000px', opacity: 0 });
+      $('body').append($area);
+      $area[0].select();
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      $area.remove();
+      return ok;
+    }
+
+    function copyText(text) {
+      var done = $.Deferred();
+      var settle = function (ok) { if (ok) { done.resolve(); } else { done.reject(); } };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () { settle(true); },
+          function () { settle(legacyCopy(text)); });
+      } else {
+        settle(legacyCopy(text));
+      }
+      return done.promise();
+    }
+
+    /* ------------------------------------------------------------------------- view */
+
+    function pill(kind, text) {
+      return el('span', 'fpl-pill fpl-pill_' + kind, text);
+    }
+
+    function copyButton(value, extraClass) {
+      return el('button', 'fpl-copy js-fpl-copy' + (extraClass ? ' ' + extraClass : ''), t('lcard.copy'))
+        .attr({ type: 'button', 'data-copy': value });
+    }
+
+    function row(label, value, className) {
+      return el('div', 'fpl-row ' + className)
+        .append(el('span', 'fpl-row__label', label))
+        .append(el('span', 'fpl-row__value', value || '—'));
+    }
+
+    function linkCard(link, currency) {
+      var kind = LINK_ORDER.hasOwnProperty(link.kind) ? link.kind : 'other';
+      var status = /^(active|paid|closed)$/.test(link.status) ? link.status : 'unknown';
+      var $card = el('div', 'fpl-link fpl-link_' + kind + ' fpl-link_status_' + status)
+        .attr('data-kind', link.kind || '');
+      $card.append(el('div', 'fpl-link__head')
+        .append(el('span', 'fpl-link__kind', t('lcard.kind.' + kind)))
+        .append(pill(status, t('lcard.link_status.' + status)).addClass('fpl-link__status')));
+      $card.append(el('div', 'fpl-link__amount', formatMoney(link.amount, currency)));
+      var href = safeHref(link.url);
+      var $urlRow = el('div', 'fpl-link__url-row');
+      if (href) {
+        $urlRow.append(el('a', 'fpl-link__url', href.replace(/^https?:\/\//i, ''))
+          .attr({ href: href, target: '_blank', rel: 'noopener noreferrer', title: t('lcard.open_link') }));
+        $urlRow.append(copyButton(href));
+      } else {
+        $urlRow.append(el('span', 'fpl-link__url fpl-link__url_none', '—'));
+      }
+      return $card.append($urlRow);
+    }
+
+    function dealSummary(deal) {
+      var currency = deal.currency;
+      var status = /^(open|partially_paid|paid|overpaid)$/.test(deal.status) ? deal.status : '';
+      var $box = el('div', 'fpl-deal');
+      var $top = el('div', 'fpl-deal__top').append(el('span', 'fpl-deal__title', t('lcard.deal_title')));
+      if (status) {
+        $top.append(pill('deal_' + status, t('lcard.deal_status.' + status)).addClass('fpl-deal__status'));
+      }
+      $box.append($top);
+      var $nums = el('div', 'fpl-deal__nums');
+      $.each([['total', deal.total], ['paid', deal.paid], ['remaining', deal.remaining]], function (i, pair) {
+        $nums.append(el('div', 'fpl-deal__num fpl-deal__num_' + pair[0])
+          .append(el('span', 'fpl-deal__label', t('lcard.' + pair[0])))
+          .append(el('span', 'fpl-deal__value', formatMoney(pair[1], currency))));
+      });
+      return $box.append($nums);
+    }
+
+    function errorBox(error, withRetry) {
+      var $box = el('div', 'fpl-alert fpl-alert_error js-fpl-error').attr('role', 'alert')
+        .append(el('span', 'fpl-alert__text', error.message));
+      var $actions = el('div', 'fpl-alert__actions');
+      if (withRetry) {
+        $actions.append(el('button', 'fpl-alert__action js-fpl-refresh', t('lcard.retry'))
+          .attr('type', 'button').prop('disabled', !!state.busy));
+      }
+      if (error.support) {
+        $actions.append(el('a', 'fpl-alert__action fpl-alert__link', t('lcard.errors.support'))
+          .attr({ href: BASE_URL + '/', target: '_blank', rel: 'noopener noreferrer' }));
+      }
+      return $actions.children().length ? $box.append($actions) : $box;
+    }
+
+    function generateButton() {
+      var busy = state.busy === 'POST';
+      return el('button', 'fpl-button fpl-button_primary js-fpl-generate' + (busy ? ' fpl-button_busy' : ''),
+        busy ? t('lcard.generating') : t('lcard.generate'))
+        .attr('type', 'button').prop('disabled', !!state.busy);
+    }
+
+    function connectView(acc) {
+      var $box = el('div', 'fpl-connect js-fpl-connect');
+      $box.append(el('div', 'fpl-connect__title', t('lcard.connect.title')));
+      $box.append(el('p', 'fpl-connect__text',
+        t('lcard.connect.text', { subdomain: acc.subdomain || acc.id })));
+      $box.append(el('a', 'fpl-button fpl-button_primary fpl-connect__signup js-fpl-signup', t('lcard.connect.signup'))
+        .attr({ href: signupUrl(acc), target: '_blank', rel: 'noopener noreferrer' }));
+      $box.append(el('p', 'fpl-connect__hint', t('lcard.connect.signup_hint')));
+      $box.append(el('button', 'fpl-button fpl-button_secondary js-fpl-bind-toggle', t('lcard.connect.bind'))
+        .attr({ type: 'button', 'aria-expanded': state.bindOpen ? 'true' : 'false' }));
+      var $steps = el('ol', 'fpl-connect__steps js-fpl-bind-steps');
+      if (!state.bindOpen) { $steps.attr('hidden', 'hidden'); }
+      $steps.append(el('li', '', t('lcard.connect.bind_step_1')));
+      $steps.append(el('li', '', t('lcard.connect.bind_step_2')));
+      $steps.append(el('li', '', t('lcard.connect.bind_step_3'))
+        .append(el('div', 'fpl-code')
+          .append(el('span', 'fpl-code__value js-fpl-account-code', String(acc.id)))
+          .append(copyButton(String(acc.id)))));
+      $box.append($steps);
+      $box.append(el('button', 'fpl-textbutton js-fpl-refresh', t('lcard.connect.retry'))
+        .attr('type', 'button').prop('disabled', !!state.busy));
+      return $box;
+    }
+
+    function paint() {
+      var $root = $(ROOT);
+      if (!$root.length) { return; }
+      var $view = el('div', 'fpl__inner');
+      var leadId = currentLeadId();
+
+      if (!leadId) {
+        $view.append(el('p', 'fpl-empty', t('lcard.new_lead')));
+        $root.empty().append($view);
+        return;
+      }
+      if (state.connect) {
+        $root.empty().append($view.append(connectView(state.connect.account)));
+        return;
+      }
+
+      var data = state.data;
+      if (data) {
+        $view.append(el('div', 'fpl-head')
+          .append(el('button', 'fpl-refresh js-fpl-refresh' + (state.busy === 'GET' ? ' fpl-refresh_spin' : ''))
+            .attr({ type: 'button', title: t('lcard.refresh'), 'aria-label': t('lcard.refresh') })
+            .prop('disabled', !!state.busy)
+            .append(el('span', 'fpl-refresh__icon', '\u21bb')))
+          .append(row(t('lcard.partner'), data.partner && data.partner.name, 'fpl-row_partner js-fpl-partner'))
+          .append(row(t('lcard.location'), data.location && data.location.name, 'fpl-row_location js-fpl-location')));
+      } else if (state.busy === 'GET') {
+        $view.append(el('div', 'fpl-loading js-fpl-loading', t('lcard.loading')));
+      }
+
+      if (data) {
+        if (data.deal) { $view.append(dealSummary(data.deal)); }
+        var links = $.grep(data.links || [], function (l) { return l && typeof l === 'object'; });
+        links.sort(function (a, b) {
+          var x = LINK_ORDER.hasOwnProperty(a.kind) ? LINK_ORDER[a.kind] : 9;
+          var y = LINK_ORDER.hasOwnProperty(b.kind) ? LINK_ORDER[b.kind] : 9;
+          return x - y;
+        });
+        var $links = el('div', 'fpl-links js-fpl-links');
+        if (links.length) {
+          $.each(links, function (i, link) {
+            $links.append(linkCard(link, data.deal && data.deal.currency));
+          });
+        } else {
+          $links.append(el('p', 'fpl-empty', t('lcard.no_links')));
+        }
+        $view.append($links);
+      }
+
+      if (state.error) { $view.append(errorBox(state.error, !data)); }
+      if (state.notice) {
+        $view.append(el('div', 'fpl-alert fpl-alert_ok js-fpl-notice', state.notice).attr('role', 'status'));
+      }
+      $view.append(generateButton());
+
+      var note = String(widgetSettings().manager_note || '').trim();
+      if (note) { $view.append(el('p', 'fpl-note js-fpl-note', note)); }
+      if (state.updatedAt) {
+        var d = state.updatedAt;
+        $view.append(el('div', 'fpl-foot',
+          t('lcard.updated_at', { time: twoDigits(d.getHours()) + ':' + twoDigits(d.getMinutes()) })));
+      }
+      $root.empty().append($view);
+    }
+
+    /* ------------------------------------------------------------------------- handlers */
+
+    function onGenerate(e) {
+      e.preventDefault();
+      request('POST');
+    }
+
+    function onRefresh(e) {
+      e.preventDefault();
+      request('GET');
+    }
+
+    function onBindToggle(e) {
+      e.preventDefault();
+      state.bindOpen = !state.bindOpen;
+      paint();
+    }
+
+    function onCopy(e) {
+      e.preventDefault();
+      var $btn = $(this);
+      copyText(String($btn.attr('data-copy') || '')).done(function () {
+        $btn.text(t('lcard.copied')).addClass('fpl-copy_done');
+      }).fail(function () {
+        $btn.text(t('lcard.copy_failed')).addClass('fpl-copy_failed');
+      }).always(function () {
+        setTimeout(function () {
+          $btn.text(t('lcard.copy')).removeClass('fpl-copy_done fpl-copy_failed');
+        }, 1800);
+      });
+    }
+
+    this.callbacks = {
+      render: function () {
+        if (!inLeadCard()) { return true; }
+        loadStylesheet();
+        state.data = null;
+        state.error = null;
+        state.connect = null;
+        state.notice = '';
+        state.updatedAt = null;
+        self.render_template({
+          caption: { class_name: 'fpl-caption' },
+          body: '<div class="fpl js-fpl-root"></div>',
+          render: ''
+        });
+        if (currentLeadId()) { request('GET'); } else { paint(); }
+        return true;
+      },
+      init: function () { return true; },
+      bind_actions: function () {
+        // Delegated and namespaced: cards are SPA views and render can run again (spec §7.17).
+        $(document).off(NS)
+          .on('click' + NS, ROOT + ' .js-fpl-generate', onGenerate)
+          .on('click' + NS, ROOT + ' .js-fpl-refresh', onRefresh)
+          .on('click' + NS, ROOT + ' .js-fpl-bind-toggle', onBindToggle)
+          .on('click' + NS, ROOT + ' .js-fpl-copy', onCopy);
+        return true;
+      },
+      settings: function ($modal_body) {
+        loadStylesheet();
+        var acc = account();
+        var $info = el('div', 'fpl fpl-settings')
+          .append(el('p', 'fpl-settings__text', t('settings_modal.about', { service: BASE_URL.replace(/^https?:\/\//, '') })));
+        if (acc.id) {
+          $info.append(el('p', 'fpl-settings__text')
+            .append(document.createTextNode(t('settings_modal.account_code') + ' '))
+            .append(el('b', 'fpl-code__value', String(acc.id))));
+          $info.append(el('a', 'fpl-settings__link', t('settings_modal.signup'))
+            .attr({ href: signupUrl(acc), target: '_blank', rel: 'noopener noreferrer' }));
+        }
+        if ($modal_body && typeof $modal_body.find === 'function') {
+          $modal_body.find('.fpl-settings').remove();
+          $modal_body.append($info);
+        }
+        return true;
+      },
+      onSave: function () { return true; },
+      destroy: function () {
+        state.seq++;
+        $(document).off(NS);
+        $(ROOT).remove();
+      }
+    };
+    return this;
+  };
+
+  return PaymentLinksWidget;
+});

@@ -1,0 +1,702 @@
+"""A strict fake of Robokassa on 127.0.0.1, written from shared/specs/robokassa.md.
+
+It is deliberately independent of ``billing_providers.robokassa`` (its own signature code), so
+that a bug in the adapter is not mirrored here.
+
+Usage::
+
+    with FakeRobokassa() as fake:
+        fake.register_shop("demo-shop", password1="p1", password2="p2",
+                           test_password1="tp1", test_password2="tp2",
+                           hash_algorithm="md5", result_url="http://127.0.0.1:1234/result/")
+        provider = RobokassaProvider(payment_url=fake.payment_url, api_base_url=fake.api_base_url,
+                                     fiscal_base_url=fake.fiscal_base_url)
+        invoice = provider.issue_invoice(account, request)
+        httpx.get(invoice.payment_url)          # the buyer opens the page: signature checked
+        delivery = fake.pay("demo-shop", invoice.invoice_id)   # calls ResultURL
+        assert delivery.body == f"OK{invoice.invoice_id}"
+
+Endpoints (GET or POST where Robokassa allows both):
+
+* ``/Merchant/Index.aspx`` — the payment page. Checks the shop, OutSum, InvId, the signature
+  (Password #1, test #1 when ``IsTest=1``, including Receipt and Shp_ parameters), the Receipt
+  JSON (sum = OutSum, ≤ 100 items, names ≤ 128, known codes), Description ≤ 100 and
+  ExpirationDate. An error answers HTTP 200 with an error page and the header
+  ``X-Robokassa-Error: <code>`` (29 = bad SignatureValue). Adding ``fake_action=pay`` to the
+  request (not signed, ignored by the check) pays the invoice at once and calls ResultURL.
+* ``/Merchant/WebService/Service.asmx/OpStateExt`` — XML status (§6), signed with Password #2.
+  An invoice that was only viewed has no operation yet (Result/Code 3), as with the real one;
+  ``set_state`` creates one in any state.
+* ``/RoboFiscal/Receipt/Attach`` — the second receipt (§5.3), signature checked.
+
+Knobs for failure tests: ``result_attempts`` / ``result_retry_delay`` (ResultURL retries while
+the answer is not ``OK<InvId>``), ``op_state_http_status`` (e.g. 500), ``op_state_delay``
+(seconds, for timeouts), ``op_state_result_code`` (force a Result/Code, e.g. 4 or 1000),
+``viewed_invoice_state`` (e.g. 5: a viewed invoice already has an "initialised" operation).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import httpx
+
+PAYMENT_PATH = "/Merchant/Index.aspx"
+OP_STATE_PATH = "/Merchant/WebService/Service.asmx/OpStateExt"
+RECEIPT_ATTACH_PATH = "/RoboFiscal/Receipt/Attach"
+XML_NS = "http://merchant.roboxchange.com/WebService/"
+MSK = timezone(timedelta(hours=3))
+
+# §2.1: optional signed parameters, in their signature order (after InvId, before the password)
+SIGNED_OPTIONAL = (
+    *("OutSumCurrency", "UserIp", "Receipt", "StepByStep", "ResultUrl2"),
+    *("SuccessUrl2", "SuccessUrl2Method", "FailUrl2", "FailUrl2Method", "Token"),
+)
+
+# §1.3 payment-page errors
+PAGE_ERRORS = {
+    23: "Test payment cannot be created: test settings are missing",
+    25: "Shop is not activated",
+    26: "Shop not found",
+    29: "Bad parameter SignatureValue (неверный параметр SignatureValue)",
+    30: "Bad invoice parameter",
+    31: "Bad payment amount",
+    33: "Payment time expired",
+    40: "An invoice with this number was already paid",
+}
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+SNO_VALUES = _words("osn usn_income usn_income_outcome esn patent envd")
+TAX_VALUES = _words("none vat0 vat5 vat7 vat10 vat20 vat22 vat105 vat107 vat110 vat120 vat122")
+PAYMENT_METHOD_VALUES = _words(
+    "full_prepayment prepayment advance full_payment partial_payment credit credit_payment"
+)
+PAYMENT_OBJECT_VALUES = _words(
+    """commodity excise job service gambling_bet gambling_prize lottery lottery_prize
+    intellectual_activity payment agent_commission composite resort_fee another property_right
+    non-operating_gain insurance_premium sales_tax tovar_mark"""
+)
+
+_AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
+_RECEIPT_SUM = re.compile(r"[0-9]{1,8}(\.[0-9]{1,2})?")
+
+
+class PageError(Exception):
+    def __init__(self, code: int, detail: str = "") -> None:
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+
+
+def fake_hash(algorithm: str, text: str) -> str:
+    """Lower-case hex digest of the UTF-8 text with one of the six shop algorithms."""
+    name = algorithm.lower()
+    if name not in {"md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"}:
+        raise ValueError(f"unknown algorithm {algorithm}")
+    try:
+        return hashlib.new(name, text.encode()).hexdigest()
+    except ValueError:  # OpenSSL 3 without RIPEMD-160
+        from billing_providers.robokassa.ripemd160 import PureRipemd160
+
+        return PureRipemd160(text.encode()).hexdigest()
+
+
+def _shp_tail(shp: Iterable[tuple[str, str]]) -> list[str]:
+    return [f"{key}={value}" for key, value in sorted(shp)]
+
+
+def format_amount(value: Decimal | int | str, places: int = 6) -> str:
+    """A string is taken as is; numbers are written with ``places`` decimals."""
+    if isinstance(value, str):
+        return value
+    return format(Decimal(value).quantize(Decimal(1).scaleb(-places)), "f")
+
+
+def result_callback_form(
+    *,
+    out_sum: Decimal | int | str,
+    inv_id: int | str,
+    password2: str,
+    hash_algorithm: str = "md5",
+    shp: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+    is_test: bool = False,
+    fee: Decimal | str | None = None,
+    email: str | None = "buyer@example.com",
+    payment_method: str = "BankCard",
+    inc_curr_label: str = "BankCardPSR",
+) -> dict[str, str]:
+    """The exact form the real Robokassa POSTs to ResultURL (§3.1): ``OutSum`` with six
+    decimals (unless given as a string), upper-case ``SignatureValue`` over
+    ``OutSum:InvId:Password#2[:Shp_...]``, Shp fields echoed, ``IsTest=1`` in test mode,
+    ``EMail`` only outside test mode."""
+    pairs = list(shp.items()) if isinstance(shp, Mapping) else list(shp)
+    out_sum_text = format_amount(out_sum)
+    base = ":".join([out_sum_text, str(inv_id), password2, *_shp_tail(pairs)])
+    if fee is None:
+        fee = (Decimal(out_sum_text) * Decimal("0.039")).quantize(Decimal("0.01"))
+    form = {
+        "OutSum": out_sum_text,
+        "InvId": str(inv_id),
+        "Fee": format_amount(fee),
+        "SignatureValue": fake_hash(hash_algorithm, base).upper(),
+        "PaymentMethod": payment_method,
+        "IncCurrLabel": inc_curr_label,
+    }
+    if email and not is_test:
+        form["EMail"] = email
+    form.update(pairs)
+    if is_test:
+        form["IsTest"] = "1"
+    return form
+
+
+@dataclass
+class FakeShop:
+    login: str
+    password1: str = field(repr=False)
+    password2: str = field(repr=False)
+    test_password1: str | None = field(default=None, repr=False)
+    test_password2: str | None = field(default=None, repr=False)
+    hash_algorithm: str = "md5"
+    result_url: str | None = None
+    result_method: str = "POST"
+
+
+@dataclass
+class FakeInvoice:
+    login: str
+    inv_id: int
+    out_sum: Decimal
+    out_sum_raw: str
+    description: str
+    is_test: bool
+    shp: list[tuple[str, str]]
+    receipt: dict[str, Any] | None
+    email: str | None
+    expiration: datetime | None
+    culture: str | None
+    state: int | None = None  # None: viewed only, no operation yet (OpStateExt code 3)
+    state_date: datetime | None = None
+    op_key: str | None = None
+    payment_method: str = "BankCard"
+
+
+@dataclass(frozen=True)
+class ResultDelivery:
+    """One ResultURL call made by the fake (``status`` 0 = no HTTP answer)."""
+
+    url: str
+    method: str
+    form: dict[str, str]
+    status: int
+    body: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class FakeRequest:
+    method: str
+    path: str
+    params: list[tuple[str, str]]
+    body: str
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeRobokassa
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout tests) is not an error of the fake.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _read(self) -> tuple[list[tuple[str, str]], str]:
+        split = urlsplit(self.path)
+        params = parse_qsl(split.query, keep_blank_values=True, encoding="utf-8")
+        body = ""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            body = self.rfile.read(length).decode("utf-8")
+            content_type = self.headers.get("Content-Type", "")
+            if content_type.startswith("application/x-www-form-urlencoded"):
+                params += parse_qsl(body, keep_blank_values=True, encoding="utf-8")
+        return params, body
+
+    def _answer(self, status: int, body: str, content_type: str, headers: dict[str, str]) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _dispatch(self) -> None:
+        params, body = self._read()
+        path = urlsplit(self.path).path
+        fake = self.server.fake
+        fake._log(FakeRequest(self.command, path, params, body))
+        if path == PAYMENT_PATH:
+            self._answer(*fake._payment_page(params))
+        elif path == OP_STATE_PATH:
+            self._answer(*fake._op_state(params))
+        elif path == RECEIPT_ATTACH_PATH and self.command == "POST":
+            self._answer(*fake._receipt_attach(body))
+        else:
+            self._answer(404, "not found", "text/plain", {})
+
+    do_GET = _dispatch
+    do_POST = _dispatch
+
+
+class FakeRobokassa:
+    """The fake server. ``base_url`` serves everything: ``payment_url`` (the payment page),
+    ``api_base_url`` (OpStateExt) and ``fiscal_base_url`` (second receipts)."""
+
+    def __init__(self) -> None:
+        self.shops: dict[str, FakeShop] = {}
+        self.invoices: dict[tuple[str, int], FakeInvoice] = {}
+        self.deliveries: list[ResultDelivery] = []
+        self.requests: list[FakeRequest] = []
+        self.attached_receipts: list[dict[str, Any]] = []
+        self.result_attempts = 1
+        self.result_retry_delay = 0.0
+        self.op_state_http_status: int | None = None
+        self.op_state_delay = 0.0
+        self.op_state_result_code: int | None = None
+        self.viewed_invoice_state: int | None = None
+        self._lock = threading.RLock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._http: httpx.Client | None = None
+        self._next_inv_id = 1_000_000_000
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> FakeRobokassa:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._http = httpx.Client(timeout=10)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._http is not None:
+            self._http.close()
+        self._server = self._thread = self._http = None
+
+    def __enter__(self) -> FakeRobokassa:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "FakeRobokassa is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def payment_url(self) -> str:
+        return self.base_url + PAYMENT_PATH
+
+    @property
+    def api_base_url(self) -> str:
+        return self.base_url
+
+    @property
+    def fiscal_base_url(self) -> str:
+        return self.base_url
+
+    # set-up and helpers for tests -------------------------------------------------------------
+
+    def register_shop(
+        self,
+        login: str,
+        password1: str,
+        password2: str,
+        test_password1: str | None = None,
+        test_password2: str | None = None,
+        hash_algorithm: str = "md5",
+        result_url: str | None = None,
+        result_method: str = "POST",
+    ) -> FakeShop:
+        shop = FakeShop(
+            login,
+            password1,
+            password2,
+            test_password1,
+            test_password2,
+            hash_algorithm,
+            result_url,
+            result_method,
+        )
+        with self._lock:
+            self.shops[login] = shop
+        return shop
+
+    def invoice(self, login: str, inv_id: int) -> FakeInvoice:
+        with self._lock:
+            return self.invoices[(login, inv_id)]
+
+    def build_result_callback(
+        self,
+        login: str,
+        inv_id: int,
+        out_sum: Decimal | int | str,
+        shp: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        is_test: bool = False,
+        password2: str | None = None,
+        **extra: Any,
+    ) -> dict[str, str]:
+        """The ResultURL form for a shop registered here; ``password2`` overrides the shop's
+        (to forge a bad signature); ``extra`` goes to ``result_callback_form``."""
+        shop = self.shops[login]
+        if password2 is None:
+            password2 = shop.test_password2 if is_test else shop.password2
+        assert password2, "the shop has no (test) Password #2"
+        return result_callback_form(
+            out_sum=out_sum,
+            inv_id=inv_id,
+            password2=password2,
+            hash_algorithm=shop.hash_algorithm,
+            shp=shp,
+            is_test=is_test,
+            **extra,
+        )
+
+    def set_state(self, login: str, inv_id: int, state: int) -> None:
+        """Give a viewed invoice an operation in any §6 state (5, 10, 50, 60, 80, 100)."""
+        with self._lock:
+            invoice = self.invoices[(login, inv_id)]
+            invoice.state = state
+            invoice.state_date = datetime.now(MSK)
+            invoice.op_key = invoice.op_key or uuid.uuid4().hex.upper()
+
+    def pay(
+        self,
+        login: str,
+        inv_id: int,
+        *,
+        notify: bool = True,
+        payment_method: str = "BankCard",
+        **callback_extra: Any,
+    ) -> ResultDelivery | None:
+        """The buyer pays: state 100, then (unless ``notify=False``, a lost callback) the
+        ResultURL call. Returns the last delivery attempt."""
+        with self._lock:
+            invoice = self.invoices[(login, inv_id)]
+            invoice.payment_method = payment_method
+        self.set_state(login, inv_id, 100)
+        if not notify:
+            return None
+        return self.deliver_result(login, inv_id, payment_method=payment_method, **callback_extra)
+
+    def deliver_result(self, login: str, inv_id: int, **callback_extra: Any) -> ResultDelivery:
+        """Call the shop's ResultURL for a paid invoice, retrying up to ``result_attempts``
+        times while the answer is not ``OK<InvId>``."""
+        shop = self.shops[login]
+        invoice = self.invoice(login, inv_id)
+        assert shop.result_url, f"shop {login} has no result_url"
+        form = self.build_result_callback(
+            login,
+            inv_id,
+            invoice.out_sum,
+            shp=invoice.shp,
+            is_test=invoice.is_test,
+            **callback_extra,
+        )
+        delivery: ResultDelivery | None = None
+        for attempt in range(1, self.result_attempts + 1):
+            try:
+                http = self._http or httpx.Client(timeout=10)
+                if shop.result_method == "GET":
+                    response = http.get(shop.result_url, params=form)
+                else:
+                    response = http.post(shop.result_url, data=form)
+                status, body = response.status_code, response.text
+            except httpx.HTTPError as exc:
+                status, body = 0, f"{type(exc).__name__}: {exc}"
+            delivery = ResultDelivery(
+                shop.result_url, shop.result_method, form, status, body, attempt
+            )
+            with self._lock:
+                self.deliveries.append(delivery)
+            if status == 200 and body.strip() == f"OK{inv_id}":
+                break
+            if attempt < self.result_attempts:
+                time.sleep(self.result_retry_delay)
+        assert delivery is not None
+        return delivery
+
+    def _log(self, request: FakeRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    # the payment page ---------------------------------------------------------------------------
+
+    def _payment_page(self, params: list[tuple[str, str]]) -> tuple[int, str, str, dict[str, str]]:
+        try:
+            invoice = self.accept_payment_request(params)
+        except PageError as error:
+            text = f"Error {error.code}: {PAGE_ERRORS.get(error.code, 'error')}"
+            if error.detail:
+                text += f" ({error.detail})"
+            page = (
+                f"<html><body><h1>Robokassa</h1><p class='error'>{escape(text)}</p></body></html>"
+            )
+            return 200, page, "text/html; charset=utf-8", {"X-Robokassa-Error": str(error.code)}
+        note = ""
+        if dict(params).get("fake_action") == "pay":
+            delivery = self.pay(invoice.login, invoice.inv_id)
+            note = (
+                f"<p class='paid'>paid; ResultURL answered {delivery.status if delivery else 0}</p>"
+            )
+        page = (
+            "<html><body><h1>Robokassa</h1>"
+            f"<p class='invoice'>Invoice {invoice.inv_id}: {escape(invoice.description)}</p>"
+            f"<p class='sum'>{invoice.out_sum_raw} RUB</p>"
+            f"{'<p class=test>TEST</p>' if invoice.is_test else ''}{note}</body></html>"
+        )
+        return 200, page, "text/html; charset=utf-8", {}
+
+    def accept_payment_request(self, params: list[tuple[str, str]]) -> FakeInvoice:
+        """What the payment page does with the (decoded) request fields, without HTTP.
+        Records and returns the invoice; raises PageError with Robokassa's error code."""
+        values = dict(params)
+        login = values.get("MerchantLogin") or values.get("MrchLogin") or ""
+        shop = self.shops.get(login)
+        if shop is None:
+            raise PageError(26)
+        out_sum = values.get("OutSum", "")
+        if not _AMOUNT.fullmatch(out_sum) or Decimal(out_sum) <= 0:
+            raise PageError(31)
+        inv_raw = values.get("InvId", values.get("InvoiceID", ""))
+        if inv_raw and not inv_raw.isdigit():
+            raise PageError(30, "InvId")
+        is_test = values.get("IsTest") == "1"
+        password = shop.test_password1 if is_test else shop.password1
+        if not password:
+            raise PageError(23)
+        shp = [(key, value) for key, value in params if key.lower().startswith("shp_")]
+        parts = [login, out_sum, inv_raw]
+        parts += [values[name] for name in SIGNED_OPTIONAL if name in values]
+        base = ":".join([*parts, password, *_shp_tail(shp)])
+        expected = fake_hash(shop.hash_algorithm, base)
+        received = values.get("SignatureValue", "")
+        if not hmac.compare_digest(expected.upper().encode(), received.upper().encode()):
+            raise PageError(29)
+
+        description = values.get("Description", "")
+        if len(description) > 100:
+            raise PageError(30, "Description longer than 100 characters")
+        expiration = self._parse_expiration(values.get("ExpirationDate"))
+        if expiration is not None and expiration < datetime.now(UTC):
+            raise PageError(33)
+        receipt = None
+        if "Receipt" in values:
+            receipt = self._check_receipt(values["Receipt"], Decimal(out_sum))
+
+        with self._lock:
+            if inv_raw and int(inv_raw) > 0:
+                inv_id = int(inv_raw)
+            else:
+                self._next_inv_id += 1
+                inv_id = self._next_inv_id
+            previous = self.invoices.get((login, inv_id))
+            if previous and previous.state == 100 and not previous.is_test and not is_test:
+                raise PageError(40)
+            invoice = FakeInvoice(
+                login=login,
+                inv_id=inv_id,
+                out_sum=Decimal(out_sum),
+                out_sum_raw=out_sum,
+                description=description,
+                is_test=is_test,
+                shp=shp,
+                receipt=receipt,
+                email=values.get("Email"),
+                expiration=expiration,
+                culture=values.get("Culture"),
+            )
+            self.invoices[(login, inv_id)] = invoice
+        if self.viewed_invoice_state is not None:
+            self.set_state(login, inv_id, self.viewed_invoice_state)
+        return invoice
+
+    @staticmethod
+    def _parse_expiration(raw: str | None) -> datetime | None:
+        if raw is None:
+            return None
+        match = re.fullmatch(r"(.+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", raw)
+        if match is None:
+            raise PageError(30, "ExpirationDate needs an explicit offset")
+        text = match[1] + (f".{match[2][:6]}" if match[2] else "")
+        text += "+00:00" if match[3] == "Z" else match[3]
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise PageError(30, "ExpirationDate") from None
+
+    @staticmethod
+    def _check_receipt(value: str, out_sum: Decimal) -> dict[str, Any]:
+        # The field value (after the request's own decoding) is the URL-encoded JSON (§2.4).
+        try:
+            receipt = json.loads(unquote(value), parse_float=Decimal)
+        except ValueError:
+            raise PageError(30, "Receipt is not URL-encoded JSON") from None
+        if not isinstance(receipt, dict):
+            raise PageError(30, "Receipt is not an object")
+        if "sno" in receipt and receipt["sno"] not in SNO_VALUES:
+            raise PageError(30, f"Receipt sno {receipt['sno']!r}")
+        items = receipt.get("items")
+        if not isinstance(items, list) or not 1 <= len(items) <= 100:
+            raise PageError(30, "Receipt items")
+        total = Decimal(0)
+        for item in items:
+            name = item.get("name")
+            if not isinstance(name, str) or not 1 <= len(name) <= 128:
+                raise PageError(30, "Receipt item name")
+            if item.get("tax") not in TAX_VALUES:
+                raise PageError(30, f"Receipt tax {item.get('tax')!r}")
+            method = item.get("payment_method")
+            if method is not None and method not in PAYMENT_METHOD_VALUES:
+                raise PageError(30, f"Receipt payment_method {method!r}")
+            obj = item.get("payment_object")
+            if obj is not None and obj not in PAYMENT_OBJECT_VALUES:
+                raise PageError(30, f"Receipt payment_object {obj!r}")
+            item_sum = item.get("sum")
+            if not isinstance(item_sum, int | Decimal) or not _RECEIPT_SUM.fullmatch(str(item_sum)):
+                raise PageError(30, "Receipt item sum")
+            total += Decimal(item_sum)
+        if total != out_sum:
+            raise PageError(30, f"Receipt total {total} differs from OutSum {out_sum}")
+        return receipt
+
+    # OpStateExt ---------------------------------------------------------------------------------
+
+    def _op_state(self, params: list[tuple[str, str]]) -> tuple[int, str, str, dict[str, str]]:
+        if self.op_state_delay:
+            time.sleep(self.op_state_delay)
+        if self.op_state_http_status is not None:
+            return self.op_state_http_status, "Server Error", "text/html", {}
+        values = dict(params)
+        missing = [n for n in ("MerchantLogin", "InvoiceID", "Signature") if n not in values]
+        if missing:
+            return 500, f"Missing parameter: {missing[0]}.", "text/plain", {}
+        login, inv_raw = values["MerchantLogin"], values["InvoiceID"]
+        shop = self.shops.get(login)
+        if self.op_state_result_code is not None:
+            return self._op_state_xml(self.op_state_result_code)
+        if shop is None:
+            return self._op_state_xml(2)
+        expected = fake_hash(shop.hash_algorithm, f"{login}:{inv_raw}:{shop.password2}")
+        if not hmac.compare_digest(expected.upper().encode(), values["Signature"].upper().encode()):
+            return self._op_state_xml(1)
+        with self._lock:
+            invoice = self.invoices.get((login, int(inv_raw))) if inv_raw.isdigit() else None
+            if invoice is None or invoice.state is None:
+                return self._op_state_xml(3)
+            return self._op_state_xml(0, invoice)
+
+    @staticmethod
+    def _stamp(value: datetime) -> str:
+        # Robokassa writes 7 fractional digits, which Python's fromisoformat refuses (§6).
+        iso = value.isoformat(timespec="microseconds")
+        return iso[:-6] + "7" + iso[-6:]
+
+    def _op_state_xml(
+        self, code: int, invoice: FakeInvoice | None = None
+    ) -> tuple[int, str, str, dict[str, str]]:
+        parts = [
+            '<?xml version="1.0" encoding="utf-8"?>',
+            f'<OperationStateResponse xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            f'xmlns="{XML_NS}">',
+            f"<Result><Code>{code}</Code><Description/></Result>",
+        ]
+        if code == 0 and invoice is not None:
+            assert invoice.state is not None
+            assert invoice.state_date is not None
+            amount = format_amount(invoice.out_sum)
+            parts += [
+                f"<State><Code>{invoice.state}</Code>"
+                f"<RequestDate>{self._stamp(datetime.now(MSK))}</RequestDate>"
+                f"<StateDate>{self._stamp(invoice.state_date)}</StateDate></State>",
+                "<Info><IncCurrLabel>BankCardPSR</IncCurrLabel>"
+                f"<IncSum>{amount}</IncSum><IncAccount>220220******1234</IncAccount>"
+                f"<PaymentMethod><Code>{escape(invoice.payment_method)}</Code>"
+                "<Description>Банковская карта</Description></PaymentMethod>"
+                f"<OutCurrLabel>RUR</OutCurrLabel><OutSum>{amount}</OutSum>"
+                f"<OpKey>{invoice.op_key}</OpKey></Info>",
+                "<UserField>"
+                + "".join(
+                    f"<Field><Name>{escape(k.lower())}</Name><Value>{escape(v)}</Value></Field>"
+                    for k, v in invoice.shp
+                )
+                + "</UserField>",
+            ]
+        parts.append("</OperationStateResponse>")
+        return 200, "".join(parts), "text/xml; charset=utf-8", {}
+
+    # second receipt -----------------------------------------------------------------------------
+
+    def _receipt_attach(self, body: str) -> tuple[int, str, str, dict[str, str]]:
+        def answer(code: str, description: str) -> tuple[int, str, str, dict[str, str]]:
+            text = json.dumps({"ResultCode": code, "ResultDescription": description})
+            return 200, text, "application/json", {}
+
+        def b64decode(part: str) -> bytes:
+            padded = part + "=" * (-len(part) % 4)
+            return base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
+
+        try:
+            payload_b64, signature_b64 = body.strip().split(".")
+            payload = json.loads(b64decode(payload_b64), parse_float=Decimal)
+            shop = self.shops[payload["merchantId"]]
+        except (ValueError, KeyError, TypeError):
+            return answer("3", "bad request")
+        digest = fake_hash(shop.hash_algorithm, payload_b64 + shop.password1)
+        if not hmac.compare_digest(b64decode(signature_b64), digest.encode()):
+            return answer("3", "bad signature")
+        with self._lock:
+            self.attached_receipts.append(payload)
+        return answer("0", "ok")
