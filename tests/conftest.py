@@ -98,3 +98,12 @@ def celery_worker(django_db_setup, django_db_blocker):
     worker = WorkerProcess().start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def in_network(net_a):
+    """Run the test body inside network A's schema (rolled back with the test)."""
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(net_a.network):
+        yield net_a

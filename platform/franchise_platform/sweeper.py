@@ -1,19 +1,17 @@
 """Re-queue background work whose Celery message was lost; the database is the source of truth.
-Each app registers what it sweeps; the lifecycle issue fills these in."""
+Run per network by the beat schedule (franchise_platform.tasks)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
-SWEEPERS: list[Callable[[], None]] = []
-RECONCILERS: list[Callable[[], None]] = []
+def network_sweep() -> dict[str, int]:
+    from franchise_platform.crm_sync.sweeping import outbox_requeue
+    from franchise_platform.payments.sweeping import callbacks_requeue
 
-
-def network_sweep() -> None:
-    for sweep in SWEEPERS:
-        sweep()
+    return {"callbacks": callbacks_requeue(), "outbox": outbox_requeue()}
 
 
-def network_reconcile() -> None:
-    for reconcile in RECONCILERS:
-        reconcile()
+def network_reconcile() -> int:
+    from franchise_platform.payments.reconciliation import network_invoices_reconcile
+
+    return network_invoices_reconcile()

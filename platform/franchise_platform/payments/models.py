@@ -113,12 +113,25 @@ class PaymentKind(models.TextChoices):
     REMAINDER = "remainder", _("Доплата")
 
 
+class InvoicePurpose(models.TextChoices):
+    LINK = "link", _("Оплата по ссылке")
+    SHOP_CHECK = "shop_check", _("Проверка магазина")
+
+
 class Invoice(models.Model):
-    """One provider-side payment request. Its id is the provider's InvId (our own sequence)."""
+    """One provider-side payment request. Its id is the provider's InvId (our own sequence).
+    A shop check (a test-mode invoice proving the shop is wired) has no deal or link."""
 
     id = models.BigAutoField(primary_key=True)
-    link = models.ForeignKey(PaymentLink, on_delete=models.PROTECT, related_name="invoices")
-    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="invoices")
+    purpose = models.CharField(
+        max_length=16, choices=InvoicePurpose.choices, default=InvoicePurpose.LINK
+    )
+    link = models.ForeignKey(
+        PaymentLink, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
     provider_account = models.ForeignKey(
         "network.ProviderAccount", on_delete=models.PROTECT, related_name="invoices"
     )

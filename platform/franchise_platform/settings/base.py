@@ -175,6 +175,15 @@ ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
 )
 ROBOKASSA_API_BASE_URL = env_str("ROBOKASSA_API_BASE_URL", "")
+# Constructor options of each billing provider (billing_providers.registry); empty values mean
+# "the adapter's default" (Robokassa's real addresses).
+BILLING_PROVIDER_OPTIONS = {
+    "robokassa": {"payment_url": ROBOKASSA_PAYMENT_URL, "api_base_url": ROBOKASSA_API_BASE_URL},
+    "dummy": {},
+}
+# A paid invoice we heard nothing about is asked about after this many minutes (OpStateExt).
+RECONCILE_AFTER_MINUTES = env_int("RECONCILE_AFTER_MINUTES", 15)
+RECONCILE_MAX_AGE_DAYS = env_int("RECONCILE_MAX_AGE_DAYS", 8)
 
 # --- Auth, sessions, brute force ---------------------------------------------------------------
 LOGIN_URL = "panel:login"

@@ -1,0 +1,448 @@
+"""The one place that talks to amoCRM over HTTP.
+
+Every call: a timeout, a slot from the shared rate limiter, a Bearer token refreshed ahead of
+expiry through the ``TokenStore`` lock, one refresh-and-retry on 401, bounded backoff with full
+jitter on 429/5xx, and a ``CrmError`` subclass for everything else. Tokens never reach a log
+line or an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from crm_connectors.amocrm.consts import MAX_PAGE_SIZE, TOKEN_PATH
+from crm_connectors.base import CrmAccountRef, OAuthTokens, RateLimiter, TokenStore
+from crm_connectors.errors import (
+    CrmAccessRevoked,
+    CrmAuthError,
+    CrmError,
+    CrmNotFound,
+    CrmPaymentRequired,
+    CrmRateLimited,
+    CrmUnavailable,
+    CrmValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+# Methods whose repetition cannot create a second entity: every PATCH we send sets absolute
+# values. POST (notes, fields) is retried in here only when amoCRM surely did not process it.
+_REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"})
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded in-call retries; past them the caller (the outbox) schedules a later attempt."""
+
+    max_attempts: int = 3
+    base_delay: float = 0.25
+    max_delay: float = 2.0
+    max_total_wait: float = 4.0
+
+
+@dataclass(frozen=True)
+class AmoClientOptions:
+    # Refresh the access token when it expires within this many seconds. The spec (§7.2)
+    # suggests ~1 h; each refresh rotates the pair, so it is not done more often than needed.
+    refresh_margin_seconds: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # How long a call may wait for a rate-limit slot before giving up with CrmRateLimited.
+    limiter_timeout: float = 3.0
+    # §2.8 UNCERTAIN: the 7 rps may be per integration/IP rather than per account. Setting a
+    # key here makes every account share that budget as well.
+    shared_limit_key: str | None = None
+    user_agent: str = "franchise-platform-amocrm/1.0"
+
+
+_shared_http: tuple[int, httpx.Client] | None = None
+_shared_http_lock = threading.Lock()
+
+
+def shared_http_client() -> httpx.Client:
+    """One pooled client per process (httpx.Client is thread-safe; building one loads the
+    TLS trust store, which is slow). Re-created after a fork, e.g. in a Celery worker."""
+    global _shared_http
+    with _shared_http_lock:
+        if _shared_http is None or _shared_http[0] != os.getpid():
+            _shared_http = (os.getpid(), httpx.Client(follow_redirects=False))
+        return _shared_http[1]
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON with ``Decimal`` written as an exact JSON number (never through float)."""
+    nonce = uuid.uuid4().hex
+    numbers: dict[str, str] = {}
+
+    def default(obj: object) -> str:
+        if isinstance(obj, Decimal):
+            if not obj.is_finite():
+                raise ValueError("non-finite Decimal")
+            marker = f"@@{nonce}-{len(numbers)}@@"
+            numbers[f'"{marker}"'] = format(
+                obj.normalize() if obj == obj.to_integral() else obj, "f"
+            )
+            return marker
+        raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+    text = json.dumps(value, default=default, ensure_ascii=False, separators=(",", ":"))
+    for quoted_marker, number in numbers.items():
+        text = text.replace(quoted_marker, number)
+    return text.encode("utf-8")
+
+
+def decode_json(content: bytes) -> Any:
+    """Parse amoCRM JSON; fractional numbers become ``Decimal`` so no float ever appears."""
+    return json.loads(content, parse_float=Decimal)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
+
+
+def _body_dict(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = decode_json(response.content)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _validation_errors(body: Mapping[str, Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    groups = body.get("validation-errors")
+    if isinstance(groups, list):
+        for group in groups[:10]:
+            errors = group.get("errors") if isinstance(group, dict) else None
+            for item in errors if isinstance(errors, list) else []:
+                if isinstance(item, dict):
+                    parts = [str(item.get(k, "")) for k in ("code", "path", "detail")]
+                    found.append(_clip(" ".join(p for p in parts if p)))
+    return tuple(found[:20])
+
+
+def _retry_after(response: httpx.Response, body: Mapping[str, Any]) -> float | None:
+    raw: object = response.headers.get("Retry-After", body.get("retry_after"))
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | Decimal):
+        return max(0, int(raw))
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip())
+    return None
+
+
+def error_for_response(response: httpx.Response) -> CrmError:
+    """Map a non-2xx amoCRM answer to the error class the core acts on (spec §2.7)."""
+    status = response.status_code
+    request_id = response.headers.get("X-Request-Id")
+    body = _body_dict(response)
+    detail = _clip(str(body.get("detail") or body.get("title") or "")) or f"HTTP {status}"
+    message = f"amoCRM answered {status}: {detail}"
+    common: dict[str, Any] = {"status": status, "request_id": request_id}
+    if status in (400, 422):
+        errors = _validation_errors(body)
+        return CrmValidationError(
+            message + "".join(f"; {e}" for e in errors), errors=errors, **common
+        )
+    if status == 401:
+        return CrmAuthError(message, code="unauthorized", **common)
+    if status == 402:
+        return CrmPaymentRequired(message, **common)
+    if status == 403:
+        # Either an API ban after repeated 429s (often an HTML page) or a disabled integration.
+        return CrmAccessRevoked(message, code="forbidden", **common)
+    if status == 404:
+        return CrmNotFound(message, **common)
+    if status == 429:
+        return CrmRateLimited(message, retry_after=_retry_after(response, body), **common)
+    if status >= 500:
+        return CrmUnavailable(message, code=f"http_{status}", **common)
+    return CrmError(message, code=f"http_{status}", **common)
+
+
+def request_tokens(
+    http: httpx.Client, base_url: str, payload: Mapping[str, str], *, timeout: float
+) -> dict[str, Any]:
+    """POST the token endpoint (§1.2). 400/401 → CrmAuthError(code="invalid_grant")."""
+    url = base_url.rstrip("/") + TOKEN_PATH
+    try:
+        response = http.post(
+            url,
+            content=encode_json(dict(payload)),
+            timeout=timeout,
+            headers={"Content-Type": "application/json"},
+        )
+    except httpx.HTTPError as exc:
+        raise CrmUnavailable(
+            f"token endpoint unreachable: {type(exc).__name__}", code="network"
+        ) from None
+    if response.status_code in (400, 401):
+        body = _body_dict(response)
+        hint = _clip(str(body.get("hint") or body.get("detail") or body.get("title") or ""))
+        raise CrmAuthError(
+            f"amoCRM refused the grant: {hint or response.status_code}",
+            code="invalid_grant",
+            status=response.status_code,
+        )
+    if response.status_code != 200:
+        raise error_for_response(response)
+    body = _body_dict(response)
+    if not isinstance(body.get("access_token"), str) or not isinstance(
+        body.get("refresh_token"), str
+    ):
+        raise CrmUnavailable("token endpoint answered without a token pair", code="bad_response")
+    return body
+
+
+def tokens_from_response(body: Mapping[str, Any], *, now: datetime) -> OAuthTokens:
+    expires_in = body.get("expires_in")
+    seconds = int(expires_in) if isinstance(expires_in, int | Decimal) else 86400
+    return OAuthTokens(
+        access_token=str(body["access_token"]),
+        refresh_token=str(body["refresh_token"]),
+        expires_at=now + timedelta(seconds=seconds),
+    )
+
+
+class AmoClient:
+    """A thin, typed HTTP wrapper bound to one amoCRM account."""
+
+    def __init__(
+        self,
+        account: CrmAccountRef,
+        token_store: TokenStore,
+        limiter: RateLimiter,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+        *,
+        options: AmoClientOptions | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.account = account
+        self._store = token_store
+        self._limiter = limiter
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._redirect_uri = redirect_uri
+        self._http = http if http is not None else shared_http_client()
+        self._timeout = timeout
+        self.options = options or AmoClientOptions()
+        self._sleep = sleep
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return (
+            f"AmoClient(account_id={self.account.account_id}, base_url={self.account.base_url!r})"
+        )
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    def _fresh_tokens(self) -> OAuthTokens:
+        tokens = self._store.current()
+        if tokens.expires_within(self.options.refresh_margin_seconds, now=self._clock()):
+            tokens = self._store.refresh(self._refresher(stale_access_token=None))
+        return tokens
+
+    def _refresher(self, *, stale_access_token: str | None) -> Callable[[OAuthTokens], OAuthTokens]:
+        margin = self.options.refresh_margin_seconds
+
+        def refresher(stored: OAuthTokens) -> OAuthTokens:
+            rejected = stale_access_token is not None and stored.access_token == stale_access_token
+            if not rejected and not stored.expires_within(margin, now=self._clock()):
+                return stored  # another worker rotated the pair while we waited for the lock
+            self._acquire_slot()
+            body = request_tokens(
+                self._http,
+                self.account.base_url,
+                {
+                    "client_id": self._client_id,
+                    "client_secret": self._client_secret,
+                    "grant_type": "refresh_token",
+                    "refresh_token": stored.refresh_token,
+                    "redirect_uri": self._redirect_uri,
+                },
+                timeout=self._timeout,
+            )
+            logger.info("amoCRM account %s: OAuth pair rotated", self.account.account_id)
+            return tokens_from_response(body, now=self._clock())
+
+        return refresher
+
+    # -- rate limit -----------------------------------------------------------------------
+
+    def _acquire_slot(self) -> None:
+        keys = [f"account:{self.account.account_id}"]
+        if self.options.shared_limit_key:
+            keys.append(self.options.shared_limit_key)
+        for key in keys:
+            try:
+                granted = self._limiter.acquire(key, self.options.limiter_timeout)
+            except CrmError:
+                raise
+            except Exception as exc:  # the limiter's store (Redis) is down: try later
+                raise CrmUnavailable(
+                    f"rate limiter unavailable: {type(exc).__name__}", code="limiter_unavailable"
+                ) from None
+            if not granted:
+                raise CrmRateLimited(
+                    "no rate-limit slot in time", retry_after=1.0, code="local_rate_limit"
+                )
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int, waited: float, retry_after: float | None) -> float | None:
+        """Seconds to sleep before the next attempt, or None when the budget is spent."""
+        policy = self.options.retry
+        if attempt >= policy.max_attempts:
+            return None
+        if retry_after is not None:
+            delay = retry_after + random.uniform(0, policy.base_delay)  # noqa: S311
+        else:
+            ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+            delay = random.uniform(0, ceiling)  # noqa: S311  full jitter
+        if waited + delay > policy.max_total_wait:
+            return None
+        return delay
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """Send one API call; return the parsed JSON body, or None for 204/empty answers."""
+        method = method.upper()
+        repeatable = method in _REPEATABLE_METHODS
+        url = self.account.base_url + path
+        content = encode_json(body) if body is not None else None
+        tokens = self._fresh_tokens()
+        refreshed_after_401 = False
+        attempt = 0
+        waited = 0.0
+        while True:
+            attempt += 1
+            self._acquire_slot()
+            error: CrmError
+            retry_after: float | None = None
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    params=params,
+                    content=content,
+                    headers=self._headers(tokens),
+                    timeout=self._timeout,
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Never reached amoCRM: safe to repeat whatever the method.
+                error = CrmUnavailable(f"amoCRM unreachable: {type(exc).__name__}", code="network")
+                can_retry = True
+            except httpx.HTTPError as exc:
+                error = CrmUnavailable(f"amoCRM call failed: {type(exc).__name__}", code="network")
+                can_retry = repeatable
+            else:
+                status = response.status_code
+                logger.info(
+                    "amoCRM %s %s -> %s (account %s, attempt %s, request id %s)",
+                    method,
+                    path,
+                    status,
+                    self.account.account_id,
+                    attempt,
+                    response.headers.get("X-Request-Id"),
+                )
+                if 200 <= status < 300:
+                    return self._parse(response)
+                if status == 401 and not refreshed_after_401:
+                    refreshed_after_401 = True
+                    tokens = self._store.refresh(
+                        self._refresher(stale_access_token=tokens.access_token)
+                    )
+                    attempt -= 1  # the auth retry is not a backoff attempt
+                    continue
+                error = error_for_response(response)
+                if isinstance(error, CrmRateLimited):
+                    retry_after = error.retry_after
+                    can_retry = True  # a 429 was not processed
+                else:
+                    can_retry = isinstance(error, CrmUnavailable) and repeatable
+            delay = self._backoff(attempt, waited, retry_after) if can_retry else None
+            if delay is None:
+                raise error
+            waited += delay
+            self._sleep(delay)
+
+    def _headers(self, tokens: OAuthTokens) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {tokens.access_token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": self.options.user_agent,
+        }
+
+    @staticmethod
+    def _parse(response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return decode_json(response.content)
+        except ValueError:
+            raise CrmUnavailable(
+                "amoCRM answered with unparseable JSON",
+                code="bad_response",
+                status=response.status_code,
+            ) from None
+
+    def get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.request("POST", path, body=body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, body=body)
+
+    def iter_collection(
+        self,
+        path: str,
+        embedded_key: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        max_pages: int = 20,
+    ) -> Iterator[dict[str, Any]]:
+        """Items of a paginated list (§2.6), stopping at 204, a missing next link or a short
+        page; ``max_pages`` bounds the walk so a misbehaving account cannot spin us."""
+        for page in range(1, max_pages + 1):
+            query: dict[str, str | int] = {**(params or {}), "page": page, "limit": MAX_PAGE_SIZE}
+            data = self.get(path, query)
+            if not isinstance(data, dict):
+                return
+            embedded = data.get("_embedded")
+            items = embedded.get(embedded_key) if isinstance(embedded, dict) else None
+            if not isinstance(items, list):
+                return
+            yield from (item for item in items if isinstance(item, dict))
+            links = data.get("_links")
+            has_next = isinstance(links, dict) and isinstance(links.get("next"), dict)
+            if not has_next or len(items) < MAX_PAGE_SIZE:
+                return

@@ -1,0 +1,195 @@
+"""``AmoCrmConnector``: the platform's needs expressed as amoCRM API v4 calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from crm_connectors.amocrm.client import AmoClient, AmoClientOptions
+from crm_connectors.amocrm.consts import DEFAULT_WEBHOOK_EVENTS, NOTE_TYPE_COMMON, SLUG
+from crm_connectors.amocrm.fields import FieldOptions, FieldSynchronizer
+from crm_connectors.amocrm.webhooks import parse_lead_events
+from crm_connectors.base import (
+    PAYMENT_STATUS_LABELS,
+    CrmAccountRef,
+    CrmConnector,
+    DealStateUpdate,
+    FieldMap,
+    LeadEvent,
+    LeadSnapshot,
+    LocationOption,
+    RateLimiter,
+    TokenStore,
+)
+from crm_connectors.errors import CrmError, CrmNotFound, CrmValidationError
+
+logger = logging.getLogger(__name__)
+
+_STATUS_KEY_BY_LABEL = {label: key for key, label in PAYMENT_STATUS_LABELS.items()}
+
+
+def _lead_price(raw: object) -> Decimal:
+    # amoCRM prices are whole rubles (int); Kommo may send minor units (parsed as Decimal).
+    if raw is None:
+        return Decimal(0)
+    if isinstance(raw, bool) or not isinstance(raw, int | Decimal):
+        raise CrmError("amoCRM returned a lead price that is not a number", code="bad_response")
+    return Decimal(raw)
+
+
+def _url_value(field_id: int, url: str | None) -> dict[str, Any]:
+    if url is None:
+        return {"field_id": field_id, "values": None}  # clears the field (§2.1)
+    if not url.startswith(("https://", "http://")):
+        raise CrmValidationError("a payment link must be an http(s) URL", code="bad_url")
+    return {"field_id": field_id, "values": [{"value": url}]}
+
+
+class AmoCrmConnector(CrmConnector):
+    slug = SLUG
+
+    def __init__(
+        self,
+        *,
+        account: CrmAccountRef,
+        token_store: TokenStore,
+        limiter: RateLimiter,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        http: httpx.Client | None = None,
+        timeout: float = 10.0,
+        client_options: AmoClientOptions | None = None,
+        field_options: FieldOptions | None = None,
+        webhook_events: Sequence[str] = DEFAULT_WEBHOOK_EVENTS,
+        note_search_pages: int = 2,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        self.client = AmoClient(
+            account,
+            token_store,
+            limiter,
+            client_id,
+            client_secret,
+            redirect_uri,
+            http,
+            timeout,
+            options=client_options,
+            **extra,
+        )
+        self.field_options = field_options or FieldOptions()
+        self.webhook_events = tuple(webhook_events)
+        self.note_search_pages = note_search_pages
+
+    def __repr__(self) -> str:
+        return f"AmoCrmConnector(account_id={self.client.account.account_id})"
+
+    def read_lead(self, lead_id: int, fields: FieldMap) -> LeadSnapshot:
+        data = self.client.get(f"/api/v4/leads/{int(lead_id)}")
+        if not isinstance(data, dict) or data.get("is_deleted") is True:
+            raise CrmNotFound(f"lead {lead_id} not found", status=204)
+        location_key: str | None = None
+        location_label: str | None = None
+        values = data.get("custom_fields_values") or []  # null when empty (§7.16)
+        for item in values if isinstance(values, list) else []:
+            if not isinstance(item, dict) or item.get("field_id") != fields.location_field_id:
+                continue
+            chosen = item.get("values")
+            first = chosen[0] if isinstance(chosen, list) and chosen else None
+            if isinstance(first, dict):
+                enum_id = first.get("enum_id")
+                location_key = (
+                    fields.location_key_for(enum_id) if isinstance(enum_id, int) else None
+                )
+                label = first.get("value")
+                location_label = label if isinstance(label, str) else None
+        updated = data.get("updated_at")
+        return LeadSnapshot(
+            lead_id=int(data.get("id", lead_id)),
+            title=str(data.get("name") or ""),
+            price=_lead_price(data.get("price")),
+            location_key=location_key,
+            location_label=location_label,
+            updated_at=datetime.fromtimestamp(updated, UTC) if isinstance(updated, int) else None,
+        )
+
+    def _status_value(self, label: str, fields: FieldMap) -> dict[str, Any]:
+        key = label if label in PAYMENT_STATUS_LABELS else _STATUS_KEY_BY_LABEL.get(label)
+        if not fields.status_options:  # a text status field
+            text = PAYMENT_STATUS_LABELS.get(key, label) if key else label
+            return {"field_id": fields.status_field_id, "values": [{"value": text}]}
+        enum_id = fields.status_options.get(key) if key else None
+        if enum_id is None:
+            raise CrmValidationError(f"unknown payment status {label!r}", code="bad_status")
+        return {"field_id": fields.status_field_id, "values": [{"enum_id": enum_id}]}
+
+    def write_deal_state(self, update: DealStateUpdate, fields: FieldMap) -> None:
+        if update.paid_sum < 0:
+            raise CrmValidationError("paid sum cannot be negative", code="bad_amount")
+        values = [
+            _url_value(fields.prepayment_url_field_id, update.prepayment_url),
+            _url_value(fields.full_url_field_id, update.full_url),
+            {"field_id": fields.paid_sum_field_id, "values": [{"value": update.paid_sum}]},
+            self._status_value(update.status_label, fields),
+        ]
+        self.client.patch(f"/api/v4/leads/{int(update.lead_id)}", {"custom_fields_values": values})
+
+    def add_note(self, lead_id: int, text: str) -> int:
+        body = [{"note_type": NOTE_TYPE_COMMON, "params": {"text": text}}]
+        data = self.client.post(f"/api/v4/leads/{int(lead_id)}/notes", body)
+        embedded = data.get("_embedded") if isinstance(data, dict) else None
+        notes = embedded.get("notes") if isinstance(embedded, dict) else None
+        note = notes[0] if isinstance(notes, list) and notes else None
+        if not isinstance(note, dict) or not isinstance(note.get("id"), int):
+            raise CrmError("amoCRM did not return the note id", code="bad_response")
+        return int(note["id"])
+
+    def find_note(self, lead_id: int, marker: str) -> int | None:
+        notes = self.client.iter_collection(
+            f"/api/v4/leads/{int(lead_id)}/notes",
+            "notes",
+            {"filter[note_type]": NOTE_TYPE_COMMON, "order[id]": "desc"},
+            max_pages=self.note_search_pages,
+        )
+        for note in notes:
+            params = note.get("params")
+            text = params.get("text") if isinstance(params, dict) else None
+            if isinstance(text, str) and marker in text and isinstance(note.get("id"), int):
+                return int(note["id"])
+        return None
+
+    def ensure_fields(
+        self, locations: Sequence[LocationOption], existing: FieldMap | None
+    ) -> FieldMap:
+        return FieldSynchronizer(self.client, self.field_options).run(locations, existing)
+
+    def subscribe_webhook(self, destination_url: str) -> None:
+        # Listed unfiltered (at most 100 per account): a filter would put the destination, and
+        # so its secret, into a URL that HTTP logging prints.
+        data = self.client.get("/api/v4/webhooks")
+        embedded = data.get("_embedded") if isinstance(data, dict) else None
+        hooks = embedded.get("webhooks") if isinstance(embedded, dict) else None
+        for hook in hooks if isinstance(hooks, list) else []:
+            if (
+                isinstance(hook, dict)
+                and hook.get("destination") == destination_url
+                and not hook.get("disabled")
+                and set(self.webhook_events) <= set(hook.get("settings") or [])
+            ):
+                return
+        # Posting the same destination again re-enables a hook amoCRM disabled (§3.3).
+        self.client.post(
+            "/api/v4/webhooks",
+            {"destination": destination_url, "settings": list(self.webhook_events), "sort": 10},
+        )
+        # The destination carries the per-account secret: it is not logged.
+        logger.info("amoCRM account %s: webhook subscribed", self.client.account.account_id)
+
+    def parse_webhook(self, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
+        return parse_lead_events(payload)

@@ -1,0 +1,1 @@
+"""An in-memory CRM for local development and tests."""

@@ -1,0 +1,219 @@
+"""Provider callbacks (flow 3): verify over the raw values, store durably, answer, then apply.
+
+`callback_receive` runs in the request: the event row is committed before the answer, so
+`OK<InvId>` is never said about something we could lose. `callback_apply` runs in Celery and is
+idempotent: a payment is unique per invoice, whatever the number of callbacks or retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing_providers.base import CallbackVerdict
+from franchise_platform.crm_sync.outbox import outbox_deal_state_enqueue, outbox_note_enqueue
+from franchise_platform.network.models import Partner
+
+from .amounts import ZERO
+from .links import deal_status_for, links_sync
+from .models import (
+    CallbackEvent,
+    CallbackStatus,
+    Deal,
+    Invoice,
+    InvoicePurpose,
+    InvoiceStatus,
+    Payment,
+    PaymentSource,
+)
+from .providers import account_data, provider_get
+
+logger = logging.getLogger(__name__)
+
+SHOP_CHECK_HINTS = {
+    "bad_signature": "Подпись уведомления не сходится: проверьте Пароль #2 (тестовый — для тестового режима) и алгоритм хеша.",
+    "unexpected_test": "Пришло тестовое уведомление, а магазин в рабочем режиме.",
+    "amount_mismatch": "Сумма в уведомлении не совпадает с суммой счёта.",
+}
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    status: int
+    body: str
+    content_type: str = "text/plain"
+
+
+def _params(raw: dict[str, list[str]]) -> dict[str, str]:
+    # The values exactly as received (first of each name): the signature is over these strings.
+    return {key: values[0] if values else "" for key, values in raw.items()}
+
+
+def callback_receive(
+    *, partner_id: str, raw: dict[str, list[str]], provider_slug: str = "robokassa"
+) -> CallbackAnswer:
+    """Verify and store one notification; the answer the provider should get."""
+    params = _params(raw)
+    provider = provider_get(provider_slug)
+    partner = Partner.objects.select_related("provider_account").filter(pk=partner_id).first()
+    account = getattr(partner, "provider_account", None) if partner else None
+    inv_id = provider.callback_invoice_id(params)
+    invoice = (
+        Invoice.objects.filter(pk=inv_id, provider_account=account).first()
+        if account and inv_id
+        else None
+    )
+    if account is None:
+        verdict = CallbackVerdict(
+            False, inv_id, None, False, "unknown_shop", "No such shop in this network."
+        )
+    elif invoice is None:
+        verdict = CallbackVerdict(
+            False, inv_id, None, False, "unknown_invoice", "No such invoice for this shop."
+        )
+    else:
+        verdict = provider.verify_callback(
+            account_data(account, test_mode=invoice.is_test or account.test_mode),
+            params,
+            expected_amount=invoice.amount,
+        )
+    event = CallbackEvent(
+        provider=provider_slug,
+        partner=partner,
+        provider_account=account,
+        invoice_number=inv_id,
+        params=params,
+        amount=verdict.amount,
+        is_test=verdict.is_test,
+        accepted=verdict.accepted,
+        reason_code=verdict.reason_code or "",
+        reason=(verdict.reason or "")[:500],
+        status=CallbackStatus.PENDING if verdict.accepted else CallbackStatus.REFUSED,
+    )
+    if not verdict.accepted:
+        with transaction.atomic():
+            event.save()
+            if (
+                invoice is not None
+                and invoice.purpose == InvoicePurpose.SHOP_CHECK
+                and partner is not None
+            ):
+                hint = SHOP_CHECK_HINTS.get(verdict.reason_code or "", verdict.reason or "")
+                Partner.objects.filter(pk=partner.pk).update(shop_check_error=hint[:300])
+        logger.info("callback refused: %s invoice=%s", verdict.reason_code, inv_id)
+        body, content_type = provider.acknowledge(verdict)
+        return CallbackAnswer(400, body, content_type)
+    try:
+        with transaction.atomic():
+            event.save()
+            transaction.on_commit(lambda: _queue_apply(event.pk))
+    except IntegrityError:
+        # A repeat of a notification already stored: same answer, nothing changes.
+        pass
+    body, content_type = provider.acknowledge(verdict)
+    return CallbackAnswer(200, body, content_type)
+
+
+def _queue_apply(event_id: object) -> None:
+    from .tasks import callback_apply_task
+
+    callback_apply_task.delay(str(event_id))
+
+
+def callback_apply(*, event_id: str) -> None:
+    """Apply a stored, accepted notification. Idempotent; safe to run any number of times."""
+    with transaction.atomic():
+        event = (
+            CallbackEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
+        )
+        if event is None or event.status != CallbackStatus.PENDING:
+            return
+        event.attempts += 1
+        invoice = Invoice.objects.get(
+            pk=event.invoice_number, provider_account=event.provider_account
+        )
+        if invoice.purpose == InvoicePurpose.SHOP_CHECK:
+            _shop_checked(invoice)
+        else:
+            payment_record(
+                invoice=invoice, source=PaymentSource.CALLBACK, paid_at=event.received_at
+            )
+        event.status = CallbackStatus.APPLIED
+        event.applied_at = timezone.now()
+        event.save(update_fields=["status", "applied_at", "attempts"])
+
+
+def _shop_checked(invoice: Invoice) -> None:
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status != InvoiceStatus.PAID:
+            invoice.status = InvoiceStatus.PAID
+            invoice.paid_at = timezone.now()
+            invoice.save(update_fields=["status", "paid_at"])
+        Partner.objects.filter(provider_account=invoice.provider_account).update(
+            shop_checked_at=timezone.now(), shop_check_error=""
+        )
+
+
+def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payment | None:
+    """Record that `invoice` was paid (callback or reconciliation): once, whatever happens.
+
+    Moves the invoice to paid, adds the amount to the deal (its status only moves forward with
+    the money; an overpayment is kept and flagged, never hidden), re-prices the full link to what
+    remains, and queues the CRM updates. Returns the new Payment, or None if it already existed.
+    """
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if Payment.objects.filter(invoice=invoice).exists():
+            return None
+        deal = Deal.objects.select_for_update().get(pk=invoice.deal_id)
+        payment = Payment.objects.create(
+            invoice=invoice,
+            deal=deal,
+            partner=invoice.provider_account.partner,
+            amount=invoice.amount,
+            kind=invoice.payment_kind,
+            source=source,
+            is_test=invoice.is_test,
+            paid_at=paid_at,
+        )
+        invoice.status = InvoiceStatus.PAID
+        invoice.paid_at = paid_at
+        invoice.save(update_fields=["status", "paid_at"])
+        deal.paid = deal.paid + invoice.amount
+        deal.status = deal_status_for(total=deal.total, paid=deal.paid)
+        deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
+        deal.save(update_fields=["paid", "status", "overpaid_amount", "updated_at"])
+        links_sync(deal)
+        outbox_deal_state_enqueue(deal=deal)
+        outbox_note_enqueue(
+            deal=deal, key=f"payment:{payment.pk}", text=_payment_note(payment, deal)
+        )
+    logger.info(
+        "payment recorded: invoice=%s amount=%s source=%s", invoice.pk, invoice.amount, source
+    )
+    return payment
+
+
+def _payment_note(payment: Payment, deal: Deal) -> str:
+    text = _(
+        "Оплата %(amount)s ₽ получена: %(partner)s, счёт №%(invoice)s. Оплачено всего %(paid)s ₽ из %(total)s ₽."
+    ) % {
+        "amount": payment.amount,
+        "partner": payment.partner.name,
+        "invoice": payment.invoice_id,
+        "paid": deal.paid,
+        "total": deal.total,
+    }
+    if deal.remaining > ZERO:
+        text += " " + _("Осталось оплатить %(rest)s ₽ — ссылка на полную оплату уже обновлена.") % {
+            "rest": deal.remaining
+        }
+    if deal.overpaid_amount > ZERO:
+        text += " " + _("Внимание: переплата %(over)s ₽.") % {"over": deal.overpaid_amount}
+    return text

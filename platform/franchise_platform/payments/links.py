@@ -1,0 +1,208 @@
+"""Deals and their two payment links (prepayment and full), kept consistent with what is paid.
+
+A link is stable (/pay/<token>); only its amount and status change. There is at most one active
+link per kind per deal (a partial unique index), so pressing the button twice, even at the same
+moment, gives the same two links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from franchise_platform.crm_sync.outbox import outbox_deal_state_enqueue, outbox_note_enqueue
+from franchise_platform.network.models import Location, ProviderAccount
+from franchise_platform.network.selectors import network_settings_get
+
+from .amounts import ZERO, amounts_due, money, prepayment_by_rule
+from .errors import LinkRefused
+from .models import Deal, DealStatus, Invoice, InvoiceStatus, LinkKind, LinkStatus, PaymentLink
+
+
+@dataclass(frozen=True)
+class LeadFacts:
+    """What the CRM says about a lead, already mapped to our locations."""
+
+    crm: str
+    crm_deal_id: int
+    title: str
+    total: Decimal
+    location_id: str | None
+
+
+def deal_status_for(*, total: Decimal, paid: Decimal) -> str:
+    if paid <= ZERO:
+        return DealStatus.OPEN
+    if paid < total:
+        return DealStatus.PARTIALLY_PAID
+    if paid == total:
+        return DealStatus.PAID
+    return DealStatus.OVERPAID
+
+
+def _resolve_location(location_id: str | None) -> Location:
+    if not location_id:
+        raise LinkRefused(
+            _("В сделке не выбрана локация. Выберите её в поле «Локация» и нажмите ещё раз."),
+            "lead_without_location",
+        )
+    location = Location.objects.select_related("partner").filter(pk=location_id).first()
+    if location is None or not location.active:
+        raise LinkRefused(
+            _("Локация из сделки не найдена или отключена. Обновите поле «Локация»."),
+            "unknown_location",
+        )
+    partner = location.partner
+    if not partner.active:
+        raise LinkRefused(
+            _("У локации «%(name)s» нет активного партнёра. Обратитесь к владельцу сети.")
+            % {"name": location.name},
+            "location_without_partner",
+        )
+    account = ProviderAccount.objects.filter(partner=partner).first()
+    if account is None or not account.merchant_login:
+        raise LinkRefused(
+            _("У партнёра «%(name)s» не настроен магазин Robokassa.") % {"name": partner.name},
+            "shop_not_configured",
+        )
+    return location
+
+
+def _prepayment(deal: Deal) -> Decimal | None:
+    if deal.prepayment_amount is not None and ZERO < deal.prepayment_amount < deal.total:
+        return money(deal.prepayment_amount)
+    rules = network_settings_get()
+    return prepayment_by_rule(
+        total=deal.total, mode=rules.prepayment_mode, value=rules.prepayment_value
+    )
+
+
+def links_sync(deal: Deal) -> bool:
+    """Bring the deal's links in line with its total and what is paid. Returns True when any
+    link was created or changed amount or status. The caller holds the deal's row lock."""
+    due = amounts_due(total=deal.total, paid=deal.paid, prepayment=_prepayment(deal))
+    active = {link.kind: link for link in deal.links.filter(status=LinkStatus.ACTIVE)}
+    paid_through = set(deal.payments.values_list("invoice__link__kind", flat=True))
+    changed = False
+
+    def close(link: PaymentLink) -> None:
+        nonlocal changed
+        link.status = LinkStatus.PAID if link.kind in paid_through else LinkStatus.CLOSED
+        link.save(update_fields=["status", "updated_at"])
+        changed = True
+
+    def ensure(kind: str, amount: Decimal) -> None:
+        nonlocal changed
+        link = active.get(kind)
+        if link is None:
+            PaymentLink.objects.create(deal=deal, kind=kind, amount=amount)
+            changed = True
+        elif link.amount != amount:
+            link.amount = amount
+            link.save(update_fields=["amount", "updated_at"])
+            changed = True
+
+    nothing_paid = deal.paid <= ZERO
+    if nothing_paid and due.full > ZERO:
+        ensure(LinkKind.PREPAYMENT, due.prepayment)
+    elif LinkKind.PREPAYMENT in active:
+        close(active[LinkKind.PREPAYMENT])
+    if due.full > ZERO:
+        ensure(LinkKind.FULL, due.full)
+    elif LinkKind.FULL in active:
+        close(active[LinkKind.FULL])
+    return changed
+
+
+def invoices_retire_for_other_shops(deal: Deal, account_id: object) -> int:
+    """Unpaid invoices drawn on another shop than the deal's current one are withdrawn; a late
+    payment on one is still recorded (money is never refused), the deal then shows it."""
+    return (
+        Invoice.objects.filter(deal=deal, status=InvoiceStatus.ISSUED)
+        .exclude(provider_account_id=account_id)
+        .update(status=InvoiceStatus.RETIRED)
+    )
+
+
+def deal_links_ensure(*, facts: LeadFacts, prepayment_amount: Decimal | None = None) -> Deal:
+    """Upsert the deal from the lead and keep exactly one active link per kind.
+
+    Raises LinkRefused (422) for a lead without location, a location without an active partner,
+    a partner without a shop, a zero price, or a prepayment outside 0 < amount < total. Queues the
+    CRM write (link URLs and a note) when anything changed. Idempotent.
+    """
+    total = money(facts.total)
+    if total <= ZERO:
+        raise LinkRefused(
+            _("У сделки не указан бюджет. Укажите сумму сделки и нажмите ещё раз."), "zero_price"
+        )
+    location = _resolve_location(facts.location_id)
+    if prepayment_amount is not None:
+        prepayment_amount = money(prepayment_amount)
+        if not ZERO < prepayment_amount < total:
+            raise LinkRefused(
+                _("Предоплата должна быть больше нуля и меньше суммы сделки (%(total)s ₽).")
+                % {"total": total},
+                "invalid_prepayment",
+            )
+    for attempt in range(2):
+        try:
+            return _deal_links_ensure(facts, total, location, prepayment_amount)
+        except IntegrityError:
+            # Two presses raced to create the same deal or link; the second pass finds them.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _deal_links_ensure(
+    facts: LeadFacts, total: Decimal, location: Location, prepayment_amount: Decimal | None
+) -> Deal:
+    deal, created = Deal.objects.get_or_create(
+        crm=facts.crm,
+        crm_deal_id=facts.crm_deal_id,
+        defaults={"total": total, "title": facts.title[:300]},
+    )
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    partner_changed = deal.partner_id != location.partner_id
+    if partner_changed and deal.partner_id is not None:
+        invoices_retire_for_other_shops(deal, location.partner.provider_account.pk)
+    before = (deal.total, deal.location_id, deal.partner_id, deal.prepayment_amount, deal.title)
+    deal.total = total
+    deal.title = facts.title[:300]
+    deal.location = location
+    deal.partner = location.partner
+    if prepayment_amount is not None:
+        deal.prepayment_amount = prepayment_amount
+    deal.status = deal_status_for(total=deal.total, paid=deal.paid)
+    deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
+    deal.save()
+    deal_changed = before != (
+        deal.total,
+        deal.location_id,
+        deal.partner_id,
+        deal.prepayment_amount,
+        deal.title,
+    )
+    links_changed = links_sync(deal)
+    if created or deal_changed or links_changed:
+        outbox_deal_state_enqueue(deal=deal)
+    if created or (links_changed and partner_changed):
+        outbox_note_enqueue(
+            deal=deal,
+            key=f"links:{deal.pk}:{deal.partner_id}:{timezone.now():%Y%m%d%H%M%S%f}",
+            text=_links_note(deal),
+        )
+    return deal
+
+
+def _links_note(deal: Deal) -> str:
+    lines = [_("Ссылки на оплату сформированы (%(partner)s):") % {"partner": deal.partner}]
+    for link in deal.links.filter(status=LinkStatus.ACTIVE).order_by("kind"):
+        lines.append(f"— {link.get_kind_display()}: {link.amount} ₽")
+    return "\n".join(lines)

@@ -1,0 +1,14 @@
+"""Celery entry points of the payment flow: thin, idempotent, by id, inside the network's schema."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from franchise_platform.tasks import NetworkTask
+
+
+@shared_task(base=NetworkTask, name="payments.callback_apply")
+def callback_apply_task(event_id: str) -> None:
+    from .callbacks import callback_apply
+
+    callback_apply(event_id=event_id)

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("pay/<str:token>", views.pay, name="pay"),
+    path(
+        "callbacks/robokassa/<uuid:partner_id>/result/",
+        views.robokassa_result,
+        name="robokassa-result",
+    ),
+    path(
+        "callbacks/robokassa/<uuid:partner_id>/success/",
+        views.robokassa_success,
+        name="robokassa-success",
+    ),
+    path(
+        "callbacks/robokassa/<uuid:partner_id>/fail/", views.robokassa_fail, name="robokassa-fail"
+    ),
+]
