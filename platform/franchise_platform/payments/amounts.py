@@ -17,10 +17,7 @@ def money(value: Decimal | int | str) -> Decimal:
 def prepayment_by_rule(*, total: Decimal, mode: str, value: Decimal) -> Decimal | None:
     """The prepayment for `total` under the network's rule, rounded to whole rubles (half up), or
     None when the deal is too small to split (the prepayment would be < 1 ₽ or >= the total)."""
-    if mode == "percent":
-        raw = total * value / Decimal(100)
-    else:
-        raw = value
+    raw = total * value / Decimal(100) if mode == "percent" else value
     amount = raw.quantize(RUBLE, rounding=ROUND_HALF_UP)
     if amount < RUBLE or amount >= total:
         return None
