@@ -241,7 +241,9 @@ class CrmConnector(abc.ABC):
     def subscribe_webhook(self, destination_url: str) -> None:
         """Make sure the CRM posts lead events to ``destination_url`` (idempotent)."""
 
+    @classmethod
     @abc.abstractmethod
-    def parse_webhook(self, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
+    def parse_webhook(cls, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
         """Turn an inbound webhook body into lead events. The input is untrusted: junk is
-        ignored and garbage gives ``[]``; this never raises."""
+        ignored and garbage gives ``[]``; this never raises. A classmethod: parsing needs no
+        account or token, so the intake can run before it knows which account is speaking."""

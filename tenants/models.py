@@ -8,6 +8,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
+from franchise_platform.security.fields import EncryptedField
+
 
 class NetworkQuerySet(models.QuerySet["Network"]):
     def customers(self) -> NetworkQuerySet:
@@ -43,7 +45,9 @@ class Network(TenantMixin):
     def is_suspended(self) -> bool:
         return self.status == self.Status.SUSPENDED
 
-    def create_schema(self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1) -> None:
+    def create_schema(
+        self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1
+    ) -> None:
         """Replay the template snapshot (fast, see tenants/template.py), else django-tenants' clone."""
         from django.conf import settings
         from django_tenants.utils import schema_exists
@@ -52,10 +56,14 @@ class Network(TenantMixin):
 
         if check_if_exists and schema_exists(self.schema_name):
             return
-        use_snapshot = settings.TENANT_CREATION_FAKES_MIGRATIONS and settings.TENANT_SNAPSHOT_CREATION
+        use_snapshot = (
+            settings.TENANT_CREATION_FAKES_MIGRATIONS and settings.TENANT_SNAPSHOT_CREATION
+        )
         if sync_schema and use_snapshot and schema_create_from_template(self.schema_name):
             return
-        super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
+        super().create_schema(
+            check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity
+        )
 
 
 class Domain(DomainMixin):
@@ -66,22 +74,31 @@ class Domain(DomainMixin):
 
 class CrmAccountBinding(models.Model):
     """Which network a CRM account (amoCRM account id) belongs to. Public schema: the widget and the
-    CRM's webhooks arrive on the platform host and must find the network from the account alone."""
+    CRM's webhooks arrive on the platform host and must find the network from the account alone.
+
+    A marketplace install without a network waits here, unbound, with its tokens sealed under the
+    public schema's data key, until an owner claims it (single-use code) or signs up from it.
+    """
 
     class State(models.TextChoices):
         BOUND = "bound", _("Привязан")
         UNBOUND = "unbound", _("Ожидает привязки")
         REVOKED = "revoked", _("Отключён")
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     crm = models.CharField(max_length=32, default="amocrm")
     account_id = models.BigIntegerField()
     subdomain = models.CharField(max_length=200, blank=True)
+    base_url = models.CharField(max_length=300, blank=True)
     client_uuid = models.CharField(max_length=64, blank=True)
     network = models.ForeignKey(
         Network, null=True, blank=True, on_delete=models.CASCADE, related_name="crm_bindings"
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.UNBOUND)
     webhook_secret = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    pending_access_token = EncryptedField(null=True, blank=True, allow_public=True)
+    pending_refresh_token = EncryptedField(null=True, blank=True, allow_public=True)
+    pending_expires_at = models.DateTimeField(null=True, blank=True)
     claim_code_hash = models.CharField(max_length=64, blank=True)
     claim_code_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -94,6 +111,21 @@ class CrmAccountBinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.crm}:{self.account_id} → {self.network_id or '—'}"
+
+
+class PendingInstall(models.Model):
+    """An OAuth code that arrived without `state` (the marketplace's `from_widget` call): answered
+    at once, exchanged in the background. The code is sealed, and deleted once used."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = EncryptedField(allow_public=True)
+    referer = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"pending install from {self.referer}"
 
 
 class TemplateSnapshot(models.Model):

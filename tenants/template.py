@@ -17,6 +17,7 @@ import subprocess
 
 from django.conf import settings
 from django.db import connection
+from psycopg2 import sql
 
 from .models import TemplateSnapshot
 
@@ -31,7 +32,9 @@ def _template() -> str:
 
 def _migration_count(schema: str) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(f'SELECT count(*) FROM "{schema}".django_migrations')
+        cursor.execute(
+            sql.SQL("SELECT count(*) FROM {}.django_migrations").format(sql.Identifier(schema)).as_string(cursor.cursor)
+        )
         return int(cursor.fetchone()[0])
 
 
@@ -67,7 +70,9 @@ def template_snapshot_refresh() -> bool:
     env = {"PGPASSWORD": str(settings.DATABASES["default"].get("PASSWORD") or "")}
     result = subprocess.run(args, capture_output=True, text=True, env=env, check=False)  # noqa: S603
     if result.returncode != 0:
-        logger.warning("pg_dump failed (%s): falling back to the catalog clone", result.stderr[:200])
+        logger.warning(
+            "pg_dump failed (%s): falling back to the catalog clone", result.stderr[:200]
+        )
         TemplateSnapshot.objects.all().delete()
         return False
     TemplateSnapshot.objects.update_or_create(

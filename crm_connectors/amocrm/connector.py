@@ -191,5 +191,6 @@ class AmoCrmConnector(CrmConnector):
         # The destination carries the per-account secret: it is not logged.
         logger.info("amoCRM account %s: webhook subscribed", self.client.account.account_id)
 
-    def parse_webhook(self, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
         return parse_lead_events(payload)

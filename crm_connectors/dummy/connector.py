@@ -175,5 +175,6 @@ class DummyCrmConnector(CrmConnector):
         with self.store.lock:
             self._account().webhooks.add(destination_url)
 
-    def parse_webhook(self, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
+    @classmethod
+    def parse_webhook(cls, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
         return parse_lead_events(payload)

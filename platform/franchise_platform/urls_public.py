@@ -1,9 +1,10 @@
 """URLs of the platform host (public schema)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from .api import public_api
 
 urlpatterns = [
     path("api/v1/", public_api.urls),
+    path("", include("franchise_platform.crm_sync.urls_public")),
 ]

@@ -1,10 +1,10 @@
-"""Celery entry points of the CRM outbox: thin, idempotent, by id, inside the network's schema."""
+"""Celery entry points of the CRM side: thin, idempotent, by id."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from franchise_platform.tasks import NetworkTask
+from franchise_platform.tasks import NetworkTask, PlatformTask
 
 
 @shared_task(base=NetworkTask, name="crm_sync.outbox_send")
@@ -12,3 +12,32 @@ def outbox_send(message_id: str) -> None:
     from .sender import outbox_message_send
 
     outbox_message_send(message_id=message_id)
+
+
+@shared_task(
+    base=NetworkTask,
+    name="crm_sync.webhook_subscribe",
+    autoretry_for=(Exception,),
+    retry_backoff=30,
+    retry_backoff_max=900,
+    retry_jitter=True,
+    max_retries=8,
+)
+def crm_webhook_subscribe() -> None:
+    from .webhooks import webhook_subscribe
+
+    webhook_subscribe()
+
+
+@shared_task(base=NetworkTask, name="crm_sync.lead_refresh")
+def lead_refresh(lead_id: int) -> None:
+    from .refresh import lead_refresh as refresh
+
+    refresh(lead_id=lead_id)
+
+
+@shared_task(base=PlatformTask, name="crm_sync.marketplace_install_complete")
+def marketplace_install_complete(pending_id: str) -> None:
+    from .connect import pending_install_exchange
+
+    pending_install_exchange(pending_id=pending_id)

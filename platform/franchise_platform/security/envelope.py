@@ -31,9 +31,11 @@ _cache: dict[tuple[str, int], bytes] = {}
 _cache_lock = threading.Lock()
 
 
-def current_schema() -> str:
+def current_schema(*, allow_public: bool = False) -> str:
+    """The schema whose data keys seal and open values. The public schema has keys of its own,
+    used only by the few platform models that opt in (pending marketplace installs)."""
     schema: str = getattr(connection, "schema_name", "public")
-    if schema == "public":
+    if schema == "public" and not allow_public:
         raise NoNetworkError("Secrets belong to a network; the connection is on the public schema.")
     return schema
 
@@ -107,9 +109,9 @@ def _aad(schema: str, context: str) -> bytes:
     return f"fp-value|{schema}|{context}".encode()
 
 
-def seal(plaintext: bytes, *, context: str) -> str:
+def seal(plaintext: bytes, *, context: str, allow_public: bool = False) -> str:
     """Encrypt for the current network under its active data key. `context` names model, field, row."""
-    schema = current_schema()
+    schema = current_schema(allow_public=allow_public)
     version, material = _active_key(schema)
     nonce = os.urandom(_NONCE)
     sealed = nonce + AESGCM(material).encrypt(nonce, plaintext, _aad(schema, context))
@@ -129,9 +131,9 @@ def token_version(token: str) -> int:
     return int(parts[2])
 
 
-def open_sealed(token: str, *, context: str) -> bytes:
+def open_sealed(token: str, *, context: str, allow_public: bool = False) -> bytes:
     """Decrypt a token sealed for this network and context; raises DecryptionError otherwise."""
-    schema = current_schema()
+    schema = current_schema(allow_public=allow_public)
     version = token_version(token)
     try:
         blob = base64.urlsafe_b64decode(token.split(":")[3].encode())

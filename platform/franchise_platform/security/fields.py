@@ -32,7 +32,13 @@ class _EncryptedDescriptor:
             return self
         value = instance.__dict__.get(self.field.attname)
         if isinstance(value, _Sealed):
-            value = json.loads(open_sealed(value.token, context=self.field.context(instance)))
+            value = json.loads(
+                open_sealed(
+                    value.token,
+                    context=self.field.context(instance),
+                    allow_public=self.field.allow_public,
+                )
+            )
             instance.__dict__[self.field.attname] = value
         return value
 
@@ -42,6 +48,17 @@ class _EncryptedDescriptor:
 
 class EncryptedField(models.TextField):  # type: ignore[type-arg]
     description = "A value encrypted with the network's data key"
+
+    def __init__(self, *args: Any, allow_public: bool = False, **kwargs: Any) -> None:
+        # Only platform models in the public schema that must hold a secret opt in.
+        self.allow_public = allow_public
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        if self.allow_public:
+            kwargs["allow_public"] = True
+        return name, path, args, kwargs
 
     def contribute_to_class(
         self, cls: type[models.Model], name: str, private_only: bool = False
@@ -65,7 +82,11 @@ class EncryptedField(models.TextField):  # type: ignore[type-arg]
             return None
         if isinstance(value, _Sealed):
             return value.token
-        return seal(json.dumps(value).encode(), context=self.context(model_instance))
+        return seal(
+            json.dumps(value).encode(),
+            context=self.context(model_instance),
+            allow_public=self.allow_public,
+        )
 
     def get_prep_value(self, value: Any) -> Any:
         if isinstance(value, _Sealed):

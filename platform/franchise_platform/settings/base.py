@@ -44,6 +44,8 @@ SHARED_APPS = [
     "axes",
     "ninja",
     "frontend",
+    # Data keys of the public schema (pending marketplace installs) and the operators' audit log.
+    "franchise_platform.security",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -78,6 +80,7 @@ AUTH_USER_MODEL = "accounts.User"
 MIDDLEWARE = [
     "franchise_platform.health.HealthCheckMiddleware",
     "tenants.middleware.NetworkHostMiddleware",
+    "franchise_platform.crm_sync.cors.WidgetCorsMiddleware",
     "franchise_platform.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -168,7 +171,9 @@ PLATFORM_ENCRYPTION_KEYS = env_list("PLATFORM_ENCRYPTION_KEYS")
 
 # --- Vendors -----------------------------------------------------------------------------------
 AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID", "dev-amocrm-client-id")
-AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET", "dev-amocrm-client-secret")
+AMOCRM_CLIENT_SECRET = env_str(
+    "AMOCRM_CLIENT_SECRET", "dev-amocrm-client-secret-placeholder-not-for-production-use-0123"
+)
 AMOCRM_API_BASE_URL = env_str("AMOCRM_API_BASE_URL", "")
 AMOCRM_RATE_LIMIT_PER_SECOND = env_int("AMOCRM_RATE_LIMIT_PER_SECOND", 7)
 ROBOKASSA_PAYMENT_URL = env_str(

@@ -1,0 +1,88 @@
+"""The core's only way to a CRM: the registry, built for one connection with a database-backed
+token store (rotated tokens saved under a row lock) and the shared Redis rate limiter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.db import transaction
+
+from crm_connectors import registry
+from crm_connectors.amocrm.ratelimit import RedisRateLimiter
+from crm_connectors.base import CrmAccountRef, CrmConnector, FieldMap, OAuthTokens
+
+from .models import CrmConnection
+
+OAUTH_CALLBACK_PATH = "/integrations/amocrm/oauth/callback/"
+
+
+def redirect_uri() -> str:
+    return settings.PLATFORM_BASE_URL + OAUTH_CALLBACK_PATH
+
+
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def rate_limiter() -> RedisRateLimiter:
+    return RedisRateLimiter(_redis(), rate=settings.AMOCRM_RATE_LIMIT_PER_SECOND)
+
+
+def tokens_of(connection: CrmConnection) -> OAuthTokens:
+    return OAuthTokens(
+        access_token=connection.access_token or "",
+        refresh_token=connection.refresh_token or "",
+        expires_at=connection.expires_at,
+    )
+
+
+class DbTokenStore:
+    """TokenStore over the CrmConnection row: the row lock serialises refreshes across every
+    process, and the rotated pair is saved in the same transaction that held the lock."""
+
+    def __init__(self, connection_id: object) -> None:
+        self.connection_id = connection_id
+
+    def __repr__(self) -> str:
+        return f"DbTokenStore({self.connection_id})"
+
+    def current(self) -> OAuthTokens:
+        return tokens_of(CrmConnection.objects.get(pk=self.connection_id))
+
+    def refresh(self, refresher: Callable[[OAuthTokens], OAuthTokens]) -> OAuthTokens:
+        with transaction.atomic():
+            row = CrmConnection.objects.select_for_update().get(pk=self.connection_id)
+            stored = tokens_of(row)
+            fresh = refresher(stored)
+            if fresh is not stored:
+                row.access_token = fresh.access_token
+                row.refresh_token = fresh.refresh_token
+                row.expires_at = fresh.expires_at
+                row.save(
+                    update_fields=["access_token", "refresh_token", "expires_at", "updated_at"]
+                )
+            return fresh
+
+
+def api_base_url(connection: CrmConnection) -> str:
+    return settings.AMOCRM_API_BASE_URL.rstrip("/") or connection.base_url
+
+
+def connector_for(connection: CrmConnection) -> CrmConnector:
+    return registry.get_connector(
+        connection.crm,
+        account=CrmAccountRef(account_id=connection.account_id, base_url=api_base_url(connection)),
+        token_store=DbTokenStore(connection.pk),
+        limiter=rate_limiter(),
+        client_id=settings.AMOCRM_CLIENT_ID,
+        client_secret=settings.AMOCRM_CLIENT_SECRET,
+        redirect_uri=redirect_uri(),
+    )
+
+
+def field_map_of(connection: CrmConnection) -> FieldMap | None:
+    return FieldMap.from_dict(connection.field_map) if connection.field_map else None

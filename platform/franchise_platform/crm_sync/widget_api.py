@@ -1,0 +1,184 @@
+"""The widget's API on the platform host (CONTRACT.md "Widget API").
+
+Every call carries amoCRM's disposable JWT in X-Auth-Token: checked for signature, audience, time
+claims and a single-use jti (kept in Redis until it expires), then the account must be bound to a
+network. The work then runs inside that network's schema.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context, tenant_context
+from ninja import NinjaAPI, Schema
+from ninja.security import APIKeyHeader
+
+from crm_connectors.amocrm.widget_token import WidgetClaims, allowed_audiences, verify_widget_token
+from crm_connectors.errors import (
+    CrmAccessRevoked,
+    CrmAuthError,
+    CrmError,
+    CrmNotFound,
+    CrmRateLimited,
+    WidgetTokenError,
+)
+from franchise_platform.api_errors import ApiError, install_error_handlers
+from franchise_platform.payments.errors import LinkRefused
+from franchise_platform.payments.links import deal_links_ensure
+from franchise_platform.payments.selectors import deal_by_crm_id, deal_links_view
+from tenants.models import CrmAccountBinding, Network
+
+from .connectors import _redis
+from .models import ConnectionStatus, CrmConnection
+from .refresh import lead_facts_read
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WidgetCaller:
+    claims: WidgetClaims
+    network: Network
+
+
+def _jti_first_use(jti: str, ttl: int) -> bool:
+    return bool(_redis().set(f"widget-jti:{jti}", 1, nx=True, ex=max(ttl, 1)))
+
+
+class WidgetTokenAuth(APIKeyHeader):
+    param_name = "X-Auth-Token"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> WidgetCaller:
+        try:
+            claims = verify_widget_token(
+                key or "",
+                secret=settings.AMOCRM_CLIENT_SECRET,
+                audiences=allowed_audiences(settings.PLATFORM_BASE_URL),
+                jti_guard=_jti_first_use,
+            )
+        except WidgetTokenError as exc:
+            raise ApiError(
+                401,
+                _("Не удалось подтвердить вход из amoCRM. Обновите страницу сделки."),
+                f"token_{exc.code}",
+            ) from exc
+        with schema_context("public"):
+            binding = (
+                CrmAccountBinding.objects.select_related("network")
+                .filter(account_id=claims.account_id)
+                .first()
+            )
+        if (
+            binding is None
+            or binding.state != CrmAccountBinding.State.BOUND
+            or binding.network is None
+        ):
+            raise ApiError(
+                401,
+                _(
+                    "Аккаунт amoCRM не подключён ни к одной сети. Подключите сеть, чтобы формировать ссылки."
+                ),
+                "account_not_bound",
+            )
+        if binding.network.is_suspended:
+            raise ApiError(
+                403,
+                _("Работа сети временно приостановлена. Обратитесь к владельцу сети."),
+                "network_suspended",
+            )
+        return WidgetCaller(claims=claims, network=binding.network)
+
+
+widget_api = NinjaAPI(
+    title="Franchise payments — amoCRM widget API",
+    version="1",
+    urls_namespace="widget_api",
+    auth=WidgetTokenAuth(),
+    docs_url=None,
+)
+install_error_handlers(widget_api)
+
+
+class GenerateIn(Schema):
+    prepayment_amount: str | None = None
+
+
+def _crm_error(exc: CrmError) -> ApiError:
+    if isinstance(exc, CrmNotFound):
+        return ApiError(404, _("Сделка не найдена в amoCRM."), "lead_not_found")
+    if isinstance(exc, CrmRateLimited):
+        return ApiError(
+            429,
+            _("amoCRM просит подождать. Нажмите ещё раз через несколько секунд."),
+            "crm_rate_limited",
+        )
+    if isinstance(exc, CrmAccessRevoked | CrmAuthError):
+        return ApiError(
+            409,
+            _("Доступ к amoCRM отозван: владельцу сети нужно переподключить интеграцию."),
+            "crm_revoked",
+        )
+    return ApiError(
+        424, _("amoCRM сейчас не отвечает. Попробуйте ещё раз через минуту."), "crm_unavailable"
+    )
+
+
+def _connection() -> CrmConnection:
+    crm = CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED).first()
+    if crm is None:
+        raise ApiError(
+            409,
+            _("Доступ к amoCRM отозван: владельцу сети нужно переподключить интеграцию."),
+            "crm_revoked",
+        )
+    return crm
+
+
+@widget_api.post("/leads/{lead_id}/links")
+def links_generate(
+    request: HttpRequest, lead_id: int, payload: GenerateIn | None = None
+) -> dict[str, Any]:
+    caller: WidgetCaller = request.auth  # type: ignore[attr-defined]
+    prepayment = None
+    if payload and payload.prepayment_amount not in (None, ""):
+        try:
+            prepayment = Decimal(str(payload.prepayment_amount))
+        except InvalidOperation as exc:
+            raise ApiError(
+                422, _("Сумма предоплаты указана неверно."), "invalid_prepayment"
+            ) from exc
+    try:
+        with tenant_context(caller.network):
+            try:
+                facts = lead_facts_read(crm=_connection(), lead_id=lead_id)
+            except CrmError as exc:
+                raise _crm_error(exc) from exc
+            try:
+                deal = deal_links_ensure(facts=facts, prepayment_amount=prepayment)
+            except LinkRefused as exc:
+                raise ApiError(exc.status, exc.detail, exc.code) from exc
+            return deal_links_view(deal=deal, network=caller.network)
+    finally:
+        connection.set_schema_to_public()
+
+
+@widget_api.get("/leads/{lead_id}/links")
+def links_show(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+    caller: WidgetCaller = request.auth  # type: ignore[attr-defined]
+    try:
+        with tenant_context(caller.network):
+            deal = deal_by_crm_id(crm_deal_id=lead_id)
+            if deal is None:
+                raise ApiError(
+                    404, _("Ссылки для этой сделки ещё не сформированы."), "links_not_generated"
+                )
+            return deal_links_view(deal=deal, network=caller.network)
+    finally:
+        connection.set_schema_to_public()

@@ -1,0 +1,112 @@
+"""Network API: deals, payments and the shop check (Bearer token)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Schema
+from ninja.pagination import PageNumberPagination, paginate
+
+from billing_providers.errors import ProviderError
+from franchise_platform.accounts.api_auth import NetworkTokenAuth, require_editor
+from franchise_platform.api_errors import ApiError
+from franchise_platform.network.models import Partner
+
+from .invoicing import shop_check_invoice_issue
+from .selectors import deal_by_crm_id, deal_links_view, deal_payments_view, payment_list
+
+router = Router(auth=NetworkTokenAuth(), tags=["deals and payments"])
+
+
+class PaymentOut(Schema):
+    amount: str
+    paid_at: datetime
+    invoice_id: int
+    partner_id: str
+    kind: str
+    deal_crm_id: int
+
+
+class PaymentFilter(Schema):
+    partner_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class TestInvoiceOut(Schema):
+    invoice_id: int
+    amount: str
+    payment_url: str
+    is_test: bool
+
+
+@router.get("/deals/{crm_deal_id}")
+def deal_show(request: HttpRequest, crm_deal_id: int) -> dict[str, Any]:
+    deal = deal_by_crm_id(crm_deal_id=crm_deal_id)
+    if deal is None:
+        raise ApiError(404, "No deal with this CRM id.", "not_found")
+    body = deal_links_view(deal=deal, network=connection.tenant)  # type: ignore[attr-defined]
+    body["payments"] = deal_payments_view(deal=deal)
+    return body
+
+
+@router.get("/payments", response=list[PaymentOut])
+@paginate(PageNumberPagination, page_size=50)
+def payments(request: HttpRequest, filters: Query[PaymentFilter]) -> list[dict[str, Any]]:
+    if (
+        filters.partner_id
+        and not Partner.objects.filter(pk=_uuid_or_none(filters.partner_id)).exists()
+    ):
+        return []
+    return [
+        {
+            "amount": f"{p.amount:.2f}",
+            "paid_at": p.paid_at,
+            "invoice_id": p.invoice_id,
+            "partner_id": str(p.partner_id),
+            "kind": p.kind,
+            "deal_crm_id": p.deal.crm_deal_id,
+        }
+        for p in payment_list(
+            partner_id=filters.partner_id, since=filters.since, until=filters.until
+        )
+    ]
+
+
+def _uuid_or_none(value: str) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+@router.post("/partners/{partner_id}/test-invoice", response={201: TestInvoiceOut})
+def partner_test_invoice(request: HttpRequest, partner_id: str) -> tuple[int, dict[str, Any]]:
+    require_editor(request)
+    partner = (
+        Partner.objects.select_related("provider_account")
+        .filter(pk=_uuid_or_none(partner_id))
+        .first()
+    )
+    if partner is None or not hasattr(partner, "provider_account"):
+        raise ApiError(404, "Not found.", "not_found")
+    try:
+        invoice = shop_check_invoice_issue(partner=partner)
+    except ProviderError as exc:
+        raise ApiError(
+            422,
+            _("Не удалось выставить тестовый счёт: укажите тестовые пароли #1 и #2 магазина."),
+            "shop_not_ready",
+        ) from exc
+    return 201, {
+        "invoice_id": invoice.pk,
+        "amount": f"{invoice.amount:.2f}",
+        "payment_url": invoice.payment_url,
+        "is_test": invoice.is_test,
+    }
