@@ -16,14 +16,32 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import pytest_django.fixtures
 from django.core.management import call_command
 from django.db import connection
 
 from tests.personas import Persona, PersonaNetwork, make_persona_network, network_drop
 
+# pytest-django creates the test database only when some collected test is marked django_db or
+# asks for `db`. Tests here also reach the database through committed fixtures (a real worker and
+# a real server must see the data), so the test database is always set up: a run of only such
+# tests must never touch the development database.
+_databases_for_setup = pytest_django.fixtures._get_databases_for_setup
+
+
+def _always_default(items):
+    aliases, serialized = _databases_for_setup(items)
+    return {*aliases, "default"}, serialized
+
+
+pytest_django.fixtures._get_databases_for_setup = _always_default
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    assert connection.settings_dict["NAME"].startswith("test_"), (
+        "refusing to run on a non-test database"
+    )
     with django_db_blocker.unblock():
         call_command("platform_setup", verbosity=0)
 

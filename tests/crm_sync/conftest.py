@@ -28,7 +28,9 @@ def amo_server():
 @pytest.fixture
 def amo(amo_server, settings):
     settings.AMOCRM_API_BASE_URL = amo_server.base_url
-    return amo_server
+    amo_server.clear_failures()
+    yield amo_server
+    amo_server.clear_failures()
 
 
 def oauth_connect(persona, amo, account_id):

@@ -32,7 +32,7 @@ def lead(connected, amo):
         fields = fields_ensure(crm, connector_for(crm))
     enum_id = fields.location_options[str(location.pk)]
     amo.set_lead(account_id, 7001, 5000, location_enum_id=enum_id, name="Квест на 6 человек")
-    return net, account_id, location
+    return net, account_id, location, enum_id
 
 
 def call(amo, account_id, method="post", lead_id=7001, token=None, body=None, **headers):
@@ -50,7 +50,7 @@ def call(amo, account_id, method="post", lead_id=7001, token=None, body=None, **
 
 
 def test_button_returns_the_contract_shape(lead, amo):
-    net, account_id, location = lead
+    net, account_id, location, _ = lead
 
     response = call(amo, account_id)
 
@@ -75,7 +75,7 @@ def test_button_returns_the_contract_shape(lead, amo):
 
 
 def test_second_press_returns_the_same_links(lead, amo):
-    net, account_id, _ = lead
+    net, account_id, _, _ = lead
     first = call(amo, account_id).json()["links"]
 
     second = call(amo, account_id).json()["links"]
@@ -86,7 +86,7 @@ def test_second_press_returns_the_same_links(lead, amo):
 
 
 def test_get_shows_links_without_creating_any(lead, amo):
-    net, account_id, _ = lead
+    net, account_id, _, _ = lead
     assert call(amo, account_id, method="get").status_code == 404
     call(amo, account_id)
 
@@ -97,7 +97,7 @@ def test_get_shows_links_without_creating_any(lead, amo):
 
 
 def test_explicit_prepayment_amount(lead, amo):
-    _, account_id, _ = lead
+    _, account_id, _, _ = lead
 
     body = call(amo, account_id, body={"prepayment_amount": "1000.00"}).json()
 
@@ -118,17 +118,13 @@ def test_lead_without_location_is_422_in_russian(connected, amo):
 
 
 def test_zero_price_is_422(lead, amo):
-    net, account_id, location = lead
-    amo.set_lead(
-        account_id,
-        7003,
-        0,
-        location_enum_id=amo.lead_values(account_id, 7001).get("location_enum_id"),
-    )
+    net, account_id, location, enum_id = lead
+    amo.set_lead(account_id, 7003, 0, location_enum_id=enum_id)
 
     response = call(amo, account_id, lead_id=7003)
 
     assert response.status_code == 422
+    assert response.json()["code"] == "zero_price"
 
 
 @pytest.mark.parametrize(
@@ -143,7 +139,7 @@ def test_zero_price_is_422(lead, amo):
     ],
 )
 def test_bad_tokens_are_401_and_change_nothing(lead, amo, token_kwargs):
-    net, account_id, _ = lead
+    net, account_id, _, _ = lead
     kwargs = {"aud": AUD, **token_kwargs}
 
     response = call(amo, account_id, token=amo.make_widget_token(account_id, **kwargs))
@@ -160,7 +156,7 @@ def test_missing_token_is_401(lead):
 
 
 def test_reused_token_is_401(lead, amo):
-    _, account_id, _ = lead
+    _, account_id, _, _ = lead
     token = amo.make_widget_token(account_id, aud=AUD)
 
     assert call(amo, account_id, token=token).status_code == 200
@@ -168,7 +164,7 @@ def test_reused_token_is_401(lead, amo):
 
 
 def test_audience_without_port_is_accepted(lead, amo):
-    _, account_id, _ = lead
+    _, account_id, _, _ = lead
     assert (
         call(
             amo, account_id, token=amo.make_widget_token(account_id, aud="http://localhost")
@@ -187,7 +183,7 @@ def test_unbound_account_is_401_account_not_bound(amo):
 
 
 def test_suspended_network_is_403(lead, amo):
-    net, account_id, _ = lead
+    net, account_id, _, _ = lead
     net.network.status = "suspended"
     net.network.save()
     try:
@@ -223,7 +219,7 @@ def test_cors_preflight_allows_amocrm_origins_only(db):
 def test_links_are_written_into_the_lead_through_the_outbox(lead, amo):
     from .conftest import outbox_drain
 
-    net, account_id, _ = lead
+    net, account_id, _, _ = lead
     body = call(amo, account_id).json()
 
     outbox_drain(net.network)

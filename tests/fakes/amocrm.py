@@ -303,6 +303,12 @@ class FakeAmoCrm:
                 Failure(status, path_contains, retry_after, until=time.monotonic() + seconds)
             )
 
+    def clear_failures(self) -> None:
+        """Forget every scheduled failure and delay (a session-wide fake between tests)."""
+        with self.lock:
+            self.failures.clear()
+            self.delays.clear()
+
     def delay_next(self, n: int, seconds: float) -> None:
         with self.lock:
             self.delays.extend([seconds] * n)

@@ -46,6 +46,8 @@ SHARED_APPS = [
     "frontend",
     # Data keys of the public schema (pending marketplace installs) and the operators' audit log.
     "franchise_platform.security",
+    # /metrics, task metrics, log context in Celery, optional Sentry (no models).
+    "franchise_platform.observability",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -79,6 +81,8 @@ AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
     "franchise_platform.health.HealthCheckMiddleware",
+    # /metrics on platform hosts, before routing like /healthz: Prometheus scrapes each pod by IP.
+    "franchise_platform.observability.middleware.MetricsMiddleware",
     "tenants.middleware.NetworkHostMiddleware",
     "franchise_platform.crm_sync.cors.WidgetCorsMiddleware",
     "franchise_platform.request_context.RequestContextMiddleware",
@@ -176,6 +180,7 @@ AMOCRM_CLIENT_SECRET = env_str(
 )
 AMOCRM_API_BASE_URL = env_str("AMOCRM_API_BASE_URL", "")
 AMOCRM_RATE_LIMIT_PER_SECOND = env_int("AMOCRM_RATE_LIMIT_PER_SECOND", 7)
+AMOCRM_RATE_LIMIT_MARGIN = float(env_str("AMOCRM_RATE_LIMIT_MARGIN", "0.25"))
 ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
 )
@@ -189,6 +194,9 @@ BILLING_PROVIDER_OPTIONS = {
 # A paid invoice we heard nothing about is asked about after this many minutes (OpStateExt).
 RECONCILE_AFTER_MINUTES = env_int("RECONCILE_AFTER_MINUTES", 15)
 RECONCILE_MAX_AGE_DAYS = env_int("RECONCILE_MAX_AGE_DAYS", 8)
+
+# --- Observability (observability/): /metrics behind a bearer token; off (404) when unset ------
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # --- Auth, sessions, brute force ---------------------------------------------------------------
 LOGIN_URL = "panel:login"

@@ -1,5 +1,7 @@
 """The test suite: real PostgreSQL and Redis, fast hashing, nothing leaves the machine."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import REDIS_URL
 from .env import env_str
@@ -18,3 +20,7 @@ AXES_FAILURE_LIMIT = 5
 # the Celery worker that tests start inherits the same environment.
 if not PLATFORM_ENCRYPTION_KEYS:  # noqa: F405
     PLATFORM_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE="]
+
+# One test database per test process, so two runs on one machine (a developer and CI, or parallel
+# helpers) never drop each other's database.
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
