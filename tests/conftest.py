@@ -105,17 +105,82 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real worker process (prefork, 2 children) on the test database and test Redis."""
+def robokassa_server():
+    """The fake Robokassa for the whole session; it reaches network hosts over loopback."""
+    from tests.fakes.loopback import loopback_client
+    from tests.fakes.robokassa import FakeRobokassa
+
+    with FakeRobokassa() as fake:
+        fake._http = loopback_client(timeout=30)
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def amo_server():
+    from django.conf import settings
+
+    from tests.fakes.amocrm import FakeAmoCrm
+
+    with FakeAmoCrm(
+        client_id=settings.AMOCRM_CLIENT_ID,
+        client_secret=settings.AMOCRM_CLIENT_SECRET,
+        redirect_uri=settings.PLATFORM_BASE_URL + "/integrations/amocrm/oauth/callback/",
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def live_port() -> int:
+    from tests.live import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def live_amo(live_port):
+    """The fake amoCRM of the live stack: its integration's Redirect URI is the live server's."""
+    from django.conf import settings
+
+    from tests.fakes.amocrm import FakeAmoCrm
+
+    with FakeAmoCrm(
+        client_id=settings.AMOCRM_CLIENT_ID,
+        client_secret=settings.AMOCRM_CLIENT_SECRET,
+        redirect_uri=f"http://localhost:{live_port}/integrations/amocrm/oauth/callback/",
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack_env(django_db_setup, live_port, robokassa_server, live_amo):
+    from tests.live import stack_env as build
+
+    return build(port=live_port, robokassa=robokassa_server, amo=live_amo)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(stack_env):
+    """A real worker process (prefork, 2 children) on the test database and test Redis, with the
+    fakes' addresses; session-wide, restartable by tests that kill it."""
     import redis
     from django.conf import settings
 
     from tests.worker import WorkerProcess
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
-    worker = WorkerProcess().start()
+    worker = WorkerProcess(env=stack_env).start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(stack_env, live_port):
+    """gunicorn serving the app on the test database (the same environment as the worker)."""
+    from tests.live import start_server
+
+    server = start_server(stack_env, live_port)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

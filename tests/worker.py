@@ -28,8 +28,11 @@ def worker_env() -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, *, concurrency: int = 2, name: str = "test") -> None:
+    def __init__(
+        self, *, concurrency: int = 2, name: str = "test", env: dict[str, str] | None = None
+    ) -> None:
         self.concurrency = concurrency
+        self.env = env
         self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -57,8 +60,8 @@ class WorkerProcess:
                 "--without-mingle",
             ],
             cwd=ROOT,
-            env=worker_env(),
-            stdout=self.log_path.open("wb"),
+            env=self.env or worker_env(),
+            stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
@@ -78,6 +81,10 @@ class WorkerProcess:
             subprocess.run(["pkill", "-KILL", "-P", str(self.proc.pid)], check=False)
             self.proc.kill()
             self.proc.wait(10)
+
+    def restart(self) -> WorkerProcess:
+        self.stop()
+        return self.start()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -14,6 +14,7 @@ import logging
 import random
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -31,7 +32,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 5.0  # seconds
 BACKOFF_CAP = 15 * 60.0  # below the broker's visibility timeout (settings: 3600 s)
-LEASE = timedelta(seconds=90)
 PAUSED = timedelta(hours=1)
 
 
@@ -47,7 +47,10 @@ def _claim(message_id: str) -> OutboxMessage | None:
         pk=message_id,
         status=OutboxStatus.PENDING,
         next_attempt_at__lte=now,
-    ).update(lease_until=now + LEASE, attempts=F("attempts") + 1)
+    ).update(
+        lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+    )
     if not claimed:
         return None
     return OutboxMessage.objects.select_related("connection", "deal").get(pk=message_id)

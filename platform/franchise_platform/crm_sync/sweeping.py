@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from .models import OutboxMessage, OutboxStatus
-
-# A row just written has its own wake-up on the way; only older ones are presumed lost.
-GRACE = timedelta(seconds=30)
 
 
 def outbox_requeue() -> int:
@@ -18,7 +16,10 @@ def outbox_requeue() -> int:
 
     now = timezone.now()
     due = (
-        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now - GRACE)
+        OutboxMessage.objects.filter(
+            status=OutboxStatus.PENDING,
+            next_attempt_at__lte=now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS),
+        )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .values_list("pk", flat=True)[:500]
     )

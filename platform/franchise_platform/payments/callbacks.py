@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from billing_providers.base import CallbackVerdict
 from franchise_platform.crm_sync.outbox import outbox_deal_state_enqueue, outbox_note_enqueue
 from franchise_platform.network.models import Partner
+from franchise_platform.observability.metrics import metric_callback, metric_invoice_paid
 
 from .amounts import ZERO
 from .links import deal_status_for, links_sync
@@ -82,6 +83,7 @@ def callback_receive(
             params,
             expected_amount=invoice.amount,
         )
+    metric_callback(accepted=verdict.accepted, reason=verdict.reason_code)
     event = CallbackEvent(
         provider=provider_slug,
         partner=partner,
@@ -168,10 +170,11 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
     remains, and queues the CRM updates. Returns the new Payment, or None if it already existed.
     """
     with transaction.atomic():
+        # Lock order: deal, then invoice (as /pay/ and link generation do) — never the reverse.
+        deal = Deal.objects.select_for_update().get(pk=invoice.deal_id)
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if Payment.objects.filter(invoice=invoice).exists():
             return None
-        deal = Deal.objects.select_for_update().get(pk=invoice.deal_id)
         payment = Payment.objects.create(
             invoice=invoice,
             deal=deal,
@@ -182,6 +185,7 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
             is_test=invoice.is_test,
             paid_at=paid_at,
         )
+        metric_invoice_paid(source=source)
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = paid_at
         invoice.save(update_fields=["status", "paid_at"])

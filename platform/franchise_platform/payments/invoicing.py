@@ -22,6 +22,7 @@ from franchise_platform.network.selectors import network_settings_get
 
 from .amounts import ZERO
 from .models import (
+    Deal,
     Invoice,
     InvoicePurpose,
     InvoiceStatus,
@@ -113,13 +114,19 @@ def _issue(
 
 @transaction.atomic
 def invoice_for_link(*, token: str) -> PayDecision:
-    """Resolve /pay/<token>. Raises PaymentLink.DoesNotExist for an unknown token."""
-    link = (
-        PaymentLink.objects.select_for_update(of=("self",))
-        .select_related("deal__partner__provider_account", "deal__location")
-        .get(token=token)
+    """Resolve /pay/<token>. Raises PaymentLink.DoesNotExist for an unknown token.
+
+    Locks follow the one order every writer of a deal uses (deal, then its links and invoices), so
+    a visit racing a payment being applied waits instead of deadlocking.
+    """
+    deal_id = PaymentLink.objects.values_list("deal_id", flat=True).get(token=token)
+    deal = (
+        Deal.objects.select_for_update(of=("self",))
+        .select_related("partner__provider_account", "location")
+        .get(pk=deal_id)
     )
-    deal = link.deal
+    link = PaymentLink.objects.select_for_update().get(token=token)
+    link.deal = deal
     if link.status != LinkStatus.ACTIVE or link.amount <= ZERO:
         remaining = (
             deal.links.filter(status=LinkStatus.ACTIVE, kind=LinkKind.FULL)

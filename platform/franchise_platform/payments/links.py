@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from franchise_platform.crm_sync.outbox import outbox_deal_state_enqueue, outbox_note_enqueue
 from franchise_platform.network.models import Location, ProviderAccount
 from franchise_platform.network.selectors import network_settings_get
+from franchise_platform.observability.metrics import metric_links_issued
 
 from .amounts import ZERO, amounts_due, money, prepayment_by_rule
 from .errors import LinkRefused
@@ -189,6 +190,7 @@ def _deal_links_ensure(
         deal.prepayment_amount,
         deal.title,
     )
+    metric_links_issued(deal)
     links_changed = links_sync(deal)
     if created or deal_changed or links_changed:
         outbox_deal_state_enqueue(deal=deal)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from .models import CallbackEvent, CallbackStatus
-
-STALE_AFTER = timedelta(seconds=30)
 
 
 def callbacks_requeue() -> int:
     from .tasks import callback_apply_task
 
     stale = CallbackEvent.objects.filter(
-        status=CallbackStatus.PENDING, accepted=True, received_at__lt=timezone.now() - STALE_AFTER
+        status=CallbackStatus.PENDING,
+        accepted=True,
+        received_at__lt=timezone.now() - timedelta(seconds=settings.SWEEP_GRACE_SECONDS),
     ).values_list("pk", flat=True)[:500]
     count = 0
     for event_id in stale:

@@ -193,6 +193,10 @@ BILLING_PROVIDER_OPTIONS = {
 }
 # A paid invoice we heard nothing about is asked about after this many minutes (OpStateExt).
 RECONCILE_AFTER_MINUTES = env_int("RECONCILE_AFTER_MINUTES", 15)
+# Background work presumed lost (its wake-up never ran) after this long; a sender's claim on an
+# outbox row lasts OUTBOX_LEASE_SECONDS (longer than any single CRM call with its retries).
+SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 30)
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 90)
 RECONCILE_MAX_AGE_DAYS = env_int("RECONCILE_MAX_AGE_DAYS", 8)
 
 # --- Observability (observability/): /metrics behind a bearer token; off (404) when unset ------
