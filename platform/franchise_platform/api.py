@@ -41,7 +41,11 @@ def _import_router(module: str) -> object:
 
 
 # Each app contributes one Router from its api.py.
-NETWORK_ROUTERS: list[tuple[str, str]] = []
+NETWORK_ROUTERS: list[tuple[str, str]] = [
+    ("franchise_platform.network.api", "/"),
+    ("franchise_platform.payments.api", "/"),
+    ("franchise_platform.crm_sync.api", "/"),
+]
 
 public_api = build_public_api()
 network_api = build_network_api()

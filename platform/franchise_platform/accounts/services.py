@@ -15,7 +15,9 @@ from .models import ApiToken, Role, User, hash_token
 TOKEN_PREFIX = "fp_"
 
 
-def user_create(*, email: str, password: str | None, role: str = Role.VIEWER, full_name: str = "") -> User:
+def user_create(
+    *, email: str, password: str | None, role: str = Role.VIEWER, full_name: str = ""
+) -> User:
     return User.objects.create_user(email=email, password=password, role=role, full_name=full_name)
 
 
@@ -39,7 +41,9 @@ def api_token_create(
     return token, raw
 
 
-def api_token_revoke(*, token: ApiToken, actor: str | None = None, ip_address: str | None = None) -> None:
+def api_token_revoke(
+    *, token: ApiToken, actor: str | None = None, ip_address: str | None = None
+) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
@@ -55,7 +59,9 @@ def totp_device_start(*, user: User) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
 
 
-def totp_device_confirm(*, device: TOTPDevice, code: str, actor: str, ip_address: str | None = None) -> bool:
+def totp_device_confirm(
+    *, device: TOTPDevice, code: str, actor: str, ip_address: str | None = None
+) -> bool:
     """Confirm a device with a code from the app; from then on login asks for a code. False when the
     code is wrong (attempts are throttled by django-otp)."""
     if not device.verify_token(code):
@@ -66,7 +72,9 @@ def totp_device_confirm(*, device: TOTPDevice, code: str, actor: str, ip_address
     return True
 
 
-def totp_disable(*, user: User, device: TOTPDevice, code: str, actor: str, ip_address: str | None = None) -> bool:
+def totp_disable(
+    *, user: User, device: TOTPDevice, code: str, actor: str, ip_address: str | None = None
+) -> bool:
     """Turn the second factor off; a current code proves the phone is still at hand."""
     if not device.verify_token(code):
         return False

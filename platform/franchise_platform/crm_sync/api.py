@@ -1,6 +1,5 @@
 """Network API: connecting amoCRM (Bearer token, owners and admins)."""
 
-from __future__ import annotations
 
 from django.db import connection
 from django.http import HttpRequest

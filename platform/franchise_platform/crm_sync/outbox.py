@@ -12,15 +12,16 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ConnectionStatus, CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
+from .models import CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
 
 
-def _connection() -> CrmConnection | None:
-    return (
-        CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED)
-        .order_by("connected_at")
-        .first()
-    )
+def _connection(deal: object = None) -> CrmConnection | None:
+    """Where a change goes. Queued even while access is revoked (sent after the owner reconnects);
+    nowhere for a deal that came from another CRM."""
+    connection = CrmConnection.objects.order_by("connected_at").first()
+    if connection is None or (deal is not None and getattr(deal, "crm", None) != connection.crm):
+        return None
+    return connection
 
 
 def _wake(message_id: uuid.UUID) -> None:
@@ -31,7 +32,7 @@ def _wake(message_id: uuid.UUID) -> None:
 
 def outbox_deal_state_enqueue(*, deal: object) -> OutboxMessage | None:
     """Queue "write this deal's links, paid sum and status into its lead" (coalesced per deal)."""
-    connection = _connection()
+    connection = _connection(deal)
     if connection is None:
         return None
     pending = (
@@ -54,7 +55,7 @@ def outbox_deal_state_enqueue(*, deal: object) -> OutboxMessage | None:
 
 def outbox_note_enqueue(*, deal: object, key: str, text: str) -> OutboxMessage | None:
     """Queue a note on the deal's lead; the same `key` never makes a second note."""
-    connection = _connection()
+    connection = _connection(deal)
     if connection is None:
         return None
     message, created = OutboxMessage.objects.get_or_create(

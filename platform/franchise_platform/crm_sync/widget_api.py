@@ -32,6 +32,7 @@ from crm_connectors.errors import (
 from franchise_platform.api_errors import ApiError, install_error_handlers
 from franchise_platform.payments.errors import LinkRefused
 from franchise_platform.payments.links import deal_links_ensure
+from franchise_platform.payments.models import Deal
 from franchise_platform.payments.selectors import deal_by_crm_id, deal_links_view
 from tenants.models import CrmAccountBinding, Network
 
@@ -182,3 +183,16 @@ def links_show(request: HttpRequest, lead_id: int) -> dict[str, Any]:
             return deal_links_view(deal=deal, network=caller.network)
     finally:
         connection.set_schema_to_public()
+
+
+if settings.PERF_FLOOR_ENDPOINTS:
+
+    @widget_api.get("/floor/{lead_id}")
+    def links_floor(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+        """Benchmark floor: token check, binding, tenant switch, one read (see floor.py)."""
+        caller: WidgetCaller = request.auth  # type: ignore[attr-defined]
+        try:
+            with tenant_context(caller.network):
+                return {"exists": Deal.objects.filter(crm_deal_id=lead_id).exists()}
+        finally:
+            connection.set_schema_to_public()

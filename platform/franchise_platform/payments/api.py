@@ -1,6 +1,5 @@
 """Network API: deals, payments and the shop check (Bearer token)."""
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Any

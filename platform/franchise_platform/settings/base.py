@@ -9,7 +9,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
-from .env import env_int, env_list, env_str
+from .env import env_bool, env_int, env_list, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = PACKAGE_DIR.parent.parent
@@ -195,6 +195,7 @@ BILLING_PROVIDER_OPTIONS = {
 RECONCILE_AFTER_MINUTES = env_int("RECONCILE_AFTER_MINUTES", 15)
 # Background work presumed lost (its wake-up never ran) after this long; a sender's claim on an
 # outbox row lasts OUTBOX_LEASE_SECONDS (longer than any single CRM call with its retries).
+PERF_FLOOR_ENDPOINTS = env_bool("PERF_FLOOR_ENDPOINTS", False)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 30)
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 90)
 RECONCILE_MAX_AGE_DAYS = env_int("RECONCILE_MAX_AGE_DAYS", 8)

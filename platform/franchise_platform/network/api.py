@@ -1,0 +1,266 @@
+"""Network API: partners, locations, settings and the caller (`/me`). CONTRACT.md, "Network API".
+
+Endpoints parse input, check the caller's role and call services/selectors; nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from franchise_platform.accounts.api_auth import (
+    NetworkTokenAuth,
+    require_editor,
+    require_not_suspended,
+)
+from franchise_platform.accounts.models import User
+from franchise_platform.api_errors import ApiError
+
+from . import selectors, services
+from .errors import DeleteRefused, InputRejected
+from .models import Location, Partner, ProviderAccount
+from .schemas import (
+    ErrorOut,
+    LocationIn,
+    LocationOut,
+    LocationPatch,
+    MeOut,
+    PartnerIn,
+    PartnerOut,
+    PartnerPatch,
+    SettingsIn,
+    SettingsOut,
+)
+
+router = Router(auth=NetworkTokenAuth())
+
+READ_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+WRITE_ERRORS: dict[int, Any] = {**READ_ERRORS, 403: ErrorOut, 409: ErrorOut}
+
+
+@contextmanager
+def _service_errors() -> Iterator[None]:
+    try:
+        yield
+    except InputRejected as exc:
+        raise ApiError(422, exc.detail, exc.code) from exc
+    except DeleteRefused as exc:
+        raise ApiError(409, exc.detail, exc.code) from exc
+
+
+def _editor(request: HttpRequest) -> dict[str, Any]:
+    """Refuse viewers and suspended networks; return the audit identity of the caller."""
+    require_editor(request)
+    require_not_suspended(request)
+    user: User = request.auth  # type: ignore[attr-defined]
+    return {"actor": f"{user.email} (API)", "ip_address": request.META.get("REMOTE_ADDR")}
+
+
+def _partner(partner_id: UUID) -> Partner:
+    # Another network's id finds nothing in this schema: the same 404 as an id that never existed.
+    try:
+        return selectors.partner_get(partner_id=partner_id)
+    except Partner.DoesNotExist as exc:
+        raise ApiError(404, "Partner not found.", "not_found") from exc
+
+
+def _location(location_id: UUID) -> Location:
+    try:
+        return selectors.location_get(location_id=location_id)
+    except Location.DoesNotExist as exc:
+        raise ApiError(404, "Location not found.", "not_found") from exc
+
+
+def _no_nulls(changes: dict[str, Any], *, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """In a PATCH an absent field keeps its value; an explicit null is a mistake, not a reset."""
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise ApiError(422, f"{name}: may not be null.", "validation_error")
+    return changes
+
+
+def _secrets_plain(shop: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v.get_secret_value() if hasattr(v, "get_secret_value") else v
+        for k, v in shop.items()
+        if v is not None
+    }
+
+
+def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
+    try:
+        account: ProviderAccount | None = partner.provider_account
+    except ProviderAccount.DoesNotExist:
+        account = None
+    shop = None
+    if account is not None:
+        urls = selectors.partner_robokassa_urls(partner=partner, network=request.tenant)  # type: ignore[attr-defined]
+        shop = {
+            "merchant_login": account.merchant_login,
+            "hash_algorithm": account.hash_algorithm,
+            "test_mode": account.test_mode,
+            "fiscalization": account.fiscalization,
+            "result_url": urls.result,
+            "success_url": urls.success,
+            "fail_url": urls.fail,
+        }
+    fields = ("id", "name", "legal_form", "inn", "ogrn", "tax_system", "vat", "active")
+    return {**{f: getattr(partner, f) for f in fields}, "robokassa": shop}
+
+
+def _location_out(location: Location) -> dict[str, Any]:
+    fields = ("id", "name", "address", "partner_id", "active")
+    return {f: getattr(location, f) for f in fields}
+
+
+@router.get("/me", response={200: MeOut, 401: ErrorOut}, tags=["me"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    user: User = request.auth  # type: ignore[attr-defined]
+    network = request.tenant  # type: ignore[attr-defined]
+    return {
+        "email": user.email,
+        "role": user.role,
+        "network": {"slug": network.slug, "name": network.name},
+    }
+
+
+@router.get("/partners", response={200: list[PartnerOut], 401: ErrorOut}, tags=["partners"])
+def partners_list(request: HttpRequest) -> list[dict[str, Any]]:
+    return [_partner_out(request, p) for p in selectors.partner_list()]
+
+
+@router.post("/partners", response={201: PartnerOut, **WRITE_ERRORS}, tags=["partners"])
+def partner_create(request: HttpRequest, payload: PartnerIn) -> Status[dict[str, Any]]:
+    who = _editor(request)
+    data = payload.model_dump(exclude={"robokassa"})
+    with _service_errors():
+        shop = cast(services.ShopInput, _secrets_plain(dict(payload.robokassa)))
+        partner = services.partner_create(**who, **data, shop=shop)
+    return Status(201, _partner_out(request, partner))
+
+
+@router.get("/partners/{partner_id}", response={200: PartnerOut, **READ_ERRORS}, tags=["partners"])
+def partner_get(request: HttpRequest, partner_id: UUID) -> dict[str, Any]:
+    return _partner_out(request, _partner(partner_id))
+
+
+@router.patch(
+    "/partners/{partner_id}", response={200: PartnerOut, **WRITE_ERRORS}, tags=["partners"]
+)
+def partner_update(request: HttpRequest, partner_id: UUID, payload: PartnerPatch) -> dict[str, Any]:
+    who = _editor(request)
+    partner = _partner(partner_id)
+    changes = _no_nulls(
+        payload.model_dump(exclude_unset=True, exclude={"robokassa"}), nullable=("ogrn",)
+    )
+    if changes.get("ogrn", "") is None:
+        changes["ogrn"] = ""
+    shop = None
+    if payload.robokassa is not None:
+        shop = _secrets_plain(dict(payload.robokassa))
+    with _service_errors():
+        services.partner_update(**who, partner=partner, changes=changes, shop=shop)  # type: ignore[arg-type]
+    return _partner_out(request, selectors.partner_get(partner_id=partner_id))
+
+
+@router.delete("/partners/{partner_id}", response={204: None, **WRITE_ERRORS}, tags=["partners"])
+def partner_delete(request: HttpRequest, partner_id: UUID) -> Status[None]:
+    who = _editor(request)
+    partner = _partner(partner_id)
+    with _service_errors():
+        services.partner_delete(**who, partner=partner)
+    return Status(204, None)
+
+
+def _partner_for_location(partner_id: UUID) -> Partner:
+    try:
+        return selectors.partner_get(partner_id=partner_id)
+    except Partner.DoesNotExist as exc:
+        raise ApiError(
+            422, "partner_id: no such partner in this network.", "partner_not_found"
+        ) from exc
+
+
+@router.get("/locations", response={200: list[LocationOut], 401: ErrorOut}, tags=["locations"])
+def locations_list(request: HttpRequest, partner_id: UUID | None = None) -> list[dict[str, Any]]:
+    return [_location_out(loc) for loc in selectors.location_list(partner_id=partner_id)]
+
+
+@router.post("/locations", response={201: LocationOut, **WRITE_ERRORS}, tags=["locations"])
+def location_create(request: HttpRequest, payload: LocationIn) -> Status[dict[str, Any]]:
+    who = _editor(request)
+    partner = _partner_for_location(payload.partner_id)
+    with _service_errors():
+        location = services.location_create(
+            **who,
+            name=payload.name,
+            address=payload.address,
+            partner=partner,
+            active=payload.active,
+        )
+    return Status(201, _location_out(location))
+
+
+@router.get(
+    "/locations/{location_id}", response={200: LocationOut, **READ_ERRORS}, tags=["locations"]
+)
+def location_get(request: HttpRequest, location_id: UUID) -> dict[str, Any]:
+    return _location_out(_location(location_id))
+
+
+@router.patch(
+    "/locations/{location_id}", response={200: LocationOut, **WRITE_ERRORS}, tags=["locations"]
+)
+def location_update(
+    request: HttpRequest, location_id: UUID, payload: LocationPatch
+) -> dict[str, Any]:
+    who = _editor(request)
+    location = _location(location_id)
+    changes = _no_nulls(payload.model_dump(exclude_unset=True))
+    if "partner_id" in changes:
+        changes["partner"] = _partner_for_location(changes.pop("partner_id"))
+    with _service_errors():
+        services.location_update(**who, location=location, changes=changes)  # type: ignore[arg-type]
+    return _location_out(location)
+
+
+@router.delete("/locations/{location_id}", response={204: None, **WRITE_ERRORS}, tags=["locations"])
+def location_delete(request: HttpRequest, location_id: UUID) -> Status[None]:
+    who = _editor(request)
+    location = _location(location_id)
+    with _service_errors():
+        services.location_delete(**who, location=location)
+    return Status(204, None)
+
+
+def _settings_out() -> dict[str, Any]:
+    obj = selectors.network_settings_get()
+    return {
+        "prepayment": {"mode": obj.prepayment_mode, "value": f"{obj.prepayment_value:.2f}"},
+        "invoice_ttl_hours": obj.invoice_ttl_hours,
+        "item_name": obj.item_name,
+    }
+
+
+@router.get("/settings", response={200: SettingsOut, 401: ErrorOut}, tags=["settings"])
+def settings_get(request: HttpRequest) -> dict[str, Any]:
+    return _settings_out()
+
+
+@router.put("/settings", response={200: SettingsOut, **WRITE_ERRORS}, tags=["settings"])
+def settings_put(request: HttpRequest, payload: SettingsIn) -> dict[str, Any]:
+    who = _editor(request)
+    with _service_errors():
+        services.network_settings_update(
+            **who,
+            prepayment_mode=payload.prepayment.mode,
+            prepayment_value=payload.prepayment.value,
+            invoice_ttl_hours=payload.invoice_ttl_hours,
+            item_name=payload.item_name,
+        )
+    return _settings_out()

@@ -1,0 +1,234 @@
+"""Business rules for partners, shops, locations and settings: pure checks returning Problems.
+
+Services call these before writing; the API and the panel never re-implement them, so a rule
+changed here changes everywhere at once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from string import Formatter
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from .errors import Problem
+from .models import HashAlgorithm, LegalForm, PrepaymentMode, TaxSystem, Vat
+from .validators import validate_inn, validate_ogrn
+
+NAME_MAX = 300
+ADDRESS_MAX = 500
+MERCHANT_LOGIN_MAX = 100
+PASSWORD_MAX = 200
+ITEM_NAME_MAX = 128
+ITEM_NAME_PLACEHOLDER = "location"
+TTL_HOURS_MIN, TTL_HOURS_MAX = 1, 720
+# The column holds 12 digits with 2 decimals; a billion rubles is far beyond any real prepayment.
+PREPAYMENT_FIXED_LIMIT = Decimal(1_000_000_000)
+
+
+def digits_only(value: str) -> str:
+    """People paste registration numbers with spaces or dashes; only the digits matter."""
+    return "".join(value.split()).replace("-", "")
+
+
+def one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _choice(
+    field: str, value: str, choices: type[LegalForm | TaxSystem | Vat | HashAlgorithm]
+) -> list[Problem]:
+    if value in choices.values:
+        return []
+    allowed = ", ".join(choices.values)
+    return [
+        Problem(
+            field,
+            _("Недопустимое значение «%(v)s»; допустимы: %(a)s.") % {"v": value, "a": allowed},
+            "invalid_choice",
+        )
+    ]
+
+
+def partner_problems(
+    *, name: str, legal_form: str, inn: str, ogrn: str, tax_system: str, vat: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if not name:
+        problems.append(Problem("name", _("Укажите название партнёра."), "name_required"))
+    elif len(name) > NAME_MAX:
+        problems.append(
+            Problem(
+                "name", _("Название длиннее %(n)s символов.") % {"n": NAME_MAX}, "name_too_long"
+            )
+        )
+    form_problems = _choice("legal_form", legal_form, LegalForm)
+    problems += form_problems
+    if not form_problems:
+        # INN and OGRN lengths depend on the legal form, so they are checked only against a valid one.
+        try:
+            validate_inn(inn, legal_form)
+        except ValidationError as exc:
+            problems.append(Problem("inn", exc.messages[0], "invalid_inn"))
+        try:
+            validate_ogrn(ogrn, legal_form)
+        except ValidationError as exc:
+            problems.append(Problem("ogrn", exc.messages[0], "invalid_ogrn"))
+    problems += _choice("tax_system", tax_system, TaxSystem)
+    problems += _choice("vat", vat, Vat)
+    return problems
+
+
+def shop_problems(
+    *,
+    merchant_login: str,
+    hash_algorithm: str,
+    test_mode: bool,
+    present_secrets: set[str],
+    secret_lengths: dict[str, int],
+) -> list[Problem]:
+    """`present_secrets`: which passwords the shop will hold after the write (new or kept)."""
+    problems: list[Problem] = []
+    if not merchant_login:
+        problems.append(
+            Problem(
+                "robokassa.merchant_login",
+                _("Укажите идентификатор магазина Robokassa."),
+                "merchant_login_required",
+            )
+        )
+    elif len(merchant_login) > MERCHANT_LOGIN_MAX or any(ch.isspace() for ch in merchant_login):
+        problems.append(
+            Problem(
+                "robokassa.merchant_login",
+                _("Идентификатор магазина — одно слово до 100 символов."),
+                "invalid_merchant_login",
+            )
+        )
+    for name in ("password1", "password2"):
+        if name not in present_secrets:
+            number = name[-1]
+            problems.append(
+                Problem(
+                    f"robokassa.{name}",
+                    _("Укажите пароль #%(n)s магазина.") % {"n": number},
+                    "password_required",
+                )
+            )
+    for name, length in secret_lengths.items():
+        if length > PASSWORD_MAX:
+            problems.append(
+                Problem(f"robokassa.{name}", _("Пароль длиннее 200 символов."), "password_too_long")
+            )
+    problems += _choice("robokassa.hash_algorithm", hash_algorithm, HashAlgorithm)
+    if test_mode and not {"test_password1", "test_password2"} <= present_secrets:
+        problems.append(
+            Problem(
+                "robokassa.test_mode",
+                _("Для тестового режима укажите тестовые пароли #1 и #2."),
+                "test_passwords_required",
+            )
+        )
+    return problems
+
+
+def location_problems(*, name: str, address: str, name_taken: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    if not name:
+        problems.append(Problem("name", _("Укажите название локации."), "name_required"))
+    elif len(name) > NAME_MAX:
+        problems.append(
+            Problem(
+                "name", _("Название длиннее %(n)s символов.") % {"n": NAME_MAX}, "name_too_long"
+            )
+        )
+    elif name_taken:
+        # Managers pick the location by name in the CRM, so two equal names would be ambiguous.
+        problems.append(Problem("name", _("Локация с таким названием уже есть."), "name_taken"))
+    if len(address) > ADDRESS_MAX:
+        problems.append(
+            Problem(
+                "address",
+                _("Адрес длиннее %(n)s символов.") % {"n": ADDRESS_MAX},
+                "address_too_long",
+            )
+        )
+    return problems
+
+
+def settings_problems(
+    *, prepayment_mode: str, prepayment_value: Decimal, invoice_ttl_hours: int, item_name: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if prepayment_mode == PrepaymentMode.PERCENT:
+        if not Decimal(0) < prepayment_value < Decimal(100):
+            problems.append(
+                Problem(
+                    "prepayment.value",
+                    _("Процент предоплаты — больше 0 и меньше 100."),
+                    "invalid_prepayment",
+                )
+            )
+    elif prepayment_mode == PrepaymentMode.FIXED:
+        if not Decimal(0) < prepayment_value < PREPAYMENT_FIXED_LIMIT:
+            problems.append(
+                Problem(
+                    "prepayment.value",
+                    _("Сумма предоплаты — больше нуля и меньше миллиарда рублей."),
+                    "invalid_prepayment",
+                )
+            )
+    else:
+        problems.append(
+            Problem("prepayment.mode", _("Режим предоплаты: percent или fixed."), "invalid_choice")
+        )
+    if not problems and prepayment_value != prepayment_value.quantize(Decimal("0.01")):
+        problems.append(
+            Problem(
+                "prepayment.value", _("Не больше двух знаков после запятой."), "invalid_prepayment"
+            )
+        )
+    if not TTL_HOURS_MIN <= invoice_ttl_hours <= TTL_HOURS_MAX:
+        problems.append(
+            Problem(
+                "invoice_ttl_hours",
+                _("Срок жизни счёта — от 1 до 720 часов."),
+                "invalid_invoice_ttl",
+            )
+        )
+    problem = item_name_problem(item_name)
+    if problem:
+        problems.append(problem)
+    return problems
+
+
+def item_name_problem(template: str) -> Problem | None:
+    """The receipt line is rendered with str.format, so anything but `{location}` would crash or leak
+    attributes at payment time; it is refused here instead."""
+    if not template:
+        return Problem("item_name", _("Укажите название позиции в чеке."), "item_name_required")
+    if len(template) > ITEM_NAME_MAX:
+        return Problem(
+            "item_name",
+            _("Название позиции длиннее %(n)s символов.") % {"n": ITEM_NAME_MAX},
+            "item_name_too_long",
+        )
+    try:
+        parts = list(Formatter().parse(template))
+    except ValueError:
+        return Problem(
+            "item_name",
+            _("Непарная фигурная скобка; допустима только подстановка {location}."),
+            "invalid_item_name",
+        )
+    for _literal, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field != ITEM_NAME_PLACEHOLDER or spec or conversion:
+            return Problem(
+                "item_name",
+                _("Допустима только подстановка {location}, а не «{%(f)s}».") % {"f": field},
+                "invalid_item_name",
+            )
+    return None

@@ -1,0 +1,157 @@
+"""Request and response shapes of the network API (CONTRACT.md, "Network API").
+
+Input schemas only type the data; business rules (INN control digits, prepayment bounds, the item
+name template) live in rules.py and answer 422 through the services. Passwords are SecretStr so
+that no repr, log line or error message can print them, and no output schema has a field for them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from ninja import Field, Schema
+from pydantic import SecretStr
+
+LegalFormT = Literal["ip", "ooo"]
+TaxSystemT = Literal["osn", "usn_income", "usn_income_outcome", "esn", "patent"]
+VatT = Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22"]
+HashAlgorithmT = Literal["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"]
+PrepaymentModeT = Literal["percent", "fixed"]
+
+
+class RobokassaIn(Schema):
+    merchant_login: str = Field(
+        description="«Идентификатор магазина» from the shop's technical settings."
+    )
+    password1: SecretStr = Field(description="Password #1. Write-only: never returned.")
+    password2: SecretStr = Field(description="Password #2. Write-only: never returned.")
+    test_password1: SecretStr | None = Field(
+        None, description="Test password #1 (needed for test mode)."
+    )
+    test_password2: SecretStr | None = Field(
+        None, description="Test password #2 (needed for test mode)."
+    )
+    hash_algorithm: HashAlgorithmT = "md5"
+    test_mode: bool = False
+    fiscalization: bool = False
+
+
+class RobokassaPatch(Schema):
+    """Only the fields sent change; a password that is absent or empty keeps the stored one."""
+
+    merchant_login: str | None = None
+    password1: SecretStr | None = None
+    password2: SecretStr | None = None
+    test_password1: SecretStr | None = None
+    test_password2: SecretStr | None = None
+    hash_algorithm: HashAlgorithmT | None = None
+    test_mode: bool | None = None
+    fiscalization: bool | None = None
+
+
+class PartnerIn(Schema):
+    name: str
+    legal_form: LegalFormT
+    inn: str = Field(description="12 digits for ИП, 10 for ООО, checked by the control digits.")
+    ogrn: str = Field("", description="Optional: ОГРНИП (15 digits) or ОГРН (13 digits).")
+    tax_system: TaxSystemT
+    vat: VatT = "none"
+    active: bool = True
+    robokassa: RobokassaIn
+
+
+class PartnerPatch(Schema):
+    name: str | None = None
+    legal_form: LegalFormT | None = None
+    inn: str | None = None
+    ogrn: str | None = None
+    tax_system: TaxSystemT | None = None
+    vat: VatT | None = None
+    active: bool | None = None
+    robokassa: RobokassaPatch | None = None
+
+
+class RobokassaOut(Schema):
+    merchant_login: str
+    hash_algorithm: HashAlgorithmT
+    test_mode: bool
+    fiscalization: bool
+    result_url: str = Field(
+        description="Paste as Result URL (method POST) in the shop's technical settings."
+    )
+    success_url: str
+    fail_url: str
+
+
+class PartnerOut(Schema):
+    id: UUID
+    name: str
+    legal_form: LegalFormT
+    inn: str
+    ogrn: str
+    tax_system: TaxSystemT
+    vat: VatT
+    active: bool
+    robokassa: RobokassaOut | None
+
+
+class LocationIn(Schema):
+    name: str
+    partner_id: UUID
+    address: str = ""
+    active: bool = True
+
+
+class LocationPatch(Schema):
+    name: str | None = None
+    partner_id: UUID | None = None
+    address: str | None = None
+    active: bool | None = None
+
+
+class LocationOut(Schema):
+    id: UUID
+    name: str
+    address: str
+    partner_id: UUID
+    active: bool
+
+
+class PrepaymentIn(Schema):
+    mode: PrepaymentModeT
+    value: Decimal = Field(description='A decimal string: a percent ("30") or rubles ("1000.00").')
+
+
+class PrepaymentOut(Schema):
+    mode: PrepaymentModeT
+    value: str = Field(description="A decimal string with two places.")
+
+
+class SettingsIn(Schema):
+    prepayment: PrepaymentIn
+    invoice_ttl_hours: int
+    item_name: str = Field(description="Receipt line; the only placeholder allowed is {location}.")
+
+
+class SettingsOut(Schema):
+    prepayment: PrepaymentOut
+    invoice_ttl_hours: int
+    item_name: str
+
+
+class NetworkOut(Schema):
+    slug: str
+    name: str
+
+
+class MeOut(Schema):
+    email: str
+    role: Literal["owner", "admin", "viewer"]
+    network: NetworkOut
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str

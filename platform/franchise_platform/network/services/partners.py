@@ -1,0 +1,208 @@
+"""Partners and their Robokassa shops: create, change, delete."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+
+from franchise_platform.payments.selectors import partner_has_unpaid_links
+from franchise_platform.security.audit import audit_record
+
+from .. import rules
+from ..errors import DeleteRefused, InputRejected, reject_if_any
+from ..models import HashAlgorithm, Partner, ProviderAccount, Vat
+
+SHOP_SECRETS = ProviderAccount.SECRET_FIELDS
+SHOP_PLAIN = ("merchant_login", "hash_algorithm", "test_mode", "fiscalization")
+PARTNER_FIELDS = ("name", "legal_form", "inn", "ogrn", "tax_system", "vat", "active")
+
+
+class ShopInput(TypedDict, total=False):
+    """A Robokassa shop's settings. An absent or empty password keeps the stored one."""
+
+    merchant_login: str
+    password1: str
+    password2: str
+    test_password1: str
+    test_password2: str
+    hash_algorithm: str
+    test_mode: bool
+    fiscalization: bool
+
+
+class PartnerChanges(TypedDict, total=False):
+    name: str
+    legal_form: str
+    inn: str
+    ogrn: str
+    tax_system: str
+    vat: str
+    active: bool
+
+
+def _partner_values(values: dict[str, Any]) -> dict[str, Any]:
+    values["name"] = rules.one_line(values["name"])
+    values["inn"] = rules.digits_only(values["inn"])
+    values["ogrn"] = rules.digits_only(values["ogrn"])
+    return values
+
+
+def _shop_apply(account: ProviderAccount, shop: ShopInput) -> dict[str, tuple[Any, Any]]:
+    """Check the shop's resulting state, apply it to `account` (unsaved) and return what changed."""
+    new_secrets = {name: shop[name] for name in SHOP_SECRETS if shop.get(name)}  # type: ignore[literal-required]
+    plain: dict[str, Any] = {name: shop.get(name, getattr(account, name)) for name in SHOP_PLAIN}
+    plain["merchant_login"] = str(plain["merchant_login"] or "").strip()
+    kept = {name for name in SHOP_SECRETS if name not in new_secrets and getattr(account, name)}
+    reject_if_any(
+        rules.shop_problems(
+            merchant_login=plain["merchant_login"],
+            hash_algorithm=plain["hash_algorithm"],
+            test_mode=bool(plain["test_mode"]),
+            present_secrets=kept | set(new_secrets),
+            secret_lengths={name: len(value) for name, value in new_secrets.items()},
+        )
+    )
+    changes: dict[str, tuple[Any, Any]] = {}
+    new_shop = account._state.adding  # a new shop's audit entry lists every setting, defaults too
+    for name, value in plain.items():
+        if new_shop or getattr(account, name) != value:
+            changes[f"robokassa.{name}"] = (None if new_shop else getattr(account, name), value)
+            setattr(account, name, value)
+    for name, value in new_secrets.items():
+        # Compared only to avoid a needless "changed" line; the values never leave this function.
+        if getattr(account, name) != value:
+            changes[f"robokassa.{name}"] = (None, None)
+            setattr(account, name, value)
+    return changes
+
+
+def _secret_names(changes: dict[str, tuple[Any, Any]]) -> list[str]:
+    return [f"robokassa.{name}" for name in SHOP_SECRETS if f"robokassa.{name}" in changes]
+
+
+@transaction.atomic
+def partner_create(
+    *,
+    actor: str,
+    name: str,
+    legal_form: str,
+    inn: str,
+    tax_system: str,
+    shop: ShopInput,
+    vat: str = Vat.NONE,
+    ogrn: str = "",
+    active: bool = True,
+    ip_address: str | None = None,
+) -> Partner:
+    """Create a partner with its Robokassa shop. Raises InputRejected listing every broken rule."""
+    values = _partner_values(
+        {
+            "name": name,
+            "legal_form": legal_form,
+            "inn": inn,
+            "ogrn": ogrn,
+            "tax_system": tax_system,
+            "vat": vat,
+        }
+    )
+    partner = Partner(**values, active=active)
+    account = ProviderAccount(partner=partner, hash_algorithm=HashAlgorithm.MD5, merchant_login="")
+    problems = rules.partner_problems(**values)
+    try:
+        shop_changes = _shop_apply(account, shop)
+    except InputRejected as exc:
+        problems += exc.problems
+    reject_if_any(problems)
+    partner.save()
+    account.save()
+    changes = {key: (None, value) for key, value in values.items()} | {"active": (None, active)}
+    audit_record(
+        actor=actor,
+        action="partner.create",
+        obj=partner,
+        changes=changes | shop_changes,
+        secret_fields=_secret_names(shop_changes),
+        ip_address=ip_address,
+    )
+    return partner
+
+
+@transaction.atomic
+def partner_update(
+    *,
+    actor: str,
+    partner: Partner,
+    changes: PartnerChanges,
+    shop: ShopInput | None = None,
+    ip_address: str | None = None,
+) -> Partner:
+    """Change some fields of a partner and its shop; rules apply to the resulting state, so a new
+    legal form is checked together with the INN it will have. Raises InputRejected."""
+    current = {field: getattr(partner, field) for field in PARTNER_FIELDS}
+    merged = _partner_values({**current, **changes})
+    account = ProviderAccount.objects.filter(partner=partner).first() or ProviderAccount(
+        partner=partner, merchant_login=""
+    )
+    problems = rules.partner_problems(**{k: v for k, v in merged.items() if k != "active"})
+    shop_changes: dict[str, tuple[Any, Any]] = {}
+    if shop is not None:
+        try:
+            shop_changes = _shop_apply(account, shop)
+        except InputRejected as exc:
+            problems += exc.problems
+    reject_if_any(problems)
+    diff = {
+        field: (current[field], merged[field])
+        for field in PARTNER_FIELDS
+        if current[field] != merged[field]
+    }
+    if diff:
+        for field, (_old, new) in diff.items():
+            setattr(partner, field, new)
+        partner.save()
+    if shop_changes:
+        account.save()
+    if diff or shop_changes:
+        audit_record(
+            actor=actor,
+            action="partner.update",
+            obj=partner,
+            changes=diff | shop_changes,
+            secret_fields=_secret_names(shop_changes),
+            ip_address=ip_address,
+        )
+    return partner
+
+
+@transaction.atomic
+def partner_delete(*, actor: str, partner: Partner, ip_address: str | None = None) -> None:
+    """Delete a partner nobody depends on. Raises DeleteRefused while it has locations, unpaid links
+    or any payment history; deactivation (`active=False`) is the way out then."""
+    if partner.locations.exists():
+        raise DeleteRefused(
+            _("У партнёра есть локации: перенесите их или деактивируйте партнёра."),
+            "partner_has_locations",
+        )
+    if partner_has_unpaid_links(partner=partner):
+        raise DeleteRefused(
+            _("По партнёру есть неоплаченные ссылки: деактивируйте партнёра вместо удаления."),
+            "partner_has_unpaid_links",
+        )
+    label, pk = str(partner), partner.pk
+    try:
+        with transaction.atomic():
+            partner.delete()
+    except ProtectedError as exc:
+        raise DeleteRefused(
+            _("По партнёру есть сделки или платежи: деактивируйте его вместо удаления."),
+            "partner_has_history",
+        ) from exc
+    audit_record(
+        actor=actor,
+        action="partner.delete",
+        changes={"name": (label, None), "id": (str(pk), None)},
+        ip_address=ip_address,
+    )

@@ -1,0 +1,93 @@
+"""Who may open a panel page and who may change anything through it.
+
+Every panel view is wrapped by `panel_view`: anonymous people go to the login page, viewers may only
+read (edit pages and every POST answer 403), a suspended network refuses every POST, and an id that
+does not exist in this network's schema (another network's id included) renders the panel's 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from franchise_platform.accounts.models import User
+from franchise_platform.accounts.selectors import totp_device_get
+
+View = Callable[..., HttpResponse]
+
+
+def network_is_suspended(request: HttpRequest) -> bool:
+    return bool(getattr(getattr(request, "tenant", None), "is_suspended", False))
+
+
+def can_edit(request: HttpRequest) -> bool:
+    """The one switch templates use to show or hide edit controls."""
+    user = request.user
+    return bool(
+        user.is_authenticated
+        and getattr(user, "can_edit", False)
+        and not network_is_suspended(request)
+    )
+
+
+def actor(request: HttpRequest) -> dict[str, Any]:
+    """The audit identity of the person behind a request, as services take it."""
+    user: User = request.user  # type: ignore[assignment]
+    return {"actor": user.email, "ip_address": request.META.get("REMOTE_ADDR")}
+
+
+def page(
+    request: HttpRequest, template: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HttpResponse:
+    """Render a panel page with what the layout needs on every page."""
+    base = {
+        "network": getattr(request, "tenant", None),
+        "suspended": network_is_suspended(request),
+        "can_edit": can_edit(request),
+    }
+    return render(request, template, {**base, **(context or {})}, status=status)
+
+
+def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
+    return page(request, "panel/forbidden.html", {"reason": reason}, status=403)
+
+
+def not_found(request: HttpRequest) -> HttpResponse:
+    return page(request, "panel/not_found.html", status=404)
+
+
+def panel_view(*, edit: bool = False) -> Callable[[View], View]:
+    """`edit=True`: the page itself changes data (forms), so only editors may even open it."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            # A session that skipped the second factor (it can only come from outside the login
+            # flow) is not trusted once the person has turned the second factor on.
+            if not user.is_verified() and totp_device_get(user=user) is not None:  # type: ignore[attr-defined]
+                logout(request)
+                return redirect_to_login(request.get_full_path())
+            writing = edit or request.method not in ("GET", "HEAD", "OPTIONS")
+            if writing and not getattr(user, "can_edit", False):
+                return forbidden(request, _("Ваша роль позволяет только просматривать данные."))
+            if writing and network_is_suspended(request):
+                return forbidden(request, _("Сеть приостановлена: изменения недоступны."))
+            try:
+                return view(request, *args, **kwargs)
+            except ObjectDoesNotExist:
+                return not_found(request)
+
+        return wrapped
+
+    return decorate

@@ -1,0 +1,36 @@
+"""/panel/ on a network host. The login flow (accounts) shares the namespace: settings name
+`panel:login` and `panel:home`."""
+
+from django.urls import path
+from django.views.generic import RedirectView
+from django.views.i18n import set_language
+
+from franchise_platform.accounts.urls import urlpatterns as account_urls
+
+from .views import home, locations, partners
+
+app_name = "panel"
+
+urlpatterns = [
+    *account_urls,
+    path("", home.home, name="home"),
+    path("language/", set_language, name="set_language"),
+    path("partners/", partners.partner_list, name="partner_list"),
+    path("partners/new/", partners.partner_create, name="partner_create"),
+    path("partners/check-inn/", partners.partner_check_inn, name="partner_check_inn"),
+    path("partners/<str:partner_id>/", partners.partner_detail, name="partner_detail"),
+    path("partners/<str:partner_id>/edit/", partners.partner_edit, name="partner_edit"),
+    path("partners/<str:partner_id>/toggle/", partners.partner_toggle, name="partner_toggle"),
+    path("partners/<str:partner_id>/delete/", partners.partner_delete, name="partner_delete"),
+    path("locations/", locations.location_list, name="location_list"),
+    path("locations/new/", locations.location_create, name="location_create"),
+    path("locations/<str:location_id>/edit/", locations.location_edit, name="location_edit"),
+    path("locations/<str:location_id>/toggle/", locations.location_toggle, name="location_toggle"),
+    path("locations/<str:location_id>/delete/", locations.location_delete, name="location_delete"),
+    path("settings/", home.settings_page, name="settings"),
+    path("tokens/", home.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", home.token_revoke, name="token_revoke"),
+    path("audit/", home.audit, name="audit"),
+]
+
+root_redirect = RedirectView.as_view(pattern_name="panel:home", permanent=False)

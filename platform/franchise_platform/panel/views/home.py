@@ -1,0 +1,94 @@
+"""The dashboard, the network settings, API tokens and the audit log."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from franchise_platform.accounts.models import ApiToken, User
+from franchise_platform.accounts.selectors import api_tokens_visible_to
+from franchise_platform.accounts.services import api_token_create, api_token_revoke
+from franchise_platform.network import selectors, services
+from franchise_platform.network.errors import InputRejected
+from franchise_platform.network.forms import SettingsForm, show_problems
+
+from ..access import actor, can_edit, page, panel_view
+from ..audit_labels import entry_rows
+from ..forms import ApiTokenForm
+from ..selectors import audit_entries, overview_get
+
+AUDIT_PAGE_SIZE = 50
+NEW_TOKEN_KEY = "panel_new_api_token"
+
+
+@panel_view()
+def home(request: HttpRequest) -> HttpResponse:
+    context = {
+        "overview": overview_get(),
+        "settings": selectors.network_settings_get(),
+        "recent": entry_rows(audit_entries()[:5]),
+    }
+    return page(request, "panel/home.html", context)
+
+
+@panel_view()
+def settings_page(request: HttpRequest) -> HttpResponse:
+    current = selectors.network_settings_get()
+    initial = {
+        "prepayment_mode": current.prepayment_mode,
+        "prepayment_value": current.prepayment_value,
+        "invoice_ttl_hours": current.invoice_ttl_hours,
+        "item_name": current.item_name,
+    }
+    form = SettingsForm(request.POST or None, initial=initial)
+    if not can_edit(request):
+        for field in form.fields.values():
+            field.disabled = True
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.network_settings_update(**actor(request), **form.cleaned_data)
+        except InputRejected as exc:
+            show_problems(form, exc)
+        else:
+            messages.success(request, _("Настройки сохранены."))
+            return redirect("panel:settings")
+    return page(request, "panel/settings.html", {"form": form, "current": current})
+
+
+@panel_view(edit=True)
+def tokens(request: HttpRequest) -> HttpResponse:
+    """A new token's value is shown once: it waits in the session only for the redirect that follows
+    the POST (so a reload cannot create a second token) and is removed by the page that shows it."""
+    user: User = request.user  # type: ignore[assignment]
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        _token, raw = api_token_create(user=user, name=form.cleaned_data["name"], **actor(request))
+        request.session[NEW_TOKEN_KEY] = raw
+        return redirect("panel:tokens")
+    raw = request.session.pop(NEW_TOKEN_KEY, None)
+    context = {"form": form, "tokens": api_tokens_visible_to(user=user), "raw": raw}
+    return page(request, "panel/tokens.html", context)
+
+
+@require_POST
+@panel_view(edit=True)
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token: ApiToken = api_tokens_visible_to(user=request.user).get(pk=token_id)  # type: ignore[arg-type]
+    api_token_revoke(token=token, **actor(request))
+    messages.success(request, _("Токен «%(name)s» отозван.") % {"name": token.name})
+    return redirect("panel:tokens")
+
+
+@panel_view()
+def audit(request: HttpRequest) -> HttpResponse:
+    paginator = Paginator(audit_entries(), AUDIT_PAGE_SIZE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    return page(
+        request,
+        "panel/audit.html",
+        {"page_obj": page_obj, "rows": entry_rows(page_obj.object_list)},
+    )

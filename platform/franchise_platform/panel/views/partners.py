@@ -1,0 +1,142 @@
+"""Partners: list, add, edit, (de)activate, delete, and the page with the Robokassa addresses."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from franchise_platform.network import selectors, services
+from franchise_platform.network.errors import DeleteRefused, InputRejected
+from franchise_platform.network.forms import PartnerForm, show_problems
+from franchise_platform.network.models import LegalForm
+from franchise_platform.network.rules import digits_only
+from franchise_platform.network.services import PartnerChanges
+from franchise_platform.network.validators import validate_inn
+
+from ..access import actor, page, panel_view
+
+
+def _with_inn_check(form: PartnerForm) -> PartnerForm:
+    """Ask the server about the INN while it is typed (and when the legal form flips), so a typo
+    shows before the form is sent. Only the INN and the legal form travel, never the passwords."""
+    form.fields["inn"].widget.attrs.update(
+        {
+            "hx-get": reverse("panel:partner_check_inn"),
+            "hx-trigger": "input changed delay:500ms, change from:input[name='legal_form']",
+            "hx-include": "[name='legal_form']",
+            "hx-target": "#inn-hint",
+            "hx-sync": "this:replace",
+        }
+    )
+    return form
+
+
+@panel_view()
+def partner_list(request: HttpRequest) -> HttpResponse:
+    return page(request, "panel/partners/list.html", {"partners": selectors.partner_list()})
+
+
+@panel_view(edit=True)
+def partner_create(request: HttpRequest) -> HttpResponse:
+    form = _with_inn_check(PartnerForm(request.POST or None))
+    if request.method == "POST" and form.is_valid():
+        try:
+            partner = services.partner_create(
+                **actor(request), **form.partner_values(), shop=form.shop_values()
+            )
+        except InputRejected as exc:
+            show_problems(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Партнёр «%(name)s» добавлен. Вставьте адреса ниже в настройки магазина.")
+                % {"name": partner},
+            )
+            return redirect("panel:partner_detail", partner_id=partner.pk)
+    return page(request, "panel/partners/form.html", {"form": form, "partner": None})
+
+
+@panel_view()
+def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
+    partner = selectors.partner_get(partner_id=partner_id)
+    context = {
+        "partner": partner,
+        "shop": getattr(partner, "provider_account", None),
+        "urls": selectors.partner_robokassa_urls(partner=partner, network=request.tenant),  # type: ignore[attr-defined]
+        "locations": selectors.location_list(partner_id=partner.pk),
+    }
+    return page(request, "panel/partners/detail.html", context)
+
+
+@panel_view(edit=True)
+def partner_edit(request: HttpRequest, partner_id: str) -> HttpResponse:
+    partner = selectors.partner_get(partner_id=partner_id)
+    form = _with_inn_check(PartnerForm(request.POST or None, partner=partner))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.partner_update(
+                **actor(request),
+                partner=partner,
+                changes=cast(PartnerChanges, form.partner_values()),
+                shop=form.shop_values(),
+            )
+        except InputRejected as exc:
+            show_problems(form, exc)
+        else:
+            messages.success(request, _("Изменения сохранены."))
+            return redirect("panel:partner_detail", partner_id=partner.pk)
+    return page(request, "panel/partners/form.html", {"form": form, "partner": partner})
+
+
+@require_POST
+@panel_view(edit=True)
+def partner_toggle(request: HttpRequest, partner_id: str) -> HttpResponse:
+    """Deactivation is how a partner leaves: its history stays, no new links are drawn on it."""
+    partner = selectors.partner_get(partner_id=partner_id)
+    services.partner_update(
+        **actor(request), partner=partner, changes={"active": not partner.active}
+    )
+    if partner.active:
+        messages.success(request, _("Партнёр «%(name)s» снова активен.") % {"name": partner})
+    else:
+        messages.success(
+            request,
+            _("Партнёр «%(name)s» деактивирован: новые ссылки на него не выставляются.")
+            % {"name": partner},
+        )
+    return redirect("panel:partner_detail", partner_id=partner.pk)
+
+
+@require_POST
+@panel_view(edit=True)
+def partner_delete(request: HttpRequest, partner_id: str) -> HttpResponse:
+    partner = selectors.partner_get(partner_id=partner_id)
+    try:
+        services.partner_delete(**actor(request), partner=partner)
+    except DeleteRefused as exc:
+        messages.error(request, exc.detail)
+        return redirect("panel:partner_detail", partner_id=partner.pk)
+    messages.success(request, _("Партнёр удалён."))
+    return redirect("panel:partner_list")
+
+
+@require_GET
+@panel_view()
+def partner_check_inn(request: HttpRequest) -> HttpResponse:
+    """htmx: the INN hint under the field, updated as the person types, before anything is sent."""
+    inn = digits_only(request.GET.get("inn", ""))
+    legal_form = request.GET.get("legal_form", LegalForm.IP)
+    error = ""
+    if inn:
+        try:
+            validate_inn(inn, legal_form if legal_form in LegalForm.values else LegalForm.IP)
+        except ValidationError as exc:
+            error = exc.messages[0]
+    return page(request, "panel/partners/_inn_hint.html", {"inn": inn, "error": error})
