@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export DJANGO_SETTINGS_MODULE ?= franchise_platform.settings.dev
 
-.PHONY: help setup run test lint bench widget lock
+.PHONY: help setup run test lint lint-deploy bench widget lock
 
 help:
 	@echo "make run    — set up and start the platform (web :8000, Celery worker and beat, demo network)"
 	@echo "make test   — set up and run every test against real PostgreSQL, Redis, Celery, Chromium"
-	@echo "make lint   — ruff, ruff format, mypy, djLint, makemigrations --check"
+	@echo "make lint   — ruff, ruff format, mypy, djLint, makemigrations --check, lint-deploy"
+	@echo "make lint-deploy — hadolint, shellcheck, yamllint, compose schema + config, nginx -t, kustomize + kubernetes-validate"
 	@echo "make bench  — benchmarks; figures go to bench/results/"
 	@echo "make widget — build the amoCRM widget archive dist/widget.zip"
 
@@ -21,6 +22,7 @@ run:
 
 test:
 	@source scripts/lib.sh && ensure_venv && ensure_services && ensure_chromium && compile_translations \
+	  && ensure_pgbouncer && ensure_deploy_linters \
 	  && DJANGO_SETTINGS_MODULE=franchise_platform.settings.test .venv/bin/pytest $(PYTEST_ARGS)
 
 lint:
@@ -31,6 +33,10 @@ lint:
 	.venv/bin/djlint frontend/templates --lint
 	@source scripts/lib.sh && ensure_services && DJANGO_SETTINGS_MODULE=franchise_platform.settings.test \
 	  .venv/bin/python manage.py makemigrations --check --dry-run
+	@$(MAKE) --no-print-directory lint-deploy
+
+lint-deploy:
+	@source scripts/lib.sh && ensure_venv && ensure_deploy_linters && lint_deploy
 
 bench:
 	@source scripts/lib.sh && ensure_venv && ensure_services && \

@@ -25,7 +25,9 @@ def setup_django(*, fresh: bool) -> None:
     conn.autocommit = True
     with conn.cursor() as cur:
         if fresh:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB)))
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
+            )
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
@@ -83,7 +85,11 @@ def write_result(name: str, figures: dict[str, object]) -> Path:
     payload = {
         "benchmark": name,
         "measured_at": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.system()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.system(),
+        },
         **figures,
     }
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")

@@ -11,7 +11,12 @@ def _create(slug: str) -> float:
     from tenants.services import network_create
 
     start = time.perf_counter()
-    network_create(name=f"Bench {slug}", slug=slug, owner_email=f"o@{slug}.test", owner_password="Bench-Password-42")
+    network_create(
+        name=f"Bench {slug}",
+        slug=slug,
+        owner_email=f"o@{slug}.test",
+        owner_password="Bench-Password-42",
+    )
     return time.perf_counter() - start
 
 
@@ -56,7 +61,9 @@ def run(samples: int = 15, fleet: int = 50) -> None:
             "create_by_catalog_clone_seconds": summary(catalog),
             "create_by_catalog_clone_with_fleet_seconds": summary(catalog_at_fleet),
             "create_by_migrating_seconds": summary(migrated),
-            "speedup_cloning_vs_migrating_p50": round(summary(migrated)["p50"] / summary(cloned)["p50"], 2),
+            "speedup_cloning_vs_migrating_p50": round(
+                summary(migrated)["p50"] / summary(cloned)["p50"], 2
+            ),
             "migrate_schemas_all_networks": {
                 "networks": networks,
                 "seconds_standard_executor": round(migrate_all, 2),

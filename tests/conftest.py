@@ -190,3 +190,30 @@ def in_network(net_a):
 
     with tenant_context(net_a.network):
         yield net_a
+
+
+@pytest.fixture
+def live_network(app_server, celery_worker, live_amo, robokassa_server, django_db_blocker):
+    """A network signed up through the live API, with the live fakes; dropped after the test."""
+    from tenants.models import CrmAccountBinding, Network
+    from tests.live import PASSWORD, LiveNetwork
+
+    slug = f"e2e-{uuid.uuid4().hex[:8]}"
+    with app_server.client() as client:
+        response = client.post(
+            "/api/v1/signup",
+            json={
+                "network_name": "ЧеЗаКвест?! E2E",
+                "slug": slug,
+                "owner_email": f"owner@{slug}.test",
+                "owner_password": PASSWORD,
+            },
+        )
+    assert response.status_code == 201, response.text
+    net = LiveNetwork(app_server, slug, response.json()["api_token"], live_amo, robokassa_server)
+    with django_db_blocker.unblock():
+        yield net
+        connection.set_schema_to_public()
+        if net.account_id:
+            CrmAccountBinding.objects.filter(account_id=net.account_id).delete()
+        Network.objects.get(slug=slug).delete(force_drop=True)

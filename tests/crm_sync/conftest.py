@@ -5,24 +5,12 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.models import CrmConnection, OutboxMessage, OutboxStatus
 from franchise_platform.crm_sync.sender import outbox_message_send
-from tests.fakes.amocrm import FakeAmoCrm
 from tests.personas import platform_client
-
-
-@pytest.fixture(scope="session")
-def amo_server():
-    with FakeAmoCrm(
-        client_id=django_settings.AMOCRM_CLIENT_ID,
-        client_secret=django_settings.AMOCRM_CLIENT_SECRET,
-        redirect_uri=django_settings.PLATFORM_BASE_URL + "/integrations/amocrm/oauth/callback/",
-    ) as server:
-        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,382 @@
+"""Issue 6: the link lifecycle on a populated network (50 partners, 500 locations, 100,000 paid
+deals), over a real gunicorn, a real Celery worker, PostgreSQL, Redis and the fakes on loopback.
+
+Figures, each beside a floor measured in the same run (the same request path ending after one
+tenant-routed database read), reported as a ratio:
+  - button → links answered (widget API POST), p50/p95;
+  - callback → OK (Robokassa ResultURL), p50/p99 and callbacks/s at saturation;
+  - callback → lead updated (paid sum visible in the fake amoCRM), p50/p95.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+from .common import setup_django, summary, write_result
+
+PARTNERS = int(os.environ.get("BENCH_PARTNERS", 50))
+LOCATIONS = int(os.environ.get("BENCH_LOCATIONS", 500))
+PAID_DEALS = int(os.environ.get("BENCH_PAID_DEALS", 100_000))
+
+
+def _populate_paid_deals(network, partners, locations, count: int) -> None:
+    """Bulk history: each deal fully paid through its full link (1 invoice, 1 payment)."""
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from franchise_platform.payments.models import Deal, Invoice, Payment, PaymentLink
+
+    now = timezone.now()
+    batch = 5000
+    with tenant_context(network):
+        by_partner = {p.pk: p.provider_account for p in partners}
+        for start in range(0, count, batch):
+            rows = []
+            for i in range(start, min(start + batch, count)):
+                location = locations[i % len(locations)]
+                total = Decimal(1000 + (i % 50) * 100)
+                rows.append(
+                    Deal(
+                        crm="amocrm",
+                        crm_deal_id=1_000_000 + i,
+                        title=f"История {i}",
+                        total=total,
+                        paid=total,
+                        status="paid",
+                        location=location,
+                        partner_id=location.partner_id,
+                    )
+                )
+            deals = Deal.objects.bulk_create(rows)
+            links = PaymentLink.objects.bulk_create(
+                [
+                    PaymentLink(
+                        deal=d,
+                        kind=k,
+                        amount=d.total if k == "full" else Decimal(0),
+                        status="paid" if k == "full" else "closed",
+                        token=uuid.uuid4().hex[:22],
+                    )
+                    for d in deals
+                    for k in ("prepayment", "full")
+                ]
+            )
+            full = {link.deal_id: link for link in links if link.kind == "full"}
+            invoices = Invoice.objects.bulk_create(
+                [
+                    Invoice(
+                        link=full[d.pk],
+                        deal=d,
+                        provider_account=by_partner[d.partner_id],
+                        provider="robokassa",
+                        amount=d.total,
+                        payment_kind="full",
+                        status="paid",
+                        payment_url="-",
+                        expires_at=now,
+                        paid_at=now,
+                    )
+                    for d in deals
+                ]
+            )
+            Payment.objects.bulk_create(
+                [
+                    Payment(
+                        invoice=inv,
+                        deal_id=inv.deal_id,
+                        partner_id=inv.deal.partner_id,
+                        amount=inv.amount,
+                        kind="full",
+                        paid_at=now,
+                    )
+                    for inv in invoices
+                ]
+            )
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _paced(samples: int, rate: float, fn) -> list[float]:
+    """Run `fn(i)` `samples` times at most `rate` per second; returns each call's duration."""
+    out = []
+    interval = 1.0 / rate
+    for i in range(samples):
+        began = time.perf_counter()
+        out.append(_timed(lambda i=i: fn(i)))
+        time.sleep(max(0.0, interval - (time.perf_counter() - began)))
+    return out
+
+
+def run() -> None:
+    os.environ.setdefault("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+    setup_django(fresh=True)
+    import redis
+    from django.conf import settings
+    from django_tenants.utils import tenant_context
+
+    from franchise_platform.network.models import Location, Partner, ProviderAccount
+    from franchise_platform.payments.invoicing import invoice_for_link
+    from franchise_platform.payments.links import LeadFacts, deal_links_ensure
+    from franchise_platform.tasks import whoami
+    from tests.fakes.amocrm import FakeAmoCrm
+    from tests.fakes.loopback import loopback_client
+    from tests.fakes.robokassa import FakeRobokassa
+    from tests.live import LiveNetwork, free_port, stack_env, start_server
+    from tests.worker import WorkerProcess
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    port = free_port()
+    robokassa = FakeRobokassa().start()
+    robokassa._http = loopback_client(timeout=30)
+    amo = FakeAmoCrm(
+        client_id=settings.AMOCRM_CLIENT_ID,
+        client_secret=settings.AMOCRM_CLIENT_SECRET,
+        redirect_uri=f"http://localhost:{port}/integrations/amocrm/oauth/callback/",
+    ).start()
+    env = {
+        **stack_env(port=port, robokassa=robokassa, amo=amo),
+        "PERF_FLOOR_ENDPOINTS": "1",
+        "RECONCILE_AFTER_MINUTES": "60",
+    }
+    server = start_server(env, port, workers=2, threads=8)
+    worker = WorkerProcess(env=env, name="bench", concurrency=2).start()
+    try:
+        with server.client() as client:
+            signup = client.post(
+                "/api/v1/signup",
+                json={
+                    "network_name": "Bench",
+                    "slug": "bench-net",
+                    "owner_email": "o@bench.test",
+                    "owner_password": "Bench-Password-42",
+                },
+            ).json()
+        net = LiveNetwork(server, "bench-net", signup["api_token"], amo, robokassa)
+        network = net.network()
+        rng = random.Random(7)
+        t_populate = time.perf_counter()
+        with tenant_context(network):
+            partners = []
+            for i in range(PARTNERS):
+                partner = Partner.objects.create(
+                    name=f"ИП Партнёр {i}",
+                    legal_form="ip",
+                    inn="500100732259",
+                    tax_system="usn_income",
+                )
+                login = f"bench-{i}"
+                ProviderAccount.objects.create(
+                    partner=partner,
+                    merchant_login=login,
+                    password1=f"{login}-p1",
+                    password2=f"{login}-p2",
+                    hash_algorithm=rng.choice(["md5", "sha256"]),
+                )
+                robokassa.register_shop(
+                    login,
+                    f"{login}-p1",
+                    f"{login}-p2",
+                    hash_algorithm=partner.provider_account.hash_algorithm,
+                    result_url=f"http://{net.host}/callbacks/robokassa/{partner.pk}/result/",
+                )
+                partners.append(partner)
+            locations = [
+                Location.objects.create(name=f"Квест №{i}", partner=partners[i % PARTNERS])
+                for i in range(LOCATIONS)
+            ]
+        net.connect_amocrm()
+        net.location_enum({"id": str(locations[-1].pk)})
+        _populate_paid_deals(network, partners, locations, PAID_DEALS)
+        populate_seconds = time.perf_counter() - t_populate
+
+        # A. Button → links answered, paced below amoCRM's 7 requests/s.
+        leads = list(range(200))
+        for i in leads:
+            loc = locations[rng.randrange(LOCATIONS)]
+            amo.set_lead(
+                net.account_id,
+                500_000 + i,
+                1000 + rng.randrange(90) * 100,
+                location_enum_id=net.location_enum({"id": str(loc.pk)}),
+            )
+
+        def press(i):
+            response = net.widget("POST", 500_000 + i)
+            assert response.status_code == 200, response.text
+
+        def floor_links(i):
+            token = amo.make_widget_token(net.account_id, aud=server.base_url)
+            with server.client() as client:
+                assert (
+                    client.get(
+                        f"/api/widget/v1/floor/{500_000 + i}", headers={"X-Auth-Token": token}
+                    ).status_code
+                    == 200
+                )
+
+        links = _paced(len(leads), 5, press)
+        links_floor = _paced(len(leads), 5, floor_links)
+
+        # B. Callback → OK: latency one at a time, then throughput at saturation.
+        def issue(lead_id: int, loc) -> tuple[str, int, str, str]:
+            with tenant_context(network):
+                # Deals of another CRM: their payments queue no amoCRM writes, so the CRM's
+                # 7 requests/s do not back up the later end-to-end measurement.
+                deal = deal_links_ensure(
+                    facts=LeadFacts("import", lead_id, "cb", Decimal("2500"), str(loc.pk))
+                )
+                link = deal.links.get(kind="full", status="active")
+                invoice_for_link(token=link.token)
+                invoice = link.invoices.get(status="issued")
+                return (
+                    invoice.provider_account.merchant_login,
+                    invoice.pk,
+                    str(loc.partner_id),
+                    "2500.000000",
+                )
+
+        issued = [issue(700_000 + i, locations[rng.randrange(LOCATIONS)]) for i in range(900)]
+        forms = [
+            (robokassa.build_result_callback(login, inv, amount), partner)
+            for login, inv, partner, amount in issued
+        ]
+        http = loopback_client(timeout=30)
+
+        def callback(item) -> float:
+            form, partner = item
+            began = time.perf_counter()
+            response = http.post(
+                f"http://{net.host}/callbacks/robokassa/{partner}/result/", data=form
+            )
+            elapsed = time.perf_counter() - began
+            assert response.status_code == 200 and response.text.startswith("OK"), response.text
+            return elapsed
+
+        def callback_floor(item) -> float:
+            _, partner = item
+            began = time.perf_counter()
+            assert (
+                http.get(f"http://{net.host}/callbacks/robokassa/{partner}/floor/").status_code
+                == 200
+            )
+            return time.perf_counter() - began
+
+        ack = [callback(item) for item in forms[:300]]
+        ack_floor = [callback_floor(item) for item in forms[:300]]
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(callback, forms[300:900]))
+        saturation_rate = 600 / (time.perf_counter() - began)
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(callback_floor, forms[300:900]))
+        floor_rate = 600 / (time.perf_counter() - began)
+
+        # Let the worker drain the 900 payments before measuring end-to-end latency.
+        deadline = time.monotonic() + 600
+        with tenant_context(network):
+            from franchise_platform.crm_sync.models import OutboxMessage
+            from franchise_platform.payments.models import CallbackEvent
+
+            while time.monotonic() < deadline and (
+                CallbackEvent.objects.filter(status="pending").exists()
+                or OutboxMessage.objects.filter(status="pending").exists()
+            ):
+                time.sleep(1)
+
+        # C. Callback → lead updated (paid sum in amoCRM), one payment per second.
+        updated = []
+        for i in range(40):
+            lead_id = 800_000 + i
+            loc = locations[rng.randrange(LOCATIONS)]
+            amo.set_lead(
+                net.account_id,
+                lead_id,
+                3000,
+                location_enum_id=net.location_enum({"id": str(loc.pk)}),
+            )
+            full = {link["kind"]: link for link in net.widget("POST", lead_id).json()["links"]}[
+                "full"
+            ]
+            with server.client() as client:
+                target = client.get(full["url"]).headers["Location"]
+            query = dict(p.split("=", 1) for p in target.split("?", 1)[1].split("&"))
+            login, inv = query["MerchantLogin"], int(query["InvId"])
+            time.sleep(1.0)  # let the links' own CRM writes finish first
+            form = robokassa.build_result_callback(login, inv, "3000.000000")
+            began = time.perf_counter()
+            assert (
+                http.post(
+                    f"http://{net.host}/callbacks/robokassa/{loc.partner_id}/result/", data=form
+                ).status_code
+                == 200
+            )
+            while Decimal(
+                str(amo.lead_values(net.account_id, lead_id).get("Оплачено", 0))
+            ) != Decimal("3000"):
+                if time.perf_counter() - began > 30:
+                    raise AssertionError("lead not updated within 30 s")
+                time.sleep(0.005)
+            updated.append(time.perf_counter() - began)
+
+        task_floor = []
+        for i in range(40):
+            with tenant_context(network):
+                began = time.perf_counter()
+                whoami.delay(f"floor-{i}").get(timeout=30)
+                task_floor.append(time.perf_counter() - began)
+            time.sleep(0.2)
+
+        s_links, s_links_floor = summary(links), summary(links_floor)
+        s_ack, s_ack_floor = summary(ack), summary(ack_floor)
+        s_upd, s_task = summary(updated), summary(task_floor)
+        write_result(
+            "lifecycle",
+            {
+                "population": {
+                    "partners": PARTNERS,
+                    "locations": LOCATIONS,
+                    "paid_deals": PAID_DEALS,
+                    "populate_seconds": round(populate_seconds, 1),
+                },
+                "servers": {
+                    "gunicorn": "2 workers x 8 threads (gthread)",
+                    "celery": "prefork, 2 children",
+                },
+                "button_to_links_seconds": s_links,
+                "button_floor_seconds": s_links_floor,
+                "button_ratio_p95": round(s_links["p95"] / s_links_floor["p95"], 2),
+                "callback_ack_seconds": s_ack,
+                "callback_floor_seconds": s_ack_floor,
+                "callback_ratio_p99": round(s_ack["p99"] / s_ack_floor["p99"], 2),
+                "callbacks_per_second_at_saturation": round(saturation_rate, 1),
+                "floor_requests_per_second_at_saturation": round(floor_rate, 1),
+                "callback_to_lead_updated_seconds": s_upd,
+                "task_round_trip_floor_seconds": s_task,
+                "lead_updated_ratio_p95": round(s_upd["p95"] / s_task["p95"], 2),
+                "goals": {
+                    "links_p95_le_0.150": s_links["p95"] <= 0.150,
+                    "callback_ack_p99_le_0.050": s_ack["p99"] <= 0.050,
+                    "callbacks_per_second_ge_200": saturation_rate >= 200,
+                    "lead_updated_p95_le_2": s_upd["p95"] <= 2.0,
+                },
+            },
+        )
+    finally:
+        worker.stop()
+        server.stop()
+        amo.stop()
+        robokassa.stop()

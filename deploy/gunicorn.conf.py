@@ -1,0 +1,68 @@
+"""gunicorn settings for the `web` role (scripts/entrypoint.sh passes --bind and --workers).
+
+* Logs: JSON through the platform's formatter (the same shape as the application's lines), the
+  access line without the query string (it can carry one-time OAuth codes) and with the request id.
+* Static files: collected into STATIC_ROOT at image build and served by WhiteNoise wrapped around
+  the WSGI app here, with far-future caching for hashed names; no settings change, and nothing in
+  development (runserver serves them there).
+* Metrics: prometheus-client multiprocess mode (PROMETHEUS_MULTIPROC_DIR); a dead worker's live
+  gauges are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+graceful_timeout = 25  # within Kubernetes' 30 s termination grace period
+keepalive = 5
+# gunicorn's admin socket would live in $HOME, which the image's user does not have; not needed.
+control_socket_disable = True
+# Recycle workers now and then (bounded memory growth), not all at once.
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "2000"))
+max_requests_jitter = max_requests // 10
+# Heartbeat files on tmpfs, not on a (possibly read-only) root filesystem.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs
+# X-Forwarded-* are trusted from these addresses only (nginx, the ingress controller).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+access_log_format = (
+    "%(m)s %(U)s %(s)s %(B)sB %(M)sms host=%({host}i)s request_id=%({x-request-id}o)s"
+)
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "franchise_platform.request_context.JsonFormatter"}},
+    "handlers": {
+        "json": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["json"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
+    },
+}
+
+
+def post_worker_init(worker: Any) -> None:
+    static_root = ROOT / "staticfiles"
+    if static_root.is_dir():
+        from whitenoise import WhiteNoise
+
+        worker.wsgi = WhiteNoise(worker.wsgi, root=str(static_root), prefix="static/", max_age=3600)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
