@@ -289,9 +289,12 @@ class AmoClient:
     # -- rate limit -----------------------------------------------------------------------
 
     def _acquire_slot(self) -> None:
+        # The extra budget first: a caller held back by it (e.g. background work kept below the
+        # account's limit so interactive calls always find a slot) has not yet taken a slot of
+        # the account's own budget while it waits.
         keys = [f"account:{self.account.account_id}"]
         if self.options.shared_limit_key:
-            keys.append(self.options.shared_limit_key)
+            keys.insert(0, self.options.shared_limit_key)
         for key in keys:
             try:
                 granted = self._limiter.acquire(key, self.options.limiter_timeout)

@@ -72,3 +72,25 @@ def test_fifty_concurrent_callers_with_an_expired_token_refresh_once(
         from tenants.models import CrmAccountBinding
 
         CrmAccountBinding.objects.filter(account_id=account_id).delete()
+
+
+def test_background_work_leaves_slots_for_the_button(settings):
+    """With the outbox saturating its budget, an interactive call still gets a slot at once."""
+    import redis as redis_lib
+
+    from franchise_platform.crm_sync.connectors import PriorityRateLimiter, rate_limiter
+
+    redis_lib.Redis.from_url(settings.REDIS_URL).delete(
+        "crm:amocrm:ratelimit:background:1", "crm:amocrm:ratelimit:account:1"
+    )
+    limiter: PriorityRateLimiter = rate_limiter()
+    granted_background = 0
+    for _ in range(settings.AMOCRM_RATE_LIMIT_PER_SECOND):
+        # Background work passes its own budget first, then the account's.
+        if limiter.acquire("background:1", 0) and limiter.acquire("account:1", 0):
+            granted_background += 1
+
+    assert granted_background == settings.AMOCRM_BACKGROUND_RATE_PER_SECOND
+    started = time.monotonic()
+    assert limiter.acquire("account:1", 1.0)  # the button
+    assert time.monotonic() - started < 0.05

@@ -1,6 +1,5 @@
 """Network API: connecting amoCRM (Bearer token, owners and admins)."""
 
-
 from django.db import connection
 from django.http import HttpRequest
 from ninja import Router, Schema

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from crm_connectors import registry
+from crm_connectors.amocrm.client import AmoClientOptions
 from crm_connectors.amocrm.ratelimit import RedisRateLimiter
 from crm_connectors.base import CrmAccountRef, CrmConnector, FieldMap, OAuthTokens
 
@@ -28,13 +29,30 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def rate_limiter() -> RedisRateLimiter:
+BACKGROUND_PREFIX = "background:"
+
+
+class PriorityRateLimiter:
+    """The account's budget (AMOCRM_RATE_LIMIT_PER_SECOND, shared by every process) plus a smaller
+    one that background work (the outbox) must pass first, so that a manager's button press always
+    finds a slot even while hundreds of payments are being written to the CRM."""
+
+    def __init__(self, main: RedisRateLimiter, background: RedisRateLimiter) -> None:
+        self.main = main
+        self.background = background
+
+    def acquire(self, key: str, timeout: float) -> bool:
+        limiter = self.background if key.startswith(BACKGROUND_PREFIX) else self.main
+        return limiter.acquire(key, timeout)
+
+
+def rate_limiter() -> PriorityRateLimiter:
     # The margin widens each 1-second window: between a grant and the request reaching amoCRM a
     # busy worker can lose a hundred milliseconds, which would bunch 8 arrivals into one second.
-    return RedisRateLimiter(
-        _redis(),
-        rate=settings.AMOCRM_RATE_LIMIT_PER_SECOND,
-        margin=settings.AMOCRM_RATE_LIMIT_MARGIN,
+    margin = settings.AMOCRM_RATE_LIMIT_MARGIN
+    return PriorityRateLimiter(
+        RedisRateLimiter(_redis(), rate=settings.AMOCRM_RATE_LIMIT_PER_SECOND, margin=margin),
+        RedisRateLimiter(_redis(), rate=settings.AMOCRM_BACKGROUND_RATE_PER_SECOND, margin=margin),
     )
 
 
@@ -78,7 +96,16 @@ def api_base_url(connection: CrmConnection) -> str:
     return settings.AMOCRM_API_BASE_URL.rstrip("/") or connection.base_url
 
 
-def connector_for(connection: CrmConnection) -> CrmConnector:
+def connector_for(connection: CrmConnection, *, background: bool = False) -> CrmConnector:
+    """The connector for one account. `background` work (the outbox) draws on a smaller budget
+    first and may wait longer for a slot; interactive calls (the button) draw only on the account's."""
+    options = (
+        AmoClientOptions(
+            shared_limit_key=f"{BACKGROUND_PREFIX}{connection.account_id}", limiter_timeout=10.0
+        )
+        if background
+        else AmoClientOptions()
+    )
     return registry.get_connector(
         connection.crm,
         account=CrmAccountRef(account_id=connection.account_id, base_url=api_base_url(connection)),
@@ -87,6 +114,7 @@ def connector_for(connection: CrmConnection) -> CrmConnector:
         client_id=settings.AMOCRM_CLIENT_ID,
         client_secret=settings.AMOCRM_CLIENT_SECRET,
         redirect_uri=redirect_uri(),
+        client_options=options,
     )
 
 

@@ -16,9 +16,9 @@ from .models import ConnectionStatus, CrmConnection
 logger = logging.getLogger(__name__)
 
 
-def lead_facts_read(*, crm: CrmConnection, lead_id: int) -> LeadFacts:
+def lead_facts_read(*, crm: CrmConnection, lead_id: int, background: bool = False) -> LeadFacts:
     """Read a lead through the connector. Raises CrmError (CrmNotFound for a missing lead)."""
-    connector = connector_for(crm)
+    connector = connector_for(crm, background=background)
     fields = field_map_of(crm)
     if fields is None:
         from .sender import fields_ensure
@@ -42,7 +42,7 @@ def lead_refresh(*, lead_id: int) -> None:
     if crm is None:
         return
     try:
-        facts = lead_facts_read(crm=crm, lead_id=lead_id)
+        facts = lead_facts_read(crm=crm, lead_id=lead_id, background=True)
     except CrmNotFound:
         logger.info("lead %s is gone; deal kept as it was", lead_id)
         return

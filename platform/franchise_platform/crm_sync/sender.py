@@ -94,7 +94,7 @@ def fields_ensure(connection: CrmConnection, connector: CrmConnector) -> FieldMa
 
 
 def _deliver(message: OutboxMessage, connection: CrmConnection) -> str:
-    connector = connector_for(connection)
+    connector = connector_for(connection, background=True)
     if message.kind == OutboxKind.FIELDS_SYNC:
         fields_ensure(connection, connector)
         return ""

@@ -34,7 +34,7 @@ def webhook_subscribe() -> None:
         secret = CrmAccountBinding.objects.values_list("webhook_secret", flat=True).get(
             account_id=crm.account_id
         )
-    connector_for(crm).subscribe_webhook(webhook_url(secret))
+    connector_for(crm, background=True).subscribe_webhook(webhook_url(secret))
 
 
 def webhook_receive(*, secret: str, form: Mapping[str, Sequence[str]]) -> int:

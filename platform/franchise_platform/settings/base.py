@@ -180,6 +180,8 @@ AMOCRM_CLIENT_SECRET = env_str(
 )
 AMOCRM_API_BASE_URL = env_str("AMOCRM_API_BASE_URL", "")
 AMOCRM_RATE_LIMIT_PER_SECOND = env_int("AMOCRM_RATE_LIMIT_PER_SECOND", 7)
+# Background writes (the outbox) stay below this, leaving the rest for managers' button presses.
+AMOCRM_BACKGROUND_RATE_PER_SECOND = env_int("AMOCRM_BACKGROUND_RATE_PER_SECOND", 5)
 AMOCRM_RATE_LIMIT_MARGIN = float(env_str("AMOCRM_RATE_LIMIT_MARGIN", "0.25"))
 ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
