@@ -44,6 +44,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     )
     with django_db_blocker.unblock():
         call_command("platform_setup", verbosity=0)
+    yield
+    # Servers and workers the session started are gone by now; a straggling connection (a prefork
+    # child still exiting) must not keep the test database from being dropped.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -152,10 +160,20 @@ def live_amo(live_port):
 
 
 @pytest.fixture(scope="session")
-def stack_env(django_db_setup, live_port, robokassa_server, live_amo):
+def widget_origin_port() -> int:
+    """Where the stand-in of amoCRM's page is served in browser tests (an allowed CORS origin)."""
+    from tests.live import free_port
+
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def stack_env(django_db_setup, live_port, robokassa_server, live_amo, widget_origin_port):
     from tests.live import stack_env as build
 
-    return build(port=live_port, robokassa=robokassa_server, amo=live_amo)
+    env = build(port=live_port, robokassa=robokassa_server, amo=live_amo)
+    env["WIDGET_EXTRA_ORIGINS"] = f"http://127.0.0.1:{widget_origin_port}"
+    return env
 
 
 @pytest.fixture(scope="session")

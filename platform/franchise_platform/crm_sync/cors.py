@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 WIDGET_PREFIX = "/api/widget/"
@@ -20,7 +21,7 @@ class WidgetCorsMiddleware:
         if not request.path.startswith(WIDGET_PREFIX):
             return self.get_response(request)
         origin = request.headers.get("Origin", "")
-        allowed = bool(AMO_ORIGIN.match(origin))
+        allowed = bool(AMO_ORIGIN.match(origin)) or origin in settings.WIDGET_EXTRA_ORIGINS
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             response = HttpResponse(status=204 if allowed else 403)
             if allowed:

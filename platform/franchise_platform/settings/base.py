@@ -182,6 +182,9 @@ AMOCRM_API_BASE_URL = env_str("AMOCRM_API_BASE_URL", "")
 AMOCRM_RATE_LIMIT_PER_SECOND = env_int("AMOCRM_RATE_LIMIT_PER_SECOND", 7)
 # Background writes (the outbox) stay below this, leaving the rest for managers' button presses.
 AMOCRM_BACKGROUND_RATE_PER_SECOND = env_int("AMOCRM_BACKGROUND_RATE_PER_SECOND", 5)
+# Origins besides amoCRM's own (https://<account>.amocrm.ru|.com, kommo.com) allowed to call the
+# widget API, e.g. a staging host of the widget.
+WIDGET_EXTRA_ORIGINS = env_list("WIDGET_EXTRA_ORIGINS")
 AMOCRM_RATE_LIMIT_MARGIN = float(env_str("AMOCRM_RATE_LIMIT_MARGIN", "0.25"))
 ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"

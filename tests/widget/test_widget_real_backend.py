@@ -1,0 +1,145 @@
+"""The built widget in Chromium, inside the stand-in of amoCRM's lead card, against the REAL
+backend: a live gunicorn, a real Celery worker, the fakes of amoCRM and Robokassa (issue 5, item 8).
+
+The widget's `$authorizedAjax` (the stand-in's) sends a disposable token minted the way amoCRM
+mints it, signed with the integration's secret; the backend verifies it like any other."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import zipfile
+from functools import partial
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HOST_SRC,
+    JQUERY_CANDIDATES,
+    _QuietHandler,
+    load_build_module,
+)
+from .test_widget_in_browser import ROOT, link_card, money, shoot
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker]
+
+
+@pytest.fixture
+def real_host(app_server, widget_origin_port, tmp_path):
+    jquery = next((Path(p) for p in JQUERY_CANDIDATES if p and Path(p).is_file()), None)
+    if jquery is None:
+        pytest.skip("jQuery not found: apt-get install -y libjs-jquery")
+    shutil.copytree(HOST_SRC, tmp_path / "host")
+    (tmp_path / "vendor").mkdir()
+    shutil.copyfile(jquery, tmp_path / "vendor" / "jquery.js")
+    archive = load_build_module().build_widget(app_server.base_url, tmp_path / "widget.zip")
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp_path / "widget")
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", widget_origin_port), partial(_QuietHandler, directory=str(tmp_path))
+    )
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{widget_origin_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def chromium_page(real_host, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the test's own database checks are
+    # synchronous and safe here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1180, "height": 820}, locale="ru-RU")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page
+        browser.close()
+        assert not errors, errors
+
+
+def test_widget_generates_links_against_the_real_backend(
+    live_network, real_host, chromium_page, app_server
+):
+    from tests.e2e.test_lifecycle import _setup
+
+    net = live_network
+    ip, _, baumana, _ = _setup(net)
+    net.amo.set_lead(net.account_id, 7201, 5000, location_enum_id=net.location_enum(baumana))
+    page = chromium_page
+    minted: list[str] = []
+
+    def mint(account_id: int, subdomain: str, user_id: int) -> str:
+        token = net.amo.make_widget_token(account_id, aud=app_server.base_url, user_id=user_id)
+        minted.append(token)
+        return token
+
+    page.expose_function("fplMintToken", mint)
+    subdomain = net.amo.accounts[net.account_id].subdomain
+    page.goto(
+        f"{real_host}/host/index.html?lead=7201&account={net.account_id}&subdomain={subdomain}"
+    )
+    page.wait_for_selector("body[data-widget-ready]")
+    root = page.locator(ROOT)
+
+    root.locator(".js-fpl-generate").click()
+
+    expect(root.locator(".js-fpl-partner")).to_contain_text(ip["name"])
+    expect(root.locator(".js-fpl-location")).to_contain_text(baumana["name"])
+    expect(link_card(root, "prepayment").locator(".fpl-link__amount")).to_have_text(
+        money("1 500,00 ₽")
+    )
+    expect(link_card(root, "full").locator(".fpl-link__amount")).to_have_text(money("5 000,00 ₽"))
+    href = link_card(root, "full").locator("a.fpl-link__url").get_attribute("href")
+    assert href.startswith(f"http://{net.slug}.localhost:{app_server.port}/pay/")
+    assert len(minted) >= 2  # a fresh single-use token for every call
+    shoot(page, Path(__file__).resolve().parents[1] / "artifacts", "real_backend_links")
+
+    # The customer pays the prepayment; a refresh in the card shows it.
+    net.pay(link_card(root, "prepayment").locator("a.fpl-link__url").get_attribute("href"))
+    from tests.live import wait_for
+
+    wait_for(
+        lambda: net.widget("GET", 7201).json()["deal"]["status"] == "partially_paid",
+        what="payment applied",
+    )
+    root.locator(".js-fpl-refresh").click()
+    expect(link_card(root, "full").locator(".fpl-link__amount")).to_have_text(money("3 500,00 ₽"))
+    shoot(page, Path(__file__).resolve().parents[1] / "artifacts", "real_backend_partially_paid")
+
+
+def test_widget_shows_the_backends_russian_refusal(
+    live_network, real_host, chromium_page, app_server
+):
+    from tests.e2e.test_lifecycle import _setup
+
+    net = live_network
+    _setup(net)
+    net.amo.set_lead(net.account_id, 7202, 5000)  # no location chosen in the lead
+    page = chromium_page
+    page.expose_function(
+        "fplMintToken",
+        lambda a, s, u: net.amo.make_widget_token(a, aud=app_server.base_url, user_id=u),
+    )
+    subdomain = net.amo.accounts[net.account_id].subdomain
+    page.goto(
+        f"{real_host}/host/index.html?lead=7202&account={net.account_id}&subdomain={subdomain}"
+    )
+    page.wait_for_selector("body[data-widget-ready]")
+    root = page.locator(ROOT)
+
+    root.locator(".js-fpl-generate").click()
+
+    expect(root.locator(".js-fpl-error")).to_contain_text("не выбрана локация")
