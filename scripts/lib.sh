@@ -22,7 +22,9 @@ ensure_venv() {
   local stamp="$VENV/.lock-installed"
   if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/requirements.lock" "$stamp"; then
     say "installing locked dependencies (requirements.lock)"
-    "$PY" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/requirements.lock"
+    # (Some machines' pip.conf names local package folders that may not exist: that noise is dropped.)
+    "$PY" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$ROOT/requirements.lock" \
+      2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     cp "$ROOT/requirements.lock" "$stamp"
   fi
   # platform/ is a source root (no __init__.py, see DESIGN.md); the repository root holds the other
