@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 
 from .api_errors import install_error_handlers
 
@@ -34,10 +34,11 @@ def build_network_api() -> NinjaAPI:
     return api
 
 
-def _import_router(module: str) -> object:
+def _import_router(module: str) -> Router:
     from importlib import import_module
 
-    return import_module(module).router
+    router: Router = import_module(module).router
+    return router
 
 
 # Each app contributes one Router from its api.py.

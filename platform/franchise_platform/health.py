@@ -14,15 +14,17 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
 
+from franchise_platform.db import schema_to_public
+
 HEALTH_PATH = "/healthz"
 
 
 def _database_ok() -> bool:
     try:
-        connection.set_schema_to_public()
+        schema_to_public()
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+            return bool(cursor.fetchone() == (1,))
     except Exception:
         return False
 
@@ -40,9 +42,8 @@ def _broker_ok() -> bool:
 def _host_known(host: str) -> bool:
     from tenants.models import Domain
 
-    if host == settings.PLATFORM_DOMAIN or host in settings.PLATFORM_EXTRA_PUBLIC_HOSTS:
-        return True
-    return Domain.objects.filter(domain=host).exists()
+    public_hosts: list[str] = [settings.PLATFORM_DOMAIN, *settings.PLATFORM_EXTRA_PUBLIC_HOSTS]
+    return host in public_hosts or Domain.objects.filter(domain=host).exists()
 
 
 class HealthCheckMiddleware:

@@ -13,9 +13,10 @@ import platform as std_platform
 from typing import Any
 
 from celery import shared_task
-from django.db import connection
 from django_tenants.utils import tenant_context
 from tenant_schemas_celery.task import TenantTask
+
+from franchise_platform.db import schema_name
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class NetworkTask(TenantTask):
     abstract = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if connection.schema_name == "public":
+        if schema_name() == "public":
             logger.error("task %s refused: no network in its message", self.name)
             raise NetworkMissing(f"{self.name} must run inside a network's schema.")
         return super().__call__(*args, **kwargs)
@@ -43,7 +44,7 @@ class PlatformTask(TenantTask):
 @shared_task(base=NetworkTask, name="franchise_platform.whoami", ignore_result=False)
 def whoami(marker: str) -> dict[str, str]:
     """Diagnostic task: which schema it saw and that the standard `platform` module is intact."""
-    return {"schema": connection.schema_name, "marker": marker, "system": std_platform.system()}
+    return {"schema": schema_name(), "marker": marker, "system": std_platform.system()}
 
 
 @shared_task(base=PlatformTask, name="franchise_platform.sweep_all_networks")

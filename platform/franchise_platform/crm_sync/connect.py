@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
@@ -23,6 +23,7 @@ from crm_connectors.amocrm import oauth
 from crm_connectors.amocrm.client import shared_http_client
 from crm_connectors.base import OAuthTokens
 from crm_connectors.errors import CrmError
+from franchise_platform.db import schema_to_public
 from tenants.models import CrmAccountBinding, Network, PendingInstall
 
 from .connectors import redirect_uri
@@ -151,7 +152,7 @@ def network_bind(*, network: Network, exchanged: Exchanged) -> CrmConnection:
         from .tasks import crm_webhook_subscribe
 
         transaction.on_commit(lambda: crm_webhook_subscribe.delay())
-    connection.set_schema_to_public()
+    schema_to_public()
     return crm
 
 
@@ -229,5 +230,5 @@ def disconnect(*, client_uuid: str, account_id: str, signature: str) -> bool:
             CrmConnection.objects.filter(account_id=int(account_id)).update(
                 status=ConnectionStatus.REVOKED, last_error="Интеграция отключена в amoCRM"
             )
-    connection.set_schema_to_public()
+    schema_to_public()
     return True

@@ -3,7 +3,9 @@ token store (rotated tokens saved under a row lock) and the shared Redis rate li
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import redis
@@ -25,7 +27,7 @@ def redirect_uri() -> str:
 
 
 @lru_cache(maxsize=1)
-def _redis() -> redis.Redis:
+def _redis() -> redis.Redis[bytes]:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
@@ -60,7 +62,8 @@ def tokens_of(connection: CrmConnection) -> OAuthTokens:
     return OAuthTokens(
         access_token=connection.access_token or "",
         refresh_token=connection.refresh_token or "",
-        expires_at=connection.expires_at,
+        # No expiry known means "refresh before use".
+        expires_at=connection.expires_at or datetime.fromtimestamp(0, tz=UTC),
     )
 
 
@@ -68,7 +71,7 @@ class DbTokenStore:
     """TokenStore over the CrmConnection row: the row lock serialises refreshes across every
     process, and the rotated pair is saved in the same transaction that held the lock."""
 
-    def __init__(self, connection_id: object) -> None:
+    def __init__(self, connection_id: uuid.UUID) -> None:
         self.connection_id = connection_id
 
     def __repr__(self) -> str:

@@ -8,18 +8,22 @@ the sender reads the current state when it sends); a note has its own key, so it
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
 from .models import CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
 
+if TYPE_CHECKING:
+    from franchise_platform.payments.models import Deal
 
-def _connection(deal: object = None) -> CrmConnection | None:
+
+def _connection(deal: Deal | None = None) -> CrmConnection | None:
     """Where a change goes. Queued even while access is revoked (sent after the owner reconnects);
     nowhere for a deal that came from another CRM."""
     connection = CrmConnection.objects.order_by("connected_at").first()
-    if connection is None or (deal is not None and getattr(deal, "crm", None) != connection.crm):
+    if connection is None or (deal is not None and deal.crm != connection.crm):
         return None
     return connection
 
@@ -30,7 +34,7 @@ def _wake(message_id: uuid.UUID) -> None:
     transaction.on_commit(lambda: outbox_send.delay(str(message_id)))
 
 
-def outbox_deal_state_enqueue(*, deal: object) -> OutboxMessage | None:
+def outbox_deal_state_enqueue(*, deal: Deal) -> OutboxMessage | None:
     """Queue "write this deal's links, paid sum and status into its lead" (coalesced per deal)."""
     connection = _connection(deal)
     if connection is None:
@@ -46,14 +50,14 @@ def outbox_deal_state_enqueue(*, deal: object) -> OutboxMessage | None:
         connection=connection,
         kind=OutboxKind.DEAL_STATE,
         deal=deal,
-        dedupe_key=f"deal_state:{deal.pk}:{uuid.uuid4().hex}",  # type: ignore[attr-defined]
+        dedupe_key=f"deal_state:{deal.pk}:{uuid.uuid4().hex}",
         next_attempt_at=timezone.now(),
     )
     _wake(message.pk)
     return message
 
 
-def outbox_note_enqueue(*, deal: object, key: str, text: str) -> OutboxMessage | None:
+def outbox_note_enqueue(*, deal: Deal, key: str, text: str) -> OutboxMessage | None:
     """Queue a note on the deal's lead; the same `key` never makes a second note."""
     connection = _connection(deal)
     if connection is None:

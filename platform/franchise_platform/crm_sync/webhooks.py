@@ -7,10 +7,10 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
-from django.db import connection
 from django_tenants.utils import schema_context, tenant_context
 
 from crm_connectors import registry
+from franchise_platform.db import schema_to_public
 from tenants.models import CrmAccountBinding
 
 from .connectors import connector_for
@@ -34,7 +34,8 @@ def webhook_subscribe() -> None:
         secret = CrmAccountBinding.objects.values_list("webhook_secret", flat=True).get(
             account_id=crm.account_id
         )
-    connector_for(crm, background=True).subscribe_webhook(webhook_url(secret))
+    if secret:
+        connector_for(crm, background=True).subscribe_webhook(webhook_url(secret))
 
 
 def webhook_receive(*, secret: str, form: Mapping[str, Sequence[str]]) -> int:
@@ -55,5 +56,5 @@ def webhook_receive(*, secret: str, form: Mapping[str, Sequence[str]]) -> int:
     with tenant_context(binding.network):
         for lead_id in lead_ids:
             lead_refresh.delay(lead_id)
-    connection.set_schema_to_public()
+    schema_to_public()
     return len(lead_ids)

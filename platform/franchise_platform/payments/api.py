@@ -1,6 +1,5 @@
 """Network API: deals, payments and the shop check (Bearer token)."""
 
-
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +57,9 @@ def deal_show(request: HttpRequest, crm_deal_id: int) -> dict[str, Any]:
 def payments(request: HttpRequest, filters: Query[PaymentFilter]) -> list[dict[str, Any]]:
     if (
         filters.partner_id
-        and not Partner.objects.filter(pk=_uuid_or_none(filters.partner_id)).exists()
+        and not Partner.objects.filter(
+            pk=_uuid_or_none(filters.partner_id) or "00000000-0000-0000-0000-000000000000"
+        ).exists()
     ):
         return []
     return [
@@ -90,7 +91,7 @@ def partner_test_invoice(request: HttpRequest, partner_id: str) -> tuple[int, di
     require_editor(request)
     partner = (
         Partner.objects.select_related("provider_account")
-        .filter(pk=_uuid_or_none(partner_id))
+        .filter(pk=_uuid_or_none(partner_id) or "00000000-0000-0000-0000-000000000000")
         .first()
     )
     if partner is None or not hasattr(partner, "provider_account"):

@@ -136,8 +136,9 @@ def callback_apply(*, event_id: str) -> None:
         if event is None or event.status != CallbackStatus.PENDING:
             return
         event.attempts += 1
+        # Accepted events always name an invoice of their shop (checked before they were stored).
         invoice = Invoice.objects.get(
-            pk=event.invoice_number, provider_account=event.provider_account
+            pk=event.invoice_number or 0, provider_account=event.provider_account
         )
         if invoice.purpose == InvoicePurpose.SHOP_CHECK:
             _shop_checked(invoice)
@@ -171,6 +172,7 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
     """
     with transaction.atomic():
         # Lock order: deal, then invoice (as /pay/ and link generation do) — never the reverse.
+        assert invoice.deal_id is not None, "a link invoice always has a deal"
         deal = Deal.objects.select_for_update().get(pk=invoice.deal_id)
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if Payment.objects.filter(invoice=invoice).exists():

@@ -138,7 +138,9 @@ def invoice_for_link(*, token: str) -> PayDecision:
             reason=link.status if link.status != LinkStatus.ACTIVE else "nothing_due",
             remaining_link=remaining,
         )
-    account = deal.partner.provider_account
+    partner = deal.partner
+    assert partner is not None, "a deal gets links only once its partner is known"
+    account = partner.provider_account
     now = timezone.now()
     reusable = (
         link.invoices.filter(
@@ -157,7 +159,7 @@ def invoice_for_link(*, token: str) -> PayDecision:
     location_name = deal.location.name if deal.location else ""
     invoice = _issue(
         account=account,
-        partner=deal.partner,
+        partner=partner,
         amount=link.amount,
         kind=_payment_kind(link),
         description=_("Оплата: %(title)s")

@@ -7,6 +7,7 @@ moment, gives the same two links.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -119,7 +120,7 @@ def links_sync(deal: Deal) -> bool:
     return changed
 
 
-def invoices_retire_for_other_shops(deal: Deal, account_id: object) -> int:
+def invoices_retire_for_other_shops(deal: Deal, account_id: uuid.UUID) -> int:
     """Unpaid invoices drawn on another shop than the deal's current one are withdrawn; a late
     payment on one is still recorded (money is never refused), the deal then shows it."""
     return (
