@@ -22,6 +22,11 @@ from django.db import connection
 
 from tests.personas import Persona, PersonaNetwork, make_persona_network, network_drop
 
+# Playwright's sync API keeps an asyncio loop running in the main thread while a browser is open
+# (the widget tests share one for the session). Django then refuses plain database calls from that
+# thread, although nothing here is asynchronous: the suite's own calls are safe to allow.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 # pytest-django creates the test database only when some collected test is marked django_db or
 # asks for `db`. Tests here also reach the database through committed fixtures (a real worker and
 # a real server must see the data), so the test database is always set up: a run of only such

@@ -17,8 +17,6 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     HOST_SRC,
     JQUERY_CANDIDATES,
     _QuietHandler,
@@ -51,23 +49,18 @@ def real_host(app_server, widget_origin_port, tmp_path):
 
 
 @pytest.fixture
-def chromium_page(real_host, monkeypatch):
+def chromium_page(browser, real_host, monkeypatch):
+    """A tab in the session's Chromium (one Playwright per thread: the stub tests share it)."""
     # Playwright's sync API runs an event loop in this thread; the test's own database checks are
     # synchronous and safe here.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1180, "height": 820}, locale="ru-RU")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        browser.close()
-        assert not errors, errors
+    context = browser.new_context(viewport={"width": 1180, "height": 820}, locale="ru-RU")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, errors
 
 
 def test_widget_generates_links_against_the_real_backend(
