@@ -103,14 +103,19 @@ with conn.cursor() as cur:
 PYEOF
 }
 
-# Chromium for the browser tests (Debian's package; Playwright cannot download browsers here).
+# Chromium for the browser tests (Debian's package; Playwright cannot download browsers here), and
+# Debian's jQuery, which the stand-in of amoCRM's page loads for the widget (never committed).
 ensure_chromium() {
-  if [ ! -x /usr/bin/chromium ]; then
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -f /usr/share/javascript/jquery/jquery.min.js ] || missing+=(libjs-jquery)
+  if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-      say "installing Debian's chromium for the browser tests"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      say "installing Debian's ${missing[*]} for the browser tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
     [ -x /usr/bin/chromium ] || die "Chromium is missing: apt-get install chromium (needed by the browser tests)."
+    [ -f /usr/share/javascript/jquery/jquery.min.js ] || die "jQuery is missing: apt-get install libjs-jquery (widget tests)."
   fi
 }
 
