@@ -8,6 +8,7 @@ import importlib
 BENCHMARKS = {
     "networks": "bench.networks",
     "lifecycle": "bench.lifecycle",
+    "signup": "bench.signup",
 }
 
 

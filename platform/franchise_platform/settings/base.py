@@ -48,6 +48,8 @@ SHARED_APPS = [
     "franchise_platform.security",
     # /metrics, task metrics, log context in Celery, optional Sentry (no models).
     "franchise_platform.observability",
+    # The operators' console on the platform host (no models).
+    "franchise_platform.operator",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -181,7 +183,7 @@ AMOCRM_CLIENT_SECRET = env_str(
 AMOCRM_API_BASE_URL = env_str("AMOCRM_API_BASE_URL", "")
 AMOCRM_RATE_LIMIT_PER_SECOND = env_int("AMOCRM_RATE_LIMIT_PER_SECOND", 7)
 # Background writes (the outbox) stay below this, leaving the rest for managers' button presses.
-AMOCRM_BACKGROUND_RATE_PER_SECOND = env_int("AMOCRM_BACKGROUND_RATE_PER_SECOND", 5)
+AMOCRM_BACKGROUND_RATE_PER_SECOND = env_int("AMOCRM_BACKGROUND_RATE_PER_SECOND", 4)
 # Origins besides amoCRM's own (https://<account>.amocrm.ru|.com, kommo.com) allowed to call the
 # widget API, e.g. a staging host of the widget.
 WIDGET_EXTRA_ORIGINS = env_list("WIDGET_EXTRA_ORIGINS")
@@ -237,6 +239,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-up abuse limits (tenants/abuse.py) -------------------------------------------------
+# Networks one client address may create per hour (the landing's form and the API); 0 = no limit.
+SIGNUP_RATE_LIMIT = env_int("SIGNUP_RATE_LIMIT", 5)
+# Trusted proxies in front of the app (nginx, an ingress): the client address is that many entries
+# from the right of X-Forwarded-For. 0: REMOTE_ADDR is the client (no proxy).
+CLIENT_IP_PROXY_HOPS = env_int("CLIENT_IP_PROXY_HOPS", 0)
 
 # --- i18n: Russian first, English second -------------------------------------------------------
 LANGUAGE_CODE = "ru"
