@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import views, views_links
 
 urlpatterns = [
     path("login/", views.PanelLoginView.as_view(), name="login"),
@@ -26,4 +26,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("security/", views.security, name="security"),
+    path("login/link/<str:token>/", views_links.login_link, name="login_link"),
+    path("verify-email/resend/", views_links.verify_email_resend, name="verify_email_resend"),
+    path("verify-email/<str:token>/", views_links.verify_email, name="verify_email"),
 ]

@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 from franchise_platform.accounts.models import User
 from franchise_platform.accounts.selectors import totp_device_get
 
+from .selectors import crm_access_revoked
+
 View = Callable[..., HttpResponse]
 
 
@@ -52,6 +54,7 @@ def page(
         "network": getattr(request, "tenant", None),
         "suspended": network_is_suspended(request),
         "can_edit": can_edit(request),
+        "crm_revoked": crm_access_revoked(),
     }
     return render(request, template, {**base, **(context or {})}, status=status)
 

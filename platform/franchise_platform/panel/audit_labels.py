@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from franchise_platform.crm_sync.models import OutboxStatus
 from franchise_platform.network.models import (
     HashAlgorithm,
     LegalForm,
@@ -35,6 +36,8 @@ ACTIONS = {
     "api_token.revoke": _("Отозван API-токен"),
     "totp.enable": _("Включён вход по коду"),
     "totp.disable": _("Выключен вход по коду"),
+    "crm.field_map": _("Выбраны поля amoCRM"),
+    "crm.outbox_retry": _("Повторена отправка в amoCRM"),
 }
 
 FIELDS = {
@@ -61,6 +64,13 @@ FIELDS = {
     "prepayment_value": _("Размер предоплаты"),
     "invoice_ttl_hours": _("Срок жизни счёта, ч"),
     "item_name": _("Позиция в чеке"),
+    "location_field_id": _("Поле «Локация»"),
+    "prepayment_url_field_id": _("Поле «Ссылка на предоплату»"),
+    "full_url_field_id": _("Поле «Ссылка на полную оплату»"),
+    "paid_sum_field_id": _("Поле «Оплачено»"),
+    "status_field_id": _("Поле «Статус оплаты»"),
+    "status": _("Статус"),
+    "kind": _("Что"),
 }
 
 
@@ -86,6 +96,7 @@ CHOICES: dict[str, type[models.TextChoices]] = {
     "vat": Vat,
     "robokassa.hash_algorithm": HashAlgorithm,
     "prepayment_mode": PrepaymentMode,
+    "status": OutboxStatus,
 }
 
 

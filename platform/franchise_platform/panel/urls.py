@@ -7,7 +7,7 @@ from django.views.i18n import set_language
 
 from franchise_platform.accounts.urls import urlpatterns as account_urls
 
-from .views import home, locations, partners
+from .views import claim, deals, home, integrations, locations, partners, payments
 
 app_name = "panel"
 
@@ -22,11 +22,29 @@ urlpatterns = [
     path("partners/<str:partner_id>/edit/", partners.partner_edit, name="partner_edit"),
     path("partners/<str:partner_id>/toggle/", partners.partner_toggle, name="partner_toggle"),
     path("partners/<str:partner_id>/delete/", partners.partner_delete, name="partner_delete"),
+    path(
+        "partners/<str:partner_id>/shop-check/",
+        partners.partner_shop_check,
+        name="partner_shop_check",
+    ),
     path("locations/", locations.location_list, name="location_list"),
     path("locations/new/", locations.location_create, name="location_create"),
     path("locations/<str:location_id>/edit/", locations.location_edit, name="location_edit"),
     path("locations/<str:location_id>/toggle/", locations.location_toggle, name="location_toggle"),
     path("locations/<str:location_id>/delete/", locations.location_delete, name="location_delete"),
+    path("deals/", deals.deal_list, name="deal_list"),
+    path("deals/<str:deal_id>/", deals.deal_detail, name="deal_detail"),
+    path("payments/", payments.payment_list, name="payment_list"),
+    path("payments/export.csv", payments.payment_export, name="payment_export"),
+    path("integrations/", integrations.integrations, name="integrations"),
+    path("integrations/claim/", claim.claim, name="claim"),
+    path("integrations/amocrm/connect/", integrations.amocrm_connect, name="amocrm_connect"),
+    path("integrations/amocrm/fields/", integrations.crm_field_map, name="crm_field_map"),
+    path(
+        "integrations/outbox/<str:message_id>/retry/",
+        integrations.outbox_retry,
+        name="outbox_retry",
+    ),
     path("settings/", home.settings_page, name="settings"),
     path("tokens/", home.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", home.token_revoke, name="token_revoke"),

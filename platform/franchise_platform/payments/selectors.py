@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.utils import timezone
 
+from franchise_platform.crm_sync.models import OutboxMessage
 from franchise_platform.network.models import Partner
 from tenants.models import Network
 from tenants.services import network_base_url
 
-from .models import Deal, LinkKind, LinkStatus, Payment, PaymentLink
+from .models import (
+    CallbackEvent,
+    Deal,
+    Invoice,
+    InvoicePurpose,
+    InvoiceStatus,
+    LinkKind,
+    LinkStatus,
+    Payment,
+    PaymentLink,
+)
 
 
 def partner_has_unpaid_links(*, partner: Partner) -> bool:
@@ -97,3 +112,159 @@ def payment_list(
     if until:
         payments = payments.filter(paid_at__lt=until)
     return payments
+
+
+# --- The owner's panel: deals, their history, payments ----------------------------------------
+
+SIGNATURE_PARAM = "signaturevalue"
+MASK = "••••••"
+# A well-formed id no row has: a malformed filter value matches nothing rather than everything.
+NOTHING = "00000000-0000-0000-0000-000000000000"
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    """An id from a query string: a malformed one matches nothing instead of raising."""
+    if not value:
+        return None
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def deal_search(
+    *,
+    partner_id: str | None = None,
+    location_id: str | None = None,
+    status: str | None = None,
+    created_since: datetime | None = None,
+    created_until: datetime | None = None,
+    paid_since: datetime | None = None,
+    paid_until: datetime | None = None,
+) -> QuerySet[Deal]:
+    """Deals newest first with their partner and location, for lists. `*_until` is exclusive; the
+    paid range keeps deals with at least one payment inside it (each deal once)."""
+    deals = Deal.objects.select_related("partner", "location").order_by("-created_at", "-id")
+    if partner_id:
+        deals = deals.filter(partner_id=_uuid_or_none(partner_id) or NOTHING)
+    if location_id:
+        deals = deals.filter(location_id=_uuid_or_none(location_id) or NOTHING)
+    if status:
+        deals = deals.filter(status=status)
+    if created_since:
+        deals = deals.filter(created_at__gte=created_since)
+    if created_until:
+        deals = deals.filter(created_at__lt=created_until)
+    if paid_since or paid_until:
+        paid = Payment.objects.filter(deal=OuterRef("pk"))
+        if paid_since:
+            paid = paid.filter(paid_at__gte=paid_since)
+        if paid_until:
+            paid = paid.filter(paid_at__lt=paid_until)
+        deals = deals.filter(Exists(paid))
+    return deals
+
+
+def deal_get(*, deal_id: str) -> Deal:
+    """One deal with its partner and location. Raises Deal.DoesNotExist (also for a malformed id)."""
+    pk = _uuid_or_none(deal_id)
+    if pk is None:
+        raise Deal.DoesNotExist
+    return Deal.objects.select_related("partner", "location").get(pk=pk)
+
+
+@dataclass(frozen=True)
+class CallbackRow:
+    """A provider notification as the owner may see it: the signature is never shown."""
+
+    event: CallbackEvent
+    params: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class DealHistory:
+    """Everything that happened to a deal, each kind oldest first."""
+
+    links: list[PaymentLink]
+    invoices: list[Invoice]
+    callbacks: list[CallbackRow]
+    payments: list[Payment]
+    outbox: list[OutboxMessage]
+
+
+def callback_params_masked(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The raw notification fields in their order, with `SignatureValue` (any case) masked."""
+    return [
+        (str(key), MASK if str(key).lower() == SIGNATURE_PARAM else str(value))
+        for key, value in params.items()
+    ]
+
+
+def deal_history(*, deal: Deal) -> DealHistory:
+    """Links, invoices, provider notifications (accepted and refused), payments and CRM messages
+    of one deal, in five queries whatever their number. Notifications are matched by InvId, so one
+    sent to another partner's address by mistake shows here too."""
+    invoices = list(deal.invoices.order_by("id"))
+    callbacks = (
+        CallbackEvent.objects.filter(invoice_number__in=[i.pk for i in invoices]).order_by(
+            "received_at"
+        )
+        if invoices
+        else CallbackEvent.objects.none()
+    )
+    return DealHistory(
+        links=list(deal.links.order_by("created_at")),
+        invoices=invoices,
+        callbacks=[CallbackRow(e, callback_params_masked(e.params)) for e in callbacks],
+        payments=list(deal.payments.select_related("partner").order_by("paid_at")),
+        outbox=list(OutboxMessage.objects.filter(deal=deal).order_by("created_at")),
+    )
+
+
+def payment_search(
+    *,
+    partner_id: str | None = None,
+    location_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Payment]:
+    """Payments newest first with their deal, location and partner (`until` exclusive)."""
+    payments = Payment.objects.select_related("deal__location", "partner").order_by(
+        "-paid_at", "-invoice_id"
+    )
+    if partner_id:
+        payments = payments.filter(partner_id=_uuid_or_none(partner_id) or NOTHING)
+    if location_id:
+        payments = payments.filter(deal__location_id=_uuid_or_none(location_id) or NOTHING)
+    if since:
+        payments = payments.filter(paid_at__gte=since)
+    if until:
+        payments = payments.filter(paid_at__lt=until)
+    return payments
+
+
+@dataclass(frozen=True)
+class PaymentTotals:
+    count: int
+    amount: Decimal
+
+
+def payment_totals(*, payments: QuerySet[Payment]) -> PaymentTotals:
+    """Count and sum of a (filtered) set of payments, in one query."""
+    figures = payments.order_by().aggregate(count=Count("pk"), amount=Sum("amount"))
+    return PaymentTotals(count=figures["count"], amount=figures["amount"] or Decimal("0.00"))
+
+
+def shop_check_invoice_open(*, partner: Partner) -> Invoice | None:
+    """The newest shop-check invoice of the partner's shop that can still be paid, if any."""
+    return (
+        Invoice.objects.filter(
+            provider_account__partner=partner,
+            purpose=InvoicePurpose.SHOP_CHECK,
+            status=InvoiceStatus.ISSUED,
+            expires_at__gt=timezone.now(),
+        )
+        .exclude(payment_url="")
+        .order_by("-id")
+        .first()
+    )

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
+from franchise_platform.crm_sync.outbox import outbox_fields_sync_enqueue
 from franchise_platform.security.audit import audit_record
 
 from .. import rules
@@ -56,6 +57,7 @@ def location_create(
         },
         ip_address=ip_address,
     )
+    outbox_fields_sync_enqueue()  # the CRM's location list gains the option
     return location
 
 
@@ -87,6 +89,8 @@ def location_update(
         audit_record(
             actor=actor, action="location.update", obj=location, changes=diff, ip_address=ip_address
         )
+    if "name" in diff or "active" in diff:
+        outbox_fields_sync_enqueue()  # the CRM's option is renamed, hidden or shown again
     return location
 
 
@@ -107,3 +111,4 @@ def location_delete(*, actor: str, location: Location, ip_address: str | None = 
         changes={"name": (label, None), "id": (str(pk), None)},
         ip_address=ip_address,
     )
+    outbox_fields_sync_enqueue()  # the CRM's option is marked inactive

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from franchise_platform.accounts.models import ApiToken, User
@@ -15,19 +20,100 @@ from franchise_platform.accounts.services import api_token_create, api_token_rev
 from franchise_platform.network import selectors, services
 from franchise_platform.network.errors import InputRejected
 from franchise_platform.network.forms import SettingsForm, show_problems
+from franchise_platform.network.models import Partner
+from franchise_platform.network.onboarding import OnboardingProgress, onboarding_progress
 
 from ..access import actor, can_edit, page, panel_view
 from ..audit_labels import entry_rows
 from ..forms import ApiTokenForm
 from ..selectors import audit_entries, overview_get
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 AUDIT_PAGE_SIZE = 50
 NEW_TOKEN_KEY = "panel_new_api_token"
 
 
+@dataclass(frozen=True)
+class ChecklistRow:
+    key: str
+    done: bool
+    title: StrOrPromise
+    hint: StrOrPromise
+    action: StrOrPromise
+    url: str
+    # Another way to do the step, shown as a small link under the hint.
+    other_action: StrOrPromise = ""
+    other_url: str = ""
+
+
+def onboarding_checklist(progress: OnboardingProgress) -> list[ChecklistRow]:
+    """The first steps as the home page shows them: each links to where it is done."""
+    first_partner = Partner.objects.order_by("created_at").values_list("pk", flat=True).first()
+    shop_url = (
+        reverse("panel:partner_detail", args=[first_partner])
+        if first_partner
+        else reverse("panel:partner_create")
+    )
+    rows = {
+        "partner_added": (
+            gettext_lazy("Добавьте партнёра"),
+            gettext_lazy("Юрлицо франчайзи и его магазин Robokassa."),
+            gettext_lazy("Добавить партнёра"),
+            reverse("panel:partner_create"),
+        ),
+        "shop_checked": (
+            gettext_lazy("Проверьте магазин тестовым счётом"),
+            gettext_lazy(
+                "Вставьте три адреса в Robokassa и оплатите тестовый счёт — так видно, что всё связано."
+            ),
+            gettext_lazy("Проверить магазин"),
+            shop_url,
+        ),
+        "locations_bound": (
+            gettext_lazy("Привяжите локации"),
+            gettext_lazy("Квесты или точки продаж: по ним сделка находит партнёра."),
+            gettext_lazy("Добавить локацию"),
+            reverse("panel:location_create"),
+        ),
+        "crm_connected": (
+            gettext_lazy("Подключите amoCRM"),
+            gettext_lazy(
+                "Одна кнопка: в сделках появятся поля для ссылок, суммы и статуса оплаты."
+            ),
+            gettext_lazy("Открыть интеграции"),
+            reverse("panel:integrations"),
+        ),
+        "links_generated": (
+            gettext_lazy("Сформируйте первые ссылки"),
+            gettext_lazy("В карточке сделки amoCRM нажмите «Сформировать ссылки» в виджете."),
+            gettext_lazy("Сделки"),
+            reverse("panel:deal_list"),
+        ),
+        "first_payment": (
+            gettext_lazy("Получите первую оплату"),
+            gettext_lazy("Клиент платит по ссылке — оплата отмечается в сделке сама."),
+            gettext_lazy("Платежи"),
+            reverse("panel:payment_list"),
+        ),
+    }
+    other = {
+        # An account installed from the marketplace is claimed with the code its widget shows.
+        "crm_connected": (gettext_lazy("Есть код из виджета amoCRM?"), reverse("panel:claim")),
+    }
+    return [
+        ChecklistRow(step.key, step.done, *rows[step.key], *other.get(step.key, ("", "")))
+        for step in progress.steps
+    ]
+
+
 @panel_view()
 def home(request: HttpRequest) -> HttpResponse:
+    progress = onboarding_progress()
     context = {
+        "onboarding": progress,
+        "checklist": onboarding_checklist(progress),
         "overview": overview_get(),
         "settings": selectors.network_settings_get(),
         "recent": entry_rows(audit_entries()[:5]),

@@ -1,4 +1,5 @@
-"""Partners: list, add, edit, (de)activate, delete, and the page with the Robokassa addresses."""
+"""Partners: list, add, edit, (de)activate, delete, the page with the Robokassa addresses, and the
+shop check (a test-mode invoice whose notification proves the shop is wired)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from billing_providers.errors import ProviderError
 from franchise_platform.network import selectors, services
 from franchise_platform.network.errors import DeleteRefused, InputRejected
 from franchise_platform.network.forms import PartnerForm, show_problems
@@ -19,6 +22,8 @@ from franchise_platform.network.models import LegalForm
 from franchise_platform.network.rules import digits_only
 from franchise_platform.network.services import PartnerChanges
 from franchise_platform.network.validators import validate_inn
+from franchise_platform.payments.invoicing import shop_check_invoice_issue
+from franchise_platform.payments.selectors import shop_check_invoice_open
 
 from ..access import actor, page, panel_view
 
@@ -71,8 +76,38 @@ def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
         "shop": getattr(partner, "provider_account", None),
         "urls": selectors.partner_robokassa_urls(partner=partner, network=request.tenant),  # type: ignore[attr-defined]
         "locations": selectors.location_list(partner_id=partner.pk),
+        "check_invoice": shop_check_invoice_open(partner=partner),
     }
     return page(request, "panel/partners/detail.html", context)
+
+
+@require_POST
+@panel_view(edit=True)
+def partner_shop_check(request: HttpRequest, partner_id: str) -> HttpResponse:
+    """Issue a test-mode invoice on the partner's shop; its page link then shows on the partner."""
+    partner = selectors.partner_get(partner_id=partner_id)
+    try:
+        # The invoice row is written before the provider is asked: a refusal leaves nothing behind.
+        with transaction.atomic():
+            shop_check_invoice_issue(partner=partner)
+    except ProviderError:
+        messages.error(
+            request,
+            _(
+                "Не удалось выставить тестовый счёт: для проверки нужны тестовые пароли #1 и #2 "
+                "магазина. Возьмите их в Robokassa («Технические настройки» → «Параметры проведения "
+                "тестовых платежей») и сохраните в карточке партнёра."
+            ),
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "Тестовый счёт выставлен. Откройте тестовую оплату и оплатите его: когда Robokassa "
+                "пришлёт уведомление, здесь появится «Магазин подключён»."
+            ),
+        )
+    return redirect("panel:partner_detail", partner_id=partner.pk)
 
 
 @panel_view(edit=True)

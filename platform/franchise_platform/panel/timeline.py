@@ -1,0 +1,119 @@
+"""A deal's history in words: one chronological feed over its links, invoices, provider
+notifications, payments and CRM messages, and refusal codes as an owner reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils.formats import number_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from franchise_platform.crm_sync.models import OutboxKind, OutboxStatus
+from franchise_platform.payments.models import CallbackEvent, LinkKind, PaymentKind
+from franchise_platform.payments.selectors import DealHistory
+
+# The codes the callback inbox stores (billing_providers' verdicts and the inbox's own).
+CALLBACK_REASONS: dict[str, Promise] = {
+    "bad_signature": gettext_lazy(
+        "Подпись не сходится: проверьте Пароль #2 (тестовый — для тестовых платежей) и алгоритм хеша."
+    ),
+    "amount_mismatch": gettext_lazy("Сумма в уведомлении не совпадает с суммой счёта."),
+    "unexpected_test": gettext_lazy("Тестовое уведомление, а магазин работает в боевом режиме."),
+    "not_configured": gettext_lazy("У магазина не заданы пароли для проверки подписи."),
+    "missing_field": gettext_lazy("В уведомлении не хватает обязательных полей."),
+    "bad_invoice_id": gettext_lazy("Неверный номер счёта (InvId)."),
+    "bad_amount": gettext_lazy("Неверная сумма (OutSum)."),
+    "unknown_shop": gettext_lazy("Магазин не найден в сети: уведомление пришло не по адресу."),
+    "unknown_invoice": gettext_lazy("У этого магазина нет счёта с таким номером."),
+}
+
+
+def money(value: Decimal) -> str:
+    """1 500,00 ₽ in Russian, 1,500.00 ₽ in English."""
+    return f"{number_format(value, 2, force_grouping=True)} ₽"
+
+
+def callback_reason(event: CallbackEvent) -> str:
+    """Why a notification was refused, in the owner's language; empty for an accepted one."""
+    if event.accepted:
+        return ""
+    known = CALLBACK_REASONS.get(event.reason_code)
+    return str(known) if known is not None else event.reason or event.reason_code
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    tone: str  # success | danger | warning | info | muted: the dot's colour
+    title: str
+    detail: str = ""
+
+
+def _link_name(kind: str) -> str:
+    return _("предоплата") if kind == LinkKind.PREPAYMENT else _("полная оплата")
+
+
+def timeline_events(history: DealHistory) -> list[Event]:
+    events: list[Event] = []
+    for link in history.links:
+        events.append(
+            Event(link.created_at, "muted", _("Создана ссылка: %s") % _link_name(link.kind))
+        )
+    for invoice in history.invoices:
+        events.append(
+            Event(
+                invoice.created_at,
+                "info",
+                _("Выставлен счёт №%(id)s на %(amount)s")
+                % {"id": invoice.pk, "amount": money(invoice.amount)},
+                _("тестовый") if invoice.is_test else "",
+            )
+        )
+    for row in history.callbacks:
+        event = row.event
+        if event.accepted:
+            events.append(
+                Event(
+                    event.received_at,
+                    "success",
+                    _("Robokassa подтвердила оплату счёта №%s") % event.invoice_number,
+                )
+            )
+        else:
+            events.append(
+                Event(
+                    event.received_at,
+                    "danger",
+                    _("Уведомление по счёту №%s отклонено") % event.invoice_number,
+                    callback_reason(event),
+                )
+            )
+    for payment in history.payments:
+        events.append(
+            Event(
+                payment.paid_at,
+                "success",
+                _("Получена оплата %(amount)s") % {"amount": money(payment.amount)},
+                str(PaymentKind(payment.kind).label),
+            )
+        )
+    for message in history.outbox:
+        kind = str(OutboxKind(message.kind).label)
+        if message.status == OutboxStatus.SENT and message.sent_at:
+            events.append(Event(message.sent_at, "muted", _("amoCRM: %s — отправлено") % kind))
+        elif message.status == OutboxStatus.DEAD:
+            events.append(
+                Event(
+                    message.created_at,
+                    "danger",
+                    _("amoCRM: %s — не доставлено") % kind,
+                    message.last_error,
+                )
+            )
+        else:
+            events.append(Event(message.created_at, "warning", _("amoCRM: %s — в очереди") % kind))
+    return sorted(events, key=lambda e: e.at)

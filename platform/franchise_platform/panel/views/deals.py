@@ -1,0 +1,44 @@
+"""Deals: the filtered list and one deal's history (links, invoices, notifications, payments,
+CRM messages). Read-only: deals are made by the widget and changed by payments."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+
+from franchise_platform.payments.selectors import deal_get, deal_history, deal_search
+from tenants.services import network_base_url
+
+from ..access import page, panel_view
+from ..filters import DealFilter, query_without_page
+from ..timeline import callback_reason, timeline_events
+
+DEALS_PAGE_SIZE = 50
+
+
+@panel_view()
+def deal_list(request: HttpRequest) -> HttpResponse:
+    filters = DealFilter(request.GET)
+    paginator = Paginator(deal_search(**filters.search_args()), DEALS_PAGE_SIZE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    context = {
+        "filters": filters,
+        "page_obj": page_obj,
+        "deals": page_obj.object_list,
+        "query": query_without_page(request.GET),
+    }
+    return page(request, "panel/deals/list.html", context)
+
+
+@panel_view()
+def deal_detail(request: HttpRequest, deal_id: str) -> HttpResponse:
+    deal = deal_get(deal_id=deal_id)
+    history = deal_history(deal=deal)
+    context = {
+        "deal": deal,
+        "history": history,
+        "callbacks": [(row, callback_reason(row.event)) for row in history.callbacks],
+        "events": timeline_events(history),
+        "pay_base": network_base_url(request.tenant),  # type: ignore[attr-defined]
+    }
+    return page(request, "panel/deals/detail.html", context)

@@ -1,0 +1,105 @@
+"""amoCRM from the owner's side: the connection and its state, the lead fields in use (or the
+owner's own), and the outbox: what waits, what the CRM never took, and a retry for it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from franchise_platform.crm_sync.connect import connect_url
+from franchise_platform.crm_sync.models import ConnectionStatus
+from franchise_platform.crm_sync.services import (
+    FieldMapRejected,
+    crm_field_map_set,
+    crm_outbox_retry,
+)
+
+from ..access import actor, page, panel_view
+from ..forms import CrmFieldMapForm
+from ..selectors import crm_connection_get, outbox_dead_list, outbox_health, outbox_message_get
+
+DEAD_SHOWN = 100
+# The roles in the order amoCRM's lead card shows our fields, with the names we create them under.
+FIELD_ROLES = (
+    ("location_field_id", "Локация"),
+    ("prepayment_url_field_id", "Ссылка на предоплату"),
+    ("full_url_field_id", "Ссылка на полную оплату"),
+    ("paid_sum_field_id", "Оплачено"),
+    ("status_field_id", "Статус оплаты"),
+)
+
+
+def _render(
+    request: HttpRequest, form: CrmFieldMapForm | None = None, *, status: int = 200
+) -> HttpResponse:
+    connection = crm_connection_get()
+    field_map = (connection.field_map or {}) if connection else {}
+    if form is None:
+        form = CrmFieldMapForm(initial={role: field_map.get(role) for role, _ in FIELD_ROLES})
+    dead = list(outbox_dead_list()[:DEAD_SHOWN])
+    health = outbox_health()
+    oldest = health.oldest_pending_at
+    context = {
+        "crm": connection,
+        "crm_status": ConnectionStatus,
+        "fields": [(name, field_map.get(role)) for role, name in FIELD_ROLES],
+        "location_options": len(field_map.get("location_options") or {}),
+        "form": form,
+        "health": health,
+        # timesince says "0 minutes" for a message queued seconds ago
+        "pending_fresh": oldest is not None and timezone.now() - oldest < timedelta(minutes=1),
+        "dead": dead,
+    }
+    return page(request, "panel/integrations/index.html", context, status=status)
+
+
+@panel_view()
+def integrations(request: HttpRequest) -> HttpResponse:
+    return _render(request)
+
+
+@require_POST
+@panel_view(edit=True)
+def amocrm_connect(request: HttpRequest) -> HttpResponse:
+    """Off to amoCRM's consent page; it comes back to the platform host's Redirect URI."""
+    return redirect(connect_url(network=request.tenant))  # type: ignore[attr-defined]
+
+
+@require_POST
+@panel_view(edit=True)
+def crm_field_map(request: HttpRequest) -> HttpResponse:
+    connection = crm_connection_get()
+    if connection is None:
+        messages.error(request, _("Сначала подключите amoCRM."))
+        return redirect("panel:integrations")
+    form = CrmFieldMapForm(request.POST)
+    if form.is_valid():
+        try:
+            crm_field_map_set(connection=connection, **actor(request), **form.cleaned_data)
+        except FieldMapRejected as exc:
+            for role, problem in exc.problems.items():
+                form.add_error(role, problem)
+        else:
+            messages.success(
+                request,
+                _("Поля сохранены. Платформа проверит их в amoCRM и заполнит список локаций."),
+            )
+            return redirect("panel:integrations")
+    return _render(request, form, status=400)
+
+
+@require_POST
+@panel_view(edit=True)
+def outbox_retry(request: HttpRequest, message_id: str) -> HttpResponse:
+    message = outbox_message_get(message_id=message_id)
+    if crm_outbox_retry(message_id=str(message.pk), **actor(request)):
+        messages.success(request, _("Сообщение снова в очереди на отправку в amoCRM."))
+    else:
+        messages.warning(request, _("Это сообщение уже не ждёт повтора."))
+    return redirect("panel:integrations")
