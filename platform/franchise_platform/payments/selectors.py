@@ -57,9 +57,10 @@ def deal_links_view(*, deal: Deal, network: Network) -> dict[str, Any]:
         if current is None or current.status != LinkStatus.ACTIVE:
             by_kind[link.kind] = link
     for kind in (LinkKind.PREPAYMENT, LinkKind.FULL):
-        link = by_kind.get(kind)
-        if link is None:
+        shown = by_kind.get(kind)
+        if shown is None:
             continue
+        link = shown
         links.append(
             {
                 "kind": kind,

@@ -21,7 +21,7 @@ SIGNUP_RATE_LIMIT = 0
 
 # A fixed, test-only master key (never used outside the test suite) unless the environment gives one;
 # the Celery worker that tests start inherits the same environment.
-if not PLATFORM_ENCRYPTION_KEYS:  # noqa: F405
+if not PLATFORM_ENCRYPTION_KEYS:  # type: ignore[used-before-def]  # noqa: F405 - from base
     PLATFORM_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE="]
 
 # One test database per test process, so two runs on one machine (a developer and CI, or parallel
