@@ -7,8 +7,9 @@ from ninja import Router, Schema, Status
 
 from franchise_platform.api_errors import ApiError
 
+from .abuse import client_ip
 from .errors import NetworkError
-from .services import network_create
+from .signup import network_signup
 
 router = Router(tags=["signup"])
 
@@ -18,6 +19,9 @@ class SignupIn(Schema):
     slug: str
     owner_email: str
     owner_password: str
+    # Optional (an addition to the contract): the single-use code the amoCRM widget shows in an
+    # account no network has claimed; with it the account is bound to the new network.
+    claim_code: str = ""
 
 
 class SignupOut(Schema):
@@ -30,14 +34,17 @@ class SignupOut(Schema):
 @router.post("/signup", response={201: SignupOut}, auth=None)
 def signup(request: HttpRequest, payload: SignupIn) -> Status[SignupOut]:
     try:
-        created = network_create(
+        result = network_signup(
             name=payload.network_name,
             slug=payload.slug,
             owner_email=payload.owner_email,
             owner_password=payload.owner_password,
+            claim_code=payload.claim_code,
+            client_ip=client_ip(request),
         )
     except NetworkError as exc:
         raise ApiError(exc.status, exc.detail, exc.code) from exc
+    created = result.created
     return Status(
         201,
         SignupOut(

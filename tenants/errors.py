@@ -18,3 +18,15 @@ class NetworkValidationError(NetworkError):
 
 class NetworkConflict(NetworkError):
     status = 409
+
+
+class ClaimRefused(NetworkError):
+    """A claim code could not be issued or used; `status` says how the API answers."""
+
+    def __init__(self, detail: str, code: str, status: int = 422) -> None:
+        super().__init__(detail, code)
+        self.status = status
+
+
+class SignupRateLimited(NetworkError):
+    status = 429

@@ -19,7 +19,7 @@ from franchise_platform.security.envelope import data_key_create
 
 from .errors import NetworkConflict, NetworkValidationError
 from .models import Domain, Network
-from .slugs import schema_is_free, schema_name_for_slug, slug_validate
+from .slugs import schema_name_for_slug, slug_ensure_available, slug_validate
 
 logger = logging.getLogger(__name__)
 
@@ -45,22 +45,38 @@ def network_base_url(network: Network) -> str:
     return f"{settings.PLATFORM_SCHEME}://{network_host(network)}{port}"
 
 
-def network_input_validate(*, name: str, slug: str, owner_email: str, owner_password: str) -> str:
-    """Check everything a person typed; return the normalised slug. Raises NetworkValidationError."""
+def network_name_validate(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise NetworkValidationError(_("Укажите название сети (до 200 символов)."), "invalid_name")
-    slug = slug_validate(slug)
+    return name
+
+
+def owner_email_validate(email: str) -> str:
     try:
-        validate_email(owner_email or "")
+        validate_email(email or "")
     except ValidationError as exc:
         raise NetworkValidationError(_("Проверьте e-mail владельца."), "invalid_email") from exc
+    return email.strip().lower()
+
+
+def owner_password_validate(password: str) -> str:
     try:
-        validate_password(owner_password or "")
+        validate_password(password or "")
     except ValidationError as exc:
         raise NetworkValidationError(
             _("Пароль слишком простой: ") + " ".join(exc.messages), "weak_password"
         ) from exc
+    return password
+
+
+def network_input_validate(*, name: str, slug: str, owner_email: str, owner_password: str) -> str:
+    """Check everything a person typed; return the normalised slug. Raises NetworkValidationError.
+    The sign-up form calls the per-field checks above one by one to show every problem at once."""
+    network_name_validate(name)
+    slug = slug_validate(slug)
+    owner_email_validate(owner_email)
+    owner_password_validate(owner_password)
     return slug
 
 
@@ -69,19 +85,14 @@ def network_create(
 ) -> NetworkCreated:
     """Create a network with its schema, owner account and first API token, all or nothing.
 
-    Raises NetworkValidationError (422) for bad input and NetworkConflict (409) for a taken slug.
-    The schema is cloned from TENANT_BASE_SCHEMA inside the same transaction, so a failure at any
-    step leaves no half-made schema behind.
+    Raises NetworkValidationError (422) for bad input (a reserved or look-alike slug included) and
+    NetworkConflict (409) for a taken slug. The schema is cloned from TENANT_BASE_SCHEMA inside the
+    same transaction, so a failure at any step leaves no half-made schema behind.
     """
     slug = network_input_validate(
         name=name, slug=slug, owner_email=owner_email, owner_password=owner_password
     )
-    if Network.objects.filter(slug=slug).exists():
-        raise NetworkConflict(_("Адрес «%(slug)s» уже занят.") % {"slug": slug}, "slug_taken")
-    if not schema_is_free(slug):
-        raise NetworkValidationError(
-            _("Этот адрес зарезервирован, выберите другой."), "reserved_slug"
-        )
+    slug = slug_ensure_available(slug)
     email = owner_email.strip().lower()
     try:
         with transaction.atomic():

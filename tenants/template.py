@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import connection
 from psycopg2 import sql
 
+from franchise_platform.db import schema_to_public
+
 from .models import TemplateSnapshot
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,9 @@ def _template() -> str:
 def _migration_count(schema: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            sql.SQL("SELECT count(*) FROM {}.django_migrations").format(sql.Identifier(schema)).as_string(cursor.cursor)
+            sql.SQL("SELECT count(*) FROM {}.django_migrations")
+            .format(sql.Identifier(schema))
+            .as_string(cursor.cursor)
         )
         return int(cursor.fetchone()[0])
 
@@ -101,5 +105,5 @@ def schema_create_from_template(schema_name: str) -> bool:
     pattern = re.compile(rf"\b{re.escape(_template())}\b")
     with connection.cursor() as cursor:
         cursor.execute(pattern.sub(schema_name, sql))
-    connection.set_schema_to_public()
+    schema_to_public()
     return True

@@ -69,6 +69,8 @@ define(['jquery'], function ($) {
       data: null,      // the last good answer
       error: null,     // {message, support}
       connect: null,   // {account}: the account is not bound to a network yet
+      claim: null,     // {busy, code, expiresAt, error}: the single-use code that binds it
+      claimSeq: 0,     // the same guard as `seq`, for the claim-code request
       notice: '',
       bindOpen: false,
       updatedAt: null
@@ -121,9 +123,14 @@ define(['jquery'], function ($) {
       return BASE_URL + '/api/widget/v1/leads/' + encodeURIComponent(leadId) + '/links';
     }
 
-    function signupUrl(acc) {
+    function signupUrl(acc, code) {
       return BASE_URL + '/signup/?amocrm_account=' + encodeURIComponent(acc.id) +
-        '&subdomain=' + encodeURIComponent(acc.subdomain);
+        '&subdomain=' + encodeURIComponent(acc.subdomain) +
+        (code ? '&claim=' + encodeURIComponent(code) : '');
+    }
+
+    function claimCodeUrl() {
+      return BASE_URL + '/api/widget/v1/claim-code';
     }
 
     function loadStylesheet() {
@@ -181,7 +188,39 @@ define(['jquery'], function ($) {
       state.notice = '';
       paint();
 
-      var options = { url: linksUrl(leadId), method: method, type: method, dataType: 'json',
+      authorized(method, linksUrl(leadId)).done(function (data) {
+        if (seq !== state.seq) { return; }
+        if (!data || typeof data !== 'object' || (data.links && !Array.isArray(data.links))) {
+          state.error = { message: t('lcard.errors.bad_answer'), support: true };
+          return;
+        }
+        state.data = data;
+        state.error = null;
+        state.connect = null;
+        state.updatedAt = new Date();
+        state.notice = method === 'POST' ? t('lcard.generated') : '';
+      }).fail(function (xhr, textStatus) {
+        if (seq !== state.seq) { return; }
+        var failure = describeFailure(xhr, textStatus);
+        if (failure.connect) {
+          var first = !state.connect;
+          state.connect = { account: account() };
+          state.data = null;
+          state.error = null;
+          if (first || !claimFresh()) { requestClaimCode(); }
+        } else {
+          state.error = failure;
+        }
+      }).always(function () {
+        if (seq !== state.seq) { return; }
+        state.busy = '';
+        paint();
+      });
+    }
+
+    /* Every backend call goes through amoCRM's $authorizedAjax (it adds the disposable token). */
+    function authorized(method, url) {
+      var options = { url: url, method: method, type: method, dataType: 'json',
         timeout: REQUEST_TIMEOUT_MS, cache: false };
       if (method === 'POST') {
         options.contentType = 'application/json';
@@ -203,30 +242,40 @@ define(['jquery'], function ($) {
         }
         call = adapted.promise();
       }
-      call.done(function (data) {
-        if (seq !== state.seq) { return; }
-        if (!data || typeof data !== 'object' || (data.links && !Array.isArray(data.links))) {
-          state.error = { message: t('lcard.errors.bad_answer'), support: true };
+      return call;
+    }
+
+    /* A code on screen that still has a minute to live (the server renews it after that). */
+    function claimFresh() {
+      var claim = state.claim;
+      if (!claim || !claim.code) { return false; }
+      return !claim.expiresAt || claim.expiresAt.getTime() - Date.now() > 60000;
+    }
+
+    /* The single-use code that binds this account to a network (asked for only while unbound). */
+    function requestClaimCode() {
+      if (state.claim && state.claim.busy) { return; }
+      var seq = ++state.claimSeq;
+      state.claim = { busy: true, code: '', expiresAt: null, error: '' };
+      paint();
+      authorized('POST', claimCodeUrl()).done(function (data) {
+        if (seq !== state.claimSeq) { return; }
+        var code = data && typeof data.code === 'string' && /^[A-Z0-9-]{4,12}$/.test(data.code) ? data.code : '';
+        var expires = data && data.expires_at ? new Date(data.expires_at) : null;
+        state.claim = code
+          ? { busy: false, code: code, expiresAt: expires && !isNaN(expires.getTime()) ? expires : null, error: '' }
+          : { busy: false, code: '', expiresAt: null, error: t('lcard.errors.bad_answer') };
+      }).fail(function (xhr, textStatus) {
+        if (seq !== state.claimSeq) { return; }
+        var body = parseBody(xhr) || {};
+        if (xhr && xhr.status === 409 && body.code === 'account_already_bound') {
+          state.claim = null;
+          request('GET');  // bound meanwhile: show the links
           return;
         }
-        state.data = data;
-        state.error = null;
-        state.connect = null;
-        state.updatedAt = new Date();
-        state.notice = method === 'POST' ? t('lcard.generated') : '';
-      }).fail(function (xhr, textStatus) {
-        if (seq !== state.seq) { return; }
-        var failure = describeFailure(xhr, textStatus);
-        if (failure.connect) {
-          state.connect = { account: account() };
-          state.data = null;
-          state.error = null;
-        } else {
-          state.error = failure;
-        }
+        state.claim = { busy: false, code: '', expiresAt: null, error: describeFailure(xhr, textStatus).message };
       }).always(function () {
-        if (seq !== state.seq) { return; }
-        state.busy = '';
+        if (seq !== state.claimSeq) { return; }
         paint();
       });
     }
@@ -334,24 +383,45 @@ define(['jquery'], function ($) {
         .attr('type', 'button').prop('disabled', !!state.busy);
     }
 
+    function claimBox() {
+      var claim = state.claim || { busy: true };
+      var $box = el('div', 'fpl-code js-fpl-claim');
+      if (claim.code) {
+        $box.append(el('span', 'fpl-code__value js-fpl-claim-code', claim.code))
+          .append(copyButton(claim.code));
+        if (claim.expiresAt) {
+          var d = claim.expiresAt;
+          $box.append(el('span', 'fpl-code__expires js-fpl-claim-expires',
+            t('lcard.connect.code_expires', { time: twoDigits(d.getHours()) + ':' + twoDigits(d.getMinutes()) })));
+        }
+      } else if (claim.busy) {
+        $box.append(el('span', 'fpl-loading js-fpl-claim-loading', t('lcard.connect.code_loading')));
+      } else {
+        $box.addClass('fpl-code_error')
+          .append(el('span', 'fpl-code__error js-fpl-claim-error', claim.error || t('lcard.errors.bad_answer')))
+          .append(el('button', 'fpl-textbutton js-fpl-claim-retry', t('lcard.connect.code_retry'))
+            .attr('type', 'button'));
+      }
+      return $box;
+    }
+
     function connectView(acc) {
+      var code = state.claim && state.claim.code;
       var $box = el('div', 'fpl-connect js-fpl-connect');
       $box.append(el('div', 'fpl-connect__title', t('lcard.connect.title')));
       $box.append(el('p', 'fpl-connect__text',
         t('lcard.connect.text', { subdomain: acc.subdomain || acc.id })));
       $box.append(el('a', 'fpl-button fpl-button_primary fpl-connect__signup js-fpl-signup', t('lcard.connect.signup'))
-        .attr({ href: signupUrl(acc), target: '_blank', rel: 'noopener noreferrer' }));
-      $box.append(el('p', 'fpl-connect__hint', t('lcard.connect.signup_hint')));
+        .attr({ href: signupUrl(acc, code), target: '_blank', rel: 'noopener noreferrer' }));
+      $box.append(el('p', 'fpl-connect__hint',
+        t(code ? 'lcard.connect.signup_hint' : 'lcard.connect.signup_hint_no_code')));
       $box.append(el('button', 'fpl-button fpl-button_secondary js-fpl-bind-toggle', t('lcard.connect.bind'))
         .attr({ type: 'button', 'aria-expanded': state.bindOpen ? 'true' : 'false' }));
       var $steps = el('ol', 'fpl-connect__steps js-fpl-bind-steps');
       if (!state.bindOpen) { $steps.attr('hidden', 'hidden'); }
       $steps.append(el('li', '', t('lcard.connect.bind_step_1')));
       $steps.append(el('li', '', t('lcard.connect.bind_step_2')));
-      $steps.append(el('li', '', t('lcard.connect.bind_step_3'))
-        .append(el('div', 'fpl-code')
-          .append(el('span', 'fpl-code__value js-fpl-account-code', String(acc.id)))
-          .append(copyButton(String(acc.id)))));
+      $steps.append(el('li', '', t('lcard.connect.bind_step_3')).append(claimBox()));
       $box.append($steps);
       $box.append(el('button', 'fpl-textbutton js-fpl-refresh', t('lcard.connect.retry'))
         .attr('type', 'button').prop('disabled', !!state.busy));
@@ -434,6 +504,12 @@ define(['jquery'], function ($) {
       request('GET');
     }
 
+    function onClaimRetry(e) {
+      e.preventDefault();
+      state.claim = null;
+      requestClaimCode();
+    }
+
     function onBindToggle(e) {
       e.preventDefault();
       state.bindOpen = !state.bindOpen;
@@ -461,6 +537,7 @@ define(['jquery'], function ($) {
         state.data = null;
         state.error = null;
         state.connect = null;
+        state.claim = null;
         state.notice = '';
         state.updatedAt = null;
         self.render_template({
@@ -478,6 +555,7 @@ define(['jquery'], function ($) {
           .on('click' + NS, ROOT + ' .js-fpl-generate', onGenerate)
           .on('click' + NS, ROOT + ' .js-fpl-refresh', onRefresh)
           .on('click' + NS, ROOT + ' .js-fpl-bind-toggle', onBindToggle)
+          .on('click' + NS, ROOT + ' .js-fpl-claim-retry', onClaimRetry)
           .on('click' + NS, ROOT + ' .js-fpl-copy', onCopy);
         return true;
       },
@@ -487,9 +565,7 @@ define(['jquery'], function ($) {
         var $info = el('div', 'fpl fpl-settings')
           .append(el('p', 'fpl-settings__text', t('settings_modal.about', { service: BASE_URL.replace(/^https?:\/\//, '') })));
         if (acc.id) {
-          $info.append(el('p', 'fpl-settings__text')
-            .append(document.createTextNode(t('settings_modal.account_code') + ' '))
-            .append(el('b', 'fpl-code__value', String(acc.id))));
+          $info.append(el('p', 'fpl-settings__text', t('settings_modal.claim_hint')));
           $info.append(el('a', 'fpl-settings__link', t('settings_modal.signup'))
             .attr({ href: signupUrl(acc), target: '_blank', rel: 'noopener noreferrer' }));
         }
@@ -502,6 +578,7 @@ define(['jquery'], function ($) {
       onSave: function () { return true; },
       destroy: function () {
         state.seq++;
+        state.claimSeq++;
         $(document).off(NS);
         $(ROOT).remove();
       }

@@ -6,5 +6,7 @@ from .api import public_api
 
 urlpatterns = [
     path("api/v1/", public_api.urls),
+    path("operator/", include("franchise_platform.operator.urls")),
     path("", include("franchise_platform.crm_sync.urls_public")),
+    path("", include("tenants.urls")),
 ]

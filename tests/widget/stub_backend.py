@@ -5,7 +5,8 @@ It answers the contract's shapes, checks amoCRM's disposable token the way the r
 preflight for `X-Auth-Token`, and records every request so tests can assert on what the widget sent.
 
 Scenarios are chosen by lead id (see `LEADS`), and an account id outside `bound_accounts` gets the
-«account not bound» answer. The browser tests take it through the `widget_backend` fixture, which a
+«account not bound» answer. `POST /api/widget/v1/claim-code` hands such an account its claim code
+(`CLAIM_CODE`), or 409 when it is bound or its install is in `uninstalled_accounts`. The browser tests take it through the `widget_backend` fixture, which a
 later conftest can override to point at the real Django server.
 """
 
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,6 +30,9 @@ CLIENT_SECRET = "widget-test-client-secret"
 CLIENT_UUID = "0b0123f4-5678-4abc-9def-0123456789ab"
 BOUND_ACCOUNT = 31415926
 UNBOUND_ACCOUNT = 27182818
+CLAIM_CODE = "7K4-9QX"
+# The claim code's expiry: 14:35 local time today, so the widget's «valid until» text is known.
+CLAIM_EXPIRES_LOCAL = "14:35"
 PAY = "http://chezaquest.localhost:8000/pay/"
 
 PARTNER = {"id": "5b8f0c7e-2f7a-4d5e-9a51-1f0f2d7c9a01", "name": "ИП Иванов Иван Иванович"}
@@ -130,6 +135,13 @@ LEADS: dict[int, dict[str, Any]] = {
 }
 
 LINKS_PATH = re.compile(r"^/api/widget/v1/leads/(\d+)/links/?$")
+CLAIM_PATH = "/api/widget/v1/claim-code"
+
+
+def _claim_expires_at() -> str:
+    hour, minute = (int(p) for p in CLAIM_EXPIRES_LOCAL.split(":"))
+    local = datetime.now().astimezone().replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return local.isoformat()
 
 
 def _b64url_decode(part: str) -> bytes:
@@ -184,6 +196,7 @@ class StubBackend:
     origin_allowed: str  # the page origin that plays the amoCRM account's origin
     secret: str = CLIENT_SECRET
     bound_accounts: set[int] = field(default_factory=lambda: {BOUND_ACCOUNT})
+    uninstalled_accounts: set[int] = field(default_factory=set)
     url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -195,6 +208,7 @@ class StubBackend:
         with self._lock:
             self.requests.clear()
             self.leads = copy.deepcopy(LEADS)
+            self.uninstalled_accounts.clear()
 
     def calls(self, method: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method]
@@ -280,7 +294,51 @@ class StubBackend:
                 self._links("GET")
 
             def do_POST(self) -> None:
+                if self.path.split("?")[0] == CLAIM_PATH:
+                    self._claim_code()
+                    return
                 self._links("POST")
+
+            def _claim_code(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                claims, problem = backend.verify(self.headers.get("X-Auth-Token"))
+                backend.requests.append(
+                    RecordedRequest("POST", self.path, dict(self.headers), body, claims)
+                )
+                if claims is None:
+                    self._json(
+                        401,
+                        {"detail": f"Недействительный токен ({problem})", "code": "invalid_token"},
+                    )
+                    return
+                account_id = claims.get("account_id")
+                if account_id in backend.bound_accounts:
+                    self._json(
+                        409,
+                        {
+                            "detail": "Аккаунт уже подключён к сети.",
+                            "code": "account_already_bound",
+                        },
+                    )
+                    return
+                if account_id in backend.uninstalled_accounts:
+                    self._json(
+                        409,
+                        {
+                            "detail": "Установка виджета ещё не завершилась. Подождите минуту.",
+                            "code": "install_not_finished",
+                        },
+                    )
+                    return
+                self._json(
+                    200,
+                    {
+                        "code": CLAIM_CODE,
+                        "expires_at": _claim_expires_at(),
+                        "account_id": account_id,
+                    },
+                )
 
             def _links(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

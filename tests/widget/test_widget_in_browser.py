@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .stub_backend import BOUND_ACCOUNT, UNBOUND_ACCOUNT, StubBackend
+from .stub_backend import (
+    BOUND_ACCOUNT,
+    CLAIM_CODE,
+    CLAIM_EXPIRES_LOCAL,
+    UNBOUND_ACCOUNT,
+    StubBackend,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -260,20 +266,30 @@ def test_unbound_account_is_asked_to_connect_a_network(
     expect(connect).to_contain_text("«newquest»")
     signup = connect.locator(".js-fpl-signup")
     expect(signup).to_have_text("Зарегистрировать новую сеть")
+    # The sign-up link carries the claim code, so the new network gets this account at once.
     expect(signup).to_have_attribute(
-        "href", f"{widget_backend.url}/signup/?amocrm_account={UNBOUND_ACCOUNT}&subdomain=newquest"
+        "href",
+        f"{widget_backend.url}/signup/?amocrm_account={UNBOUND_ACCOUNT}&subdomain=newquest"
+        f"&claim={CLAIM_CODE}",
     )
     expect(root.locator(".js-fpl-generate")).to_have_count(0)
     steps = connect.locator(".js-fpl-bind-steps")
     expect(steps).to_be_hidden()
     shoot(page, artifacts, "connect")
+    claim_calls = [r for r in stub.calls("POST") if r.path == "/api/widget/v1/claim-code"]
+    assert len(claim_calls) == 1
+    assert claim_calls[0].claims["account_id"] == UNBOUND_ACCOUNT  # asked with amoCRM's token
 
     connect.locator(".js-fpl-bind-toggle").click()
     expect(connect.locator(".js-fpl-bind-toggle")).to_have_text("Привязать к существующей сети")
     expect(steps).to_be_visible()
     expect(steps).to_contain_text("Откройте панель своей сети")
     expect(steps).to_contain_text("«Интеграции»")
-    expect(steps.locator(".js-fpl-account-code")).to_have_text(str(UNBOUND_ACCOUNT))
+    expect(steps.locator(".js-fpl-claim-code")).to_have_text(CLAIM_CODE)
+    expect(steps.locator(".js-fpl-claim-expires")).to_have_text(
+        f"Действует до {CLAIM_EXPIRES_LOCAL}, срабатывает один раз"
+    )
+    assert str(UNBOUND_ACCOUNT) not in steps.inner_text()  # the account id is no proof any more
     shoot(page, artifacts, "connect_bind")
 
     # once the owner binds the account, «check again» shows the links
@@ -285,6 +301,44 @@ def test_unbound_account_is_asked_to_connect_a_network(
         )
     finally:
         stub.bound_accounts.discard(UNBOUND_ACCOUNT)
+
+
+def test_claim_code_trouble_is_explained_and_can_be_retried(
+    page: Any, widget_host: Any, widget_backend: Any, stub: StubBackend, artifacts: Path
+) -> None:
+    stub.uninstalled_accounts.add(UNBOUND_ACCOUNT)
+    root = open_card(page, widget_host, 7001, account=UNBOUND_ACCOUNT, subdomain="newquest")
+    connect = root.locator(".js-fpl-connect")
+    connect.locator(".js-fpl-bind-toggle").click()
+    expect(connect.locator(".js-fpl-claim-error")).to_have_text(
+        "Установка виджета ещё не завершилась. Подождите минуту."
+    )
+    # Without a code the sign-up link still works, only without the binding.
+    expect(connect.locator(".js-fpl-signup")).to_have_attribute(
+        "href", f"{widget_backend.url}/signup/?amocrm_account={UNBOUND_ACCOUNT}&subdomain=newquest"
+    )
+    shoot(page, artifacts, "connect_code_error")
+
+    stub.uninstalled_accounts.clear()
+    connect.locator(".js-fpl-claim-retry").click()
+    expect(connect.locator(".js-fpl-claim-code")).to_have_text(CLAIM_CODE)
+
+
+def test_connect_screen_in_english(
+    page: Any, widget_host: Any, stub: StubBackend, artifacts: Path
+) -> None:
+    root = open_card(
+        page, widget_host, 7001, account=UNBOUND_ACCOUNT, subdomain="newquest", lang="en"
+    )
+    connect = root.locator(".js-fpl-connect")
+    connect.locator(".js-fpl-bind-toggle").click()
+    expect(connect.locator(".fpl-connect__title")).to_have_text("Connect a network")
+    expect(connect.locator(".js-fpl-claim-expires")).to_have_text(
+        f"Valid until {CLAIM_EXPIRES_LOCAL}, works once"
+    )
+    for text in connect.locator("li, button, a, .fpl-connect__title").all_inner_texts():
+        assert not re.search("[а-яё]", text, re.IGNORECASE), text
+    shoot(page, artifacts, "connect_en")
 
 
 # ------------------------------------------------------------------------------ host contract
@@ -333,7 +387,8 @@ def test_settings_modal_explains_how_to_connect(
     open_card(page, widget_host, 7001, modal=1)
     info = page.locator(".js-modal-body .fpl-settings")
     expect(info).to_contain_text(widget_backend.url.split("://", 1)[1])
-    expect(info.locator(".fpl-code__value")).to_have_text(str(BOUND_ACCOUNT))
+    expect(info).to_contain_text("показывает код привязки")
+    assert str(BOUND_ACCOUNT) not in info.inner_text()  # an account id is not a code
     expect(info.locator("a")).to_have_attribute(
         "href", f"{widget_backend.url}/signup/?amocrm_account={BOUND_ACCOUNT}&subdomain=chezaquest"
     )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, tenant_context
@@ -30,10 +30,13 @@ from crm_connectors.errors import (
     WidgetTokenError,
 )
 from franchise_platform.api_errors import ApiError, install_error_handlers
+from franchise_platform.db import schema_to_public
 from franchise_platform.payments.errors import LinkRefused
 from franchise_platform.payments.links import deal_links_ensure
 from franchise_platform.payments.models import Deal
 from franchise_platform.payments.selectors import deal_by_crm_id, deal_links_view
+from tenants.claims import claim_code_issue
+from tenants.errors import ClaimRefused
 from tenants.models import CrmAccountBinding, Network
 
 from .connectors import _redis
@@ -56,9 +59,9 @@ def _jti_first_use(jti: str, ttl: int) -> bool:
 class WidgetTokenAuth(APIKeyHeader):
     param_name = "X-Auth-Token"
 
-    def authenticate(self, request: HttpRequest, key: str | None) -> WidgetCaller:
+    def claims(self, key: str | None) -> WidgetClaims:
         try:
-            claims = verify_widget_token(
+            return verify_widget_token(
                 key or "",
                 secret=settings.AMOCRM_CLIENT_SECRET,
                 audiences=allowed_audiences(settings.PLATFORM_BASE_URL),
@@ -70,6 +73,9 @@ class WidgetTokenAuth(APIKeyHeader):
                 _("Не удалось подтвердить вход из amoCRM. Обновите страницу сделки."),
                 f"token_{exc.code}",
             ) from exc
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> WidgetCaller:
+        claims = self.claims(key)
         with schema_context("public"):
             binding = (
                 CrmAccountBinding.objects.select_related("network")
@@ -167,7 +173,7 @@ def links_generate(
                 raise ApiError(exc.status, exc.detail, exc.code) from exc
             return deal_links_view(deal=deal, network=caller.network)
     finally:
-        connection.set_schema_to_public()
+        schema_to_public()
 
 
 @widget_api.get("/leads/{lead_id}/links")
@@ -182,7 +188,33 @@ def links_show(request: HttpRequest, lead_id: int) -> dict[str, Any]:
                 )
             return deal_links_view(deal=deal, network=caller.network)
     finally:
-        connection.set_schema_to_public()
+        schema_to_public()
+
+
+class WidgetAccountAuth(WidgetTokenAuth):
+    """The token alone, without a bound network: for the one call an unclaimed account makes."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> WidgetClaims:  # type: ignore[override]
+        return self.claims(key)
+
+
+class ClaimCodeOut(Schema):
+    code: str
+    expires_at: datetime
+    account_id: int
+
+
+@widget_api.post("/claim-code", auth=WidgetAccountAuth(), response=ClaimCodeOut)
+def claim_code(request: HttpRequest) -> dict[str, Any]:
+    """The single-use code that binds this (unbound) account to a network: the owner types it into
+    the panel or signs up with it (tenants/claims.py). 409 for a bound account or an install that
+    has not arrived yet."""
+    claims: WidgetClaims = request.auth  # type: ignore[attr-defined]
+    try:
+        issued = claim_code_issue(account_id=claims.account_id)
+    except ClaimRefused as exc:
+        raise ApiError(exc.status, exc.detail, exc.code) from exc
+    return {"code": issued.code, "expires_at": issued.expires_at, "account_id": claims.account_id}
 
 
 if settings.PERF_FLOOR_ENDPOINTS:
@@ -195,4 +227,4 @@ if settings.PERF_FLOOR_ENDPOINTS:
             with tenant_context(caller.network):
                 return {"exists": Deal.objects.filter(crm_deal_id=lead_id).exists()}
         finally:
-            connection.set_schema_to_public()
+            schema_to_public()

@@ -38,6 +38,7 @@ ACTIONS = {
     "totp.disable": _("Выключен вход по коду"),
     "crm.field_map": _("Выбраны поля amoCRM"),
     "crm.outbox_retry": _("Повторена отправка в amoCRM"),
+    "crm.claim": _("Аккаунт amoCRM привязан по коду из виджета"),
 }
 
 FIELDS = {

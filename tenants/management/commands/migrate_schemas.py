@@ -13,6 +13,7 @@ from django.db import connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 from django_tenants.utils import schema_exists
 
+from franchise_platform.db import schema_to_public
 from tenants.template import template_snapshot_refresh
 
 
@@ -33,5 +34,5 @@ def template_schema_sync(executor_name: str | None, args: Any, options: dict[str
     # The parallel executors need tenant rows; the template has none, so it goes standard.
     options = {**options, "schema_name": template}
     get_executor(codename="standard")(args, options).run_migrations(tenants=[template])
-    connection.set_schema_to_public()
+    schema_to_public()
     template_snapshot_refresh()

@@ -1,0 +1,216 @@
+"""Claiming an amoCRM account installed from the marketplace, by a single-use code.
+
+The widget, running in an account no network has claimed, asks for a code (its amoCRM token proves
+it runs inside that account); a person who can see the widget is someone with access to the account.
+The owner of a network types the code into the panel, or the sign-up form carries it, and the
+account's sealed tokens move into that network: control of the account is proved, not assumed.
+
+The code is derived, not stored: HMAC(SECRET_KEY, account id, expiry) folded into six characters of
+an alphabet without look-alikes, so while a code is valid every manager's widget shows the same
+one; only its hash and expiry are kept on the binding, and a new code is minted when the current
+one has less than CLAIM_CODE_MIN_LEFT to live.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django_tenants.utils import schema_context, tenant_context
+
+from crm_connectors.base import OAuthTokens
+
+from .errors import ClaimRefused
+from .models import CrmAccountBinding, Network
+
+logger = logging.getLogger(__name__)
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+CODE_LENGTH = 6
+CLAIM_CODE_TTL = timedelta(minutes=30)
+CLAIM_CODE_MIN_LEFT = timedelta(minutes=10)
+# Wrong codes a network (or an address) may try per hour: 31^6 codes make guessing hopeless.
+CLAIM_ATTEMPTS_PER_HOUR = 10
+
+
+@dataclass(frozen=True)
+class ClaimCode:
+    code: str  # "7K4-9QX"
+    expires_at: datetime
+
+
+def _derive(account_id: int, expires_at: datetime) -> str:
+    digest = salted_hmac(
+        "tenants.claim-code", f"{account_id}:{int(expires_at.timestamp())}", algorithm="sha256"
+    ).digest()
+    number = int.from_bytes(digest[:8], "big")
+    chars = []
+    for _i in range(CODE_LENGTH):
+        number, index = divmod(number, len(ALPHABET))
+        chars.append(ALPHABET[index])
+    raw = "".join(chars)
+    return f"{raw[:3]}-{raw[3:]}"
+
+
+def claim_code_normalise(code: str) -> str:
+    """What a person typed, as the code is hashed: upper case, no spaces or dashes."""
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def _hash(code: str) -> str:
+    return salted_hmac(
+        "tenants.claim-code-hash", claim_code_normalise(code), algorithm="sha256"
+    ).hexdigest()
+
+
+def _refuse_unclaimable(binding: CrmAccountBinding | None) -> None:
+    if binding is not None and binding.state == CrmAccountBinding.State.BOUND:
+        raise ClaimRefused(
+            _("Этот аккаунт amoCRM уже подключён к сети."), "account_already_bound", 409
+        )
+    if (
+        binding is None
+        or binding.state != CrmAccountBinding.State.UNBOUND
+        or not binding.pending_refresh_token
+    ):
+        raise ClaimRefused(
+            _(
+                "Установка виджета ещё не завершилась. Подождите минуту или установите "
+                "интеграцию заново из маркетплейса amoCRM."
+            ),
+            "install_not_finished",
+            409,
+        )
+
+
+def claim_code_issue(*, account_id: int) -> ClaimCode:
+    """The current code of an unbound account (a new one when it would soon expire).
+    Raises ClaimRefused when the account is bound already or its install has not arrived."""
+    now = timezone.now()
+    with schema_context("public"), transaction.atomic():
+        binding = (
+            CrmAccountBinding.objects.select_for_update()
+            .filter(crm="amocrm", account_id=account_id)
+            .first()
+        )
+        _refuse_unclaimable(binding)
+        assert binding is not None
+        expires_at = binding.claim_code_expires_at
+        if (
+            not binding.claim_code_hash
+            or expires_at is None
+            or expires_at - now < CLAIM_CODE_MIN_LEFT
+        ):
+            expires_at = (now + CLAIM_CODE_TTL).replace(microsecond=0)
+            binding.claim_code_expires_at = expires_at
+            binding.claim_code_hash = _hash(_derive(account_id, expires_at))
+            binding.save(update_fields=["claim_code_hash", "claim_code_expires_at", "updated_at"])
+    return ClaimCode(_derive(account_id, expires_at), expires_at)
+
+
+def claim_binding_find(*, code: str, account_id: int | None = None) -> CrmAccountBinding | None:
+    """The unbound account a valid, unexpired code names (and, if given, it must be `account_id`)."""
+    if len(claim_code_normalise(code)) != CODE_LENGTH:
+        return None
+    with schema_context("public"):
+        bindings = CrmAccountBinding.objects.filter(
+            claim_code_hash=_hash(code),
+            state=CrmAccountBinding.State.UNBOUND,
+            claim_code_expires_at__gt=timezone.now(),
+        )
+        if account_id is not None:
+            bindings = bindings.filter(account_id=account_id)
+        return bindings.first()
+
+
+def claim_attempt_allowed(*, scope: str) -> bool:
+    """Count one code attempt for `scope` (a network, an address); False past the hourly budget."""
+    key = f"claim-attempts:{scope}"
+    with schema_context("public"):
+        cache.add(key, 0, 3600)
+        try:
+            return int(cache.incr(key)) <= CLAIM_ATTEMPTS_PER_HOUR
+        except ValueError:
+            cache.set(key, 1, 3600)
+            return True
+
+
+def _invalid_code() -> ClaimRefused:
+    return ClaimRefused(
+        _("Код не подошёл или устарел. Откройте сделку в amoCRM и возьмите новый код в виджете."),
+        "claim_code_invalid",
+    )
+
+
+def account_claim(
+    *, network: Network, code: str, actor: str, ip_address: str | None = None
+) -> CrmAccountBinding:
+    """Bind the account a code names to `network`: its sealed tokens move into the network, the
+    code is spent, the lead fields and the webhook are queued (crm_sync.connect.network_bind).
+    Raises ClaimRefused (bad, expired or spent code; the network already has another account)."""
+    from franchise_platform.crm_sync.connect import ConnectError, Exchanged, network_bind
+    from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
+    from franchise_platform.security.audit import audit_record
+
+    if len(claim_code_normalise(code)) != CODE_LENGTH:
+        raise _invalid_code()
+    code_hash = _hash(code)
+    with schema_context("public"):
+        binding = CrmAccountBinding.objects.filter(
+            claim_code_hash=code_hash,
+            state=CrmAccountBinding.State.UNBOUND,
+            claim_code_expires_at__gt=timezone.now(),
+        ).first()
+        if binding is None or not binding.pending_refresh_token:
+            raise _invalid_code()
+        with tenant_context(network):
+            other = (
+                CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED)
+                .exclude(account_id=binding.account_id)
+                .exists()
+            )
+        if other:
+            raise ClaimRefused(
+                _("Сеть уже подключена к другому аккаунту amoCRM."), "network_has_crm", 409
+            )
+        # Spend the code first (compare and set): of two people typing it at once, one binds.
+        spent = CrmAccountBinding.objects.filter(
+            pk=binding.pk, claim_code_hash=code_hash, state=CrmAccountBinding.State.UNBOUND
+        ).update(claim_code_hash="", claim_code_expires_at=None, updated_at=timezone.now())
+        if spent != 1:
+            raise _invalid_code()
+        exchanged = Exchanged(
+            account_id=binding.account_id,
+            subdomain=binding.subdomain,
+            base_url=binding.base_url,
+            tokens=OAuthTokens(
+                access_token=binding.pending_access_token or "",
+                refresh_token=binding.pending_refresh_token,
+                # An unknown expiry reads as expired: the sender refreshes before the first call.
+                expires_at=binding.pending_expires_at or timezone.now(),
+            ),
+        )
+    # Not inside a transaction of ours: network_bind commits in the network's schema, so the tasks
+    # it queues on commit carry that schema.
+    try:
+        network_bind(network=network, exchanged=exchanged)
+    except ConnectError as exc:
+        raise ClaimRefused(exc.detail, exc.code, 409) from exc
+    with tenant_context(network):
+        audit_record(
+            actor=actor,
+            action="crm.claim",
+            obj=binding,
+            changes={"account_id": (None, binding.account_id)},
+            ip_address=ip_address,
+        )
+    logger.info("amoCRM account %s claimed by network %s", binding.account_id, network.slug)
+    with schema_context("public"):
+        binding.refresh_from_db()
+    return binding

@@ -1,0 +1,99 @@
+"""Sign-up as people (the landing's form) and integrators (POST /api/v1/signup) do it: the same
+checks, the same per-address budget, then network_create (all or nothing), the owner's
+verification e-mail, and, when the person came from the amoCRM widget with a claim code, the
+account bound to the new network."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+from django_tenants.utils import tenant_context
+
+from franchise_platform.accounts.models import User
+from franchise_platform.accounts.verification import email_verification_send
+
+from .abuse import signup_attempt_allowed
+from .claims import account_claim, claim_attempt_allowed, claim_binding_find
+from .errors import ClaimRefused, SignupRateLimited
+from .services import (
+    NetworkCreated,
+    network_base_url,
+    network_create,
+    network_input_validate,
+)
+from .slugs import slug_ensure_available
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    created: NetworkCreated
+    owner: User
+
+
+def claim_code_check(*, code: str, account_id: int | None) -> None:
+    """Raise ClaimRefused unless `code` is a valid, unspent code (of `account_id`, if given)."""
+    if claim_binding_find(code=code, account_id=account_id) is None:
+        raise ClaimRefused(
+            _("Код привязки не подошёл или устарел. Возьмите новый код в виджете amoCRM."),
+            "claim_code_invalid",
+        )
+
+
+def rate_limited_error() -> SignupRateLimited:
+    return SignupRateLimited(
+        _("Слишком много регистраций с вашего адреса. Попробуйте через час."), "rate_limited"
+    )
+
+
+def network_signup(
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str,
+    client_ip: str,
+    base_url: str | None = None,
+    claim_code: str = "",
+    amocrm_account_id: int | None = None,
+) -> SignupResult:
+    """Create a network for a newcomer. Raises NetworkValidationError (422), NetworkConflict (409),
+    ClaimRefused (422, a bad claim code) or SignupRateLimited (429); each leaves nothing behind.
+    `base_url` is the origin the person reached us on (their links must work from there)."""
+    # Checked before the budget is counted (a typo costs nothing); network_create checks again,
+    # as it must when called on its own: a handful of small queries, paid once per sign-up.
+    network_input_validate(
+        name=name, slug=slug, owner_email=owner_email, owner_password=owner_password
+    )
+    slug_ensure_available(slug)
+    if claim_code:
+        # Each code tried costs the address one of its hourly attempts: no guessing by sign-up.
+        if not claim_attempt_allowed(scope=f"ip:{client_ip}"):
+            raise ClaimRefused(
+                _("Слишком много попыток. Попробуйте через час."), "claim_rate_limited", 429
+            )
+        claim_code_check(code=claim_code, account_id=amocrm_account_id)
+    if not signup_attempt_allowed(ip=client_ip):
+        raise rate_limited_error()
+    created = network_create(
+        name=name, slug=slug, owner_email=owner_email, owner_password=owner_password
+    )
+    network = created.network
+    with tenant_context(network):
+        owner = User.objects.get(email=created.owner_email)
+        email_verification_send(
+            user=owner, base_url=base_url or network_base_url(network), network_name=network.name
+        )
+    if claim_code:
+        try:
+            account_claim(
+                network=network, code=claim_code, actor=created.owner_email, ip_address=client_ip
+            )
+        except ClaimRefused as exc:
+            # The code was spent between the check and now: the network stands, and its checklist
+            # still shows amoCRM to connect (a new code from the widget, or OAuth).
+            logger.warning("sign-up %s: claim not completed (%s)", network.slug, exc.code)
+    return SignupResult(created, owner)
