@@ -130,7 +130,7 @@ def test_zero_price_is_422(lead, amo):
 @pytest.mark.parametrize(
     "token_kwargs",
     [
-        {"secret": "not-our-secret"},
+        {"secret": "not-our-secret-but-long-enough-for-hs256-0123456789"},
         {"aud": "https://evil.example"},
         {"iat": int(time.time()) - 7200, "ttl": 60},
         {"nbf": int(time.time()) + 3600},
