@@ -88,6 +88,7 @@ TENANT_LIMIT_SET_CALLS = True
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
+    "franchise_platform.observability.middleware.ServerTimingMiddleware",
     "franchise_platform.health.HealthCheckMiddleware",
     # /metrics on platform hosts, before routing like /healthz: Prometheus scrapes each pod by IP.
     "franchise_platform.observability.middleware.MetricsMiddleware",
