@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "franchise_platform.settings.dev")
 
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 from tenant_schemas_celery.app import CeleryApp
 
 
@@ -25,3 +27,14 @@ app.autodiscover_tasks(
         "tenants",
     ]
 )
+
+
+def _connections_like_a_request(**_: object) -> None:
+    """Before and after each task, what Django does around a web request: drop a connection that
+    is broken or older than CONN_MAX_AGE, keep the rest. Celery's Django fixup would otherwise
+    close every connection around every task (see CELERY_DB_REUSE_MAX in settings)."""
+    close_old_connections()
+
+
+task_prerun.connect(_connections_like_a_request, weak=False, dispatch_uid="fp_db_prerun")
+task_postrun.connect(_connections_like_a_request, weak=False, dispatch_uid="fp_db_postrun")

@@ -13,6 +13,7 @@ import platform as std_platform
 from typing import Any
 
 from celery import shared_task
+from django.db import connection
 from django_tenants.utils import tenant_context
 from tenant_schemas_celery.task import TenantTask
 
@@ -42,9 +43,18 @@ class PlatformTask(TenantTask):
 
 
 @shared_task(base=NetworkTask, name="franchise_platform.whoami", ignore_result=False)
-def whoami(marker: str) -> dict[str, str]:
-    """Diagnostic task: which schema it saw and that the standard `platform` module is intact."""
-    return {"schema": schema_name(), "marker": marker, "system": std_platform.system()}
+def whoami(marker: str) -> dict[str, str | int]:
+    """Diagnostic task: which schema it saw, that the standard `platform` module is intact, and
+    which PostgreSQL backend served it (one database read, as a web request's floor makes)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    return {
+        "schema": schema_name(),
+        "marker": marker,
+        "system": std_platform.system(),
+        "db_backend": backend,
+    }
 
 
 @shared_task(base=PlatformTask, name="franchise_platform.sweep_all_networks")

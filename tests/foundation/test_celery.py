@@ -28,6 +28,15 @@ def test_tasks_of_two_networks_interleaved_each_see_their_own_schema(net_a, net_
         assert seen["system"] == platform.system()
 
 
+def test_a_worker_keeps_its_database_connection_between_tasks(net_a, celery_worker):
+    with tenant_context(net_a.network):
+        backends = {whoami.delay(f"c{i}").get(timeout=30)["db_backend"] for i in range(12)}
+
+    # One connection per pool child, recycled now and then (CELERY_DB_REUSE_MAX); Celery's Django
+    # fixup alone would open a new one for every task (twelve here).
+    assert len(backends) <= 2 * celery_worker.concurrency, backends
+
+
 def test_task_without_network_refuses_to_run(celery_worker):
     connection.set_schema_to_public()
 

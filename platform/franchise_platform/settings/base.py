@@ -152,6 +152,11 @@ CACHES = {
 # --- Celery (see specs/reliability.md section 3) -----------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
+# Celery's Django fixup closes every database connection before and after each task unless this
+# is set: a new PostgreSQL connection (two of them) per task, most of a payment's apply time. With
+# it, the fixup recycles connections every this many tasks, and celery.py drops broken or aged
+# ones around each task as Django does around a request (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
