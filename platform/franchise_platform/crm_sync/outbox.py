@@ -19,13 +19,25 @@ if TYPE_CHECKING:
     from franchise_platform.payments.models import Deal
 
 
-def _connection(deal: Deal | None = None) -> CrmConnection | None:
+class _LookUp:
+    """The default of `target`: look the connection up."""
+
+
+LOOK_UP = _LookUp()
+
+
+def outbox_target(deal: Deal | None = None) -> CrmConnection | None:
     """Where a change goes. Queued even while access is revoked (sent after the owner reconnects);
-    nowhere for a deal that came from another CRM."""
+    nowhere for a deal that came from another CRM. A caller queueing several changes of one deal
+    looks this up once and passes it as `target`."""
     connection = CrmConnection.objects.order_by("connected_at").first()
     if connection is None or (deal is not None and deal.crm != connection.crm):
         return None
     return connection
+
+
+def _target(deal: Deal | None, target: CrmConnection | _LookUp | None) -> CrmConnection | None:
+    return outbox_target(deal) if isinstance(target, _LookUp) else target
 
 
 def _wake(message_id: uuid.UUID) -> None:
@@ -34,9 +46,11 @@ def _wake(message_id: uuid.UUID) -> None:
     transaction.on_commit(lambda: outbox_send.delay(str(message_id)))
 
 
-def outbox_deal_state_enqueue(*, deal: Deal) -> OutboxMessage | None:
+def outbox_deal_state_enqueue(
+    *, deal: Deal, target: CrmConnection | _LookUp | None = LOOK_UP
+) -> OutboxMessage | None:
     """Queue "write this deal's links, paid sum and status into its lead" (coalesced per deal)."""
-    connection = _connection(deal)
+    connection = _target(deal, target)
     if connection is None:
         return None
     pending = (
@@ -57,9 +71,11 @@ def outbox_deal_state_enqueue(*, deal: Deal) -> OutboxMessage | None:
     return message
 
 
-def outbox_note_enqueue(*, deal: Deal, key: str, text: str) -> OutboxMessage | None:
+def outbox_note_enqueue(
+    *, deal: Deal, key: str, text: str, target: CrmConnection | _LookUp | None = LOOK_UP
+) -> OutboxMessage | None:
     """Queue a note on the deal's lead; the same `key` never makes a second note."""
-    connection = _connection(deal)
+    connection = _target(deal, target)
     if connection is None:
         return None
     message, created = OutboxMessage.objects.get_or_create(
@@ -79,7 +95,7 @@ def outbox_note_enqueue(*, deal: Deal, key: str, text: str) -> OutboxMessage | N
 
 def outbox_fields_sync_enqueue() -> OutboxMessage | None:
     """Queue "make the CRM's fields and location options match ours" (coalesced)."""
-    connection = _connection()
+    connection = outbox_target()
     if connection is None:
         return None
     pending = OutboxMessage.objects.filter(

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
-from django.utils import timezone
 from prometheus_client import Counter, Histogram
 
 from franchise_platform.request_context import network_label
@@ -75,18 +73,17 @@ def _after_commit(name: str, fn: Callable[[], None]) -> None:
     _safely(name, lambda: transaction.on_commit(lambda: _safely(name, fn), robust=True))
 
 
-def metric_links_issued(deal: Any) -> None:
-    """Call before a deal's links are synced: after the commit, counts the links of `deal`
-    created since this call (by kind)."""
+def metric_links_issued(kinds: Iterable[str]) -> None:
+    """Count links created (one `kind` each) once their transaction commits."""
     network = network_label()
-    since = timezone.now()
+    created = list(kinds)
 
     def count() -> None:
-        kinds = list(deal.links.filter(created_at__gte=since).values_list("kind", flat=True))
-        for kind in kinds:
+        for kind in created:
             LINKS_ISSUED.labels(network, kind).inc()
 
-    _after_commit("links_issued", count)
+    if created:
+        _after_commit("links_issued", count)
 
 
 def metric_callback(

@@ -16,8 +16,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing_providers.base import CallbackVerdict
-from franchise_platform.crm_sync.outbox import outbox_deal_state_enqueue, outbox_note_enqueue
-from franchise_platform.network.models import Partner
+from franchise_platform.crm_sync.outbox import (
+    outbox_deal_state_enqueue,
+    outbox_note_enqueue,
+    outbox_target,
+)
+from franchise_platform.network.models import Partner, ProviderAccount
 from franchise_platform.observability.metrics import metric_callback, metric_invoice_paid
 
 from .amounts import ZERO
@@ -61,14 +65,22 @@ def callback_receive(
     """Verify and store one notification; the answer the provider should get."""
     params = _params(raw)
     provider = provider_get(provider_slug)
-    partner = Partner.objects.select_related("provider_account").filter(pk=partner_id).first()
-    account = getattr(partner, "provider_account", None) if partner else None
     inv_id = provider.callback_invoice_id(params)
+    # The usual case in one query: the invoice with its shop and partner. Only when that finds
+    # nothing is the partner looked up alone, to tell an unknown shop from an unknown invoice.
     invoice = (
-        Invoice.objects.filter(pk=inv_id, provider_account=account).first()
-        if account and inv_id
+        Invoice.objects.select_related("provider_account__partner")
+        .filter(pk=inv_id, provider_account__partner_id=partner_id)
+        .first()
+        if inv_id
         else None
     )
+    if invoice is not None:
+        account: ProviderAccount | None = invoice.provider_account
+        partner: Partner | None = invoice.provider_account.partner
+    else:
+        partner = Partner.objects.select_related("provider_account").filter(pk=partner_id).first()
+        account = getattr(partner, "provider_account", None) if partner else None
     if account is None:
         verdict = CallbackVerdict(
             False, inv_id, None, False, "unknown_shop", "No such shop in this network."
@@ -138,7 +150,7 @@ def callback_apply(*, event_id: str) -> None:
         event.attempts += 1
         # Accepted events always name an invoice of their shop (checked before they were stored).
         invoice = Invoice.objects.get(
-            pk=event.invoice_number or 0, provider_account=event.provider_account
+            pk=event.invoice_number or 0, provider_account_id=event.provider_account_id
         )
         if invoice.purpose == InvoicePurpose.SHOP_CHECK:
             _shop_checked(invoice)
@@ -170,11 +182,16 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
     the money; an overpayment is kept and flagged, never hidden), re-prices the full link to what
     remains, and queues the CRM updates. Returns the new Payment, or None if it already existed.
     """
-    with transaction.atomic():
+    # No savepoint: any error here aborts the caller's transaction as a whole (nothing half-done).
+    with transaction.atomic(savepoint=False):
         # Lock order: deal, then invoice (as /pay/ and link generation do) — never the reverse.
         assert invoice.deal_id is not None, "a link invoice always has a deal"
         deal = Deal.objects.select_for_update().get(pk=invoice.deal_id)
-        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("provider_account__partner")
+            .get(pk=invoice.pk)
+        )
         if Payment.objects.filter(invoice=invoice).exists():
             return None
         payment = Payment.objects.create(
@@ -196,9 +213,13 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
         deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
         deal.save(update_fields=["paid", "status", "overpaid_amount", "updated_at"])
         links_sync(deal)
-        outbox_deal_state_enqueue(deal=deal)
+        target = outbox_target(deal)
+        outbox_deal_state_enqueue(deal=deal, target=target)
         outbox_note_enqueue(
-            deal=deal, key=f"payment:{payment.pk}", text=_payment_note(payment, deal)
+            deal=deal,
+            key=f"payment:{payment.pk}",
+            text=_payment_note(payment, deal),
+            target=target,
         )
     logger.info(
         "payment recorded: invoice=%s amount=%s source=%s", invoice.pk, invoice.amount, source

@@ -15,8 +15,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from franchise_platform.crm_sync.outbox import outbox_deal_state_enqueue, outbox_note_enqueue
-from franchise_platform.network.models import Location, ProviderAccount
+from franchise_platform.crm_sync.outbox import (
+    outbox_deal_state_enqueue,
+    outbox_note_enqueue,
+    outbox_target,
+)
+from franchise_platform.network.models import Location
 from franchise_platform.network.selectors import network_settings_get
 from franchise_platform.observability.metrics import metric_links_issued
 
@@ -52,7 +56,9 @@ def _resolve_location(location_id: str | None) -> Location:
             _("В сделке не выбрана локация. Выберите её в поле «Локация» и нажмите ещё раз."),
             "lead_without_location",
         )
-    location = Location.objects.select_related("partner").filter(pk=location_id).first()
+    location = (
+        Location.objects.select_related("partner__provider_account").filter(pk=location_id).first()
+    )
     if location is None or not location.active:
         raise LinkRefused(
             _("Локация из сделки не найдена или отключена. Обновите поле «Локация»."),
@@ -65,7 +71,7 @@ def _resolve_location(location_id: str | None) -> Location:
             % {"name": location.name},
             "location_without_partner",
         )
-    account = ProviderAccount.objects.filter(partner=partner).first()
+    account = getattr(partner, "provider_account", None)
     if account is None or not account.merchant_login:
         raise LinkRefused(
             _("У партнёра «%(name)s» не настроен магазин Robokassa.") % {"name": partner.name},
@@ -86,13 +92,21 @@ def _prepayment(deal: Deal) -> Decimal | None:
 def links_sync(deal: Deal) -> bool:
     """Bring the deal's links in line with its total and what is paid. Returns True when any
     link was created or changed amount or status. The caller holds the deal's row lock."""
-    due = amounts_due(total=deal.total, paid=deal.paid, prepayment=_prepayment(deal))
+    nothing_paid = deal.paid <= ZERO
+    # The prepayment rule matters only while nothing is paid (afterwards the prepayment link is
+    # closed), so the settings are not read for a deal that already has money on it.
+    due = amounts_due(
+        total=deal.total, paid=deal.paid, prepayment=_prepayment(deal) if nothing_paid else None
+    )
     active = {link.kind: link for link in deal.links.filter(status=LinkStatus.ACTIVE)}
-    paid_through = set(deal.payments.values_list("invoice__link__kind", flat=True))
+    paid_through: set[str] | None = None
+    created: list[str] = []
     changed = False
 
     def close(link: PaymentLink) -> None:
-        nonlocal changed
+        nonlocal changed, paid_through
+        if paid_through is None:
+            paid_through = set(deal.payments.values_list("invoice__link__kind", flat=True))
         link.status = LinkStatus.PAID if link.kind in paid_through else LinkStatus.CLOSED
         link.save(update_fields=["status", "updated_at"])
         changed = True
@@ -102,13 +116,13 @@ def links_sync(deal: Deal) -> bool:
         link = active.get(kind)
         if link is None:
             PaymentLink.objects.create(deal=deal, kind=kind, amount=amount)
+            created.append(kind)
             changed = True
         elif link.amount != amount:
             link.amount = amount
             link.save(update_fields=["amount", "updated_at"])
             changed = True
 
-    nothing_paid = deal.paid <= ZERO
     if nothing_paid and due.full > ZERO:
         ensure(LinkKind.PREPAYMENT, due.prepayment)
     elif LinkKind.PREPAYMENT in active:
@@ -117,6 +131,7 @@ def links_sync(deal: Deal) -> bool:
         ensure(LinkKind.FULL, due.full)
     elif LinkKind.FULL in active:
         close(active[LinkKind.FULL])
+    metric_links_issued(created)
     return changed
 
 
@@ -165,12 +180,17 @@ def deal_links_ensure(*, facts: LeadFacts, prepayment_amount: Decimal | None = N
 def _deal_links_ensure(
     facts: LeadFacts, total: Decimal, location: Location, prepayment_amount: Decimal | None
 ) -> Deal:
-    deal, created = Deal.objects.get_or_create(
-        crm=facts.crm,
-        crm_deal_id=facts.crm_deal_id,
-        defaults={"total": total, "title": facts.title[:300]},
+    # Locked as it is read; a new deal is locked by its insert. Two first presses racing on one
+    # lead: the loser's insert hits the unique (crm, crm_deal_id) and deal_links_ensure retries.
+    found = (
+        Deal.objects.select_for_update()
+        .filter(crm=facts.crm, crm_deal_id=facts.crm_deal_id)
+        .first()
     )
-    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    created = found is None
+    deal = found or Deal.objects.create(
+        crm=facts.crm, crm_deal_id=facts.crm_deal_id, total=total, title=facts.title[:300]
+    )
     partner_changed = deal.partner_id != location.partner_id
     if partner_changed and deal.partner_id is not None:
         invoices_retire_for_other_shops(deal, location.partner.provider_account.pk)
@@ -191,16 +211,17 @@ def _deal_links_ensure(
         deal.prepayment_amount,
         deal.title,
     )
-    metric_links_issued(deal)
     links_changed = links_sync(deal)
     if created or deal_changed or links_changed:
-        outbox_deal_state_enqueue(deal=deal)
-    if created or (links_changed and partner_changed):
-        outbox_note_enqueue(
-            deal=deal,
-            key=f"links:{deal.pk}:{deal.partner_id}:{timezone.now():%Y%m%d%H%M%S%f}",
-            text=_links_note(deal),
-        )
+        target = outbox_target(deal)
+        outbox_deal_state_enqueue(deal=deal, target=target)
+        if created or (links_changed and partner_changed):
+            outbox_note_enqueue(
+                deal=deal,
+                key=f"links:{deal.pk}:{deal.partner_id}:{timezone.now():%Y%m%d%H%M%S%f}",
+                text=_links_note(deal),
+                target=target,
+            )
     return deal
 
 
