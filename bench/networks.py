@@ -77,6 +77,7 @@ def run(samples: int = 15, fleet: int = 50) -> None:
                 "seconds_standard_executor": round(migrate_all, 2),
                 "seconds_multiprocessing_executor": round(migrate_all_parallel, 2),
             },
-            "goal_met": summary(cloned)["p95"] <= 1.0 and summary(cloned_at_fleet_settled)["p95"] <= 1.0,
+            "goal_met": summary(cloned)["p95"] <= 1.0
+            and summary(cloned_at_fleet_settled)["p95"] <= 1.0,
         },
     )

@@ -30,9 +30,15 @@ def worker_env() -> dict[str, str]:
 
 class WorkerProcess:
     def __init__(
-        self, *, concurrency: int = 2, name: str = "test", env: dict[str, str] | None = None
+        self,
+        *,
+        concurrency: int = 2,
+        name: str = "test",
+        env: dict[str, str] | None = None,
+        nice: int = 0,
     ) -> None:
         self.concurrency = concurrency
+        self.nice = nice
         self.env = env
         self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
@@ -43,8 +49,11 @@ class WorkerProcess:
         from franchise_platform.celery import app
 
         celery_bin = str(Path(sys.executable).parent / "celery")
+        # `nice`: background work below the web tier's CPU priority, as deploy/ runs it on one host.
+        prefix = ["nice", "-n", str(self.nice)] if self.nice else []
         self.proc = subprocess.Popen(
             [
+                *prefix,
                 celery_bin,
                 "-A",
                 "franchise_platform",
