@@ -29,10 +29,13 @@ app.autodiscover_tasks(
 )
 
 
-def _connections_like_a_request(**_: object) -> None:
+def _connections_like_a_request(sender: object = None, **_: object) -> None:
     """Before and after each task, what Django does around a web request: drop a connection that
     is broken or older than CONN_MAX_AGE, keep the rest. Celery's Django fixup would otherwise
-    close every connection around every task (see CELERY_DB_REUSE_MAX in settings)."""
+    close every connection around every task (see CELERY_DB_REUSE_MAX in settings). Not for a
+    task run eagerly: it runs inside its caller, whose transaction must stay open."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
     close_old_connections()
 
 
