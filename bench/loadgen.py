@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from queue import Empty
 from urllib.parse import urlencode
 
 
@@ -151,6 +152,16 @@ def blast(
     queue = ctx.Queue()
     proc = ctx.Process(target=_run, args=(port, requests, concurrency, expect_prefix, queue))
     proc.start()
-    statuses, ok, seconds, latencies = queue.get(timeout=600)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            statuses, ok, seconds, latencies = queue.get(timeout=1)
+            break
+        except Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"the load generator exited with {proc.exitcode}") from None
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise TimeoutError("the load generator took over 10 minutes") from None
     proc.join(30)
     return Outcome(statuses=statuses, bodies_ok=ok, seconds=seconds, latencies=latencies)

@@ -74,7 +74,7 @@ case "$role" in
     "$PY" manage.py runserver "0.0.0.0:$PORT" --noreload & pids+=($!)
     # The worker below the web's CPU priority: on one host a burst of payments is acknowledged
     # first and applied right after (deploy/compose.yaml gives it fewer CPU shares likewise).
-    nice -n "${WORKER_NICE:-10}" "$VENV/bin/celery" -A franchise_platform worker --loglevel INFO \
+    nice -n "${WORKER_NICE:-19}" "$VENV/bin/celery" -A franchise_platform worker --loglevel INFO \
       --concurrency 2 & pids+=($!)
     "$VENV/bin/celery" -A franchise_platform beat --loglevel INFO \
       --schedule "${BEAT_SCHEDULE_FILE:-$ROOT/.local/celerybeat-schedule}" & pids+=($!)
