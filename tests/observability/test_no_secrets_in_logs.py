@@ -30,6 +30,7 @@ from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.models import CrmConnection
 from franchise_platform.network.models import Location
+from franchise_platform.payments import callbacks
 from franchise_platform.payments.models import CallbackEvent
 from franchise_platform.payments.tasks import callback_apply_task
 from franchise_platform.request_context import ContextFilter, JsonFormatter
@@ -267,9 +268,12 @@ def cleanup_networks(django_db_blocker):
 
 
 def test_in_process_logs_have_context_and_no_secret(
-    django_db_setup, django_db_blocker, cleanup_networks, settings
+    django_db_setup, django_db_blocker, cleanup_networks, settings, monkeypatch
 ):
     settings.METRICS_TOKEN = METRICS_TOKEN
+    # The callback is applied below, in this process, so that its lines are captured: its Celery
+    # message is not sent, or a real worker of the session could apply it first.
+    monkeypatch.setattr(callbacks, "_queue_apply", lambda event_id: None)
     secrets = Secrets()
     slug = f"leak{uuid.uuid4().hex[:8]}"
     cleanup_networks.append(slug)
