@@ -25,10 +25,26 @@ PREFIX = "fpenc"
 FORMAT_VERSION = "1"
 _NONCE = 12
 
-# Unwrapped data keys by (schema, version). A version's material never changes (re-wrapping keeps
-# it), so entries never go stale; they are keyed by schema so no network can read another's.
-_cache: dict[tuple[str, int], bytes] = {}
+# Unwrapped data keys, keyed by the key row itself: (schema, row id, row created, version). A row's
+# material never changes (re-wrapping keeps it), but a schema dropped and created again under the
+# same name (a network deleted, its slug signed up anew) starts over at row 1, version 1 with new
+# material: the row's creation time tells the two apart, so a stale key is never used to seal.
+# Opening a value knows only (schema, version) from the token, so `_latest` points at the identity
+# last seen for it; if that material fails to open a value, the row is read again (see open_sealed).
+_KeyIdentity = tuple[str, int, float, int]
+_cache: dict[_KeyIdentity, bytes] = {}
+_latest: dict[tuple[str, int], _KeyIdentity] = {}
 _cache_lock = threading.Lock()
+
+
+def _identity(row: DataKey, schema: str) -> _KeyIdentity:
+    return (schema, int(row.pk), row.created_at.timestamp(), int(row.version))
+
+
+def _remember(identity: _KeyIdentity, material: bytes) -> None:
+    with _cache_lock:
+        _cache[identity] = material
+        _latest[(identity[0], identity[3])] = identity
 
 
 def current_schema(*, allow_public: bool = False) -> str:
@@ -78,8 +94,7 @@ def data_key_create(*, schema: str | None = None) -> DataKey:
         DataKey.objects.filter(version__lt=version, retired_at__isnull=True).update(
             retired_at=timezone.now()
         )
-    with _cache_lock:
-        _cache[(schema, version)] = material
+    _remember(_identity(row, schema), material)
     return row
 
 
@@ -91,8 +106,10 @@ def _active_key(schema: str) -> tuple[int, bytes]:
 
 
 def _material(schema: str, version: int, row: DataKey | None = None) -> bytes:
+    """The unwrapped key of `row`, or (without a row) of the identity last seen for `version`."""
     with _cache_lock:
-        cached = _cache.get((schema, version))
+        identity = _identity(row, schema) if row is not None else _latest.get((schema, version))
+        cached = _cache.get(identity) if identity is not None else None
     if cached is not None:
         return cached
     if row is None:
@@ -100,9 +117,19 @@ def _material(schema: str, version: int, row: DataKey | None = None) -> bytes:
         if row is None:
             raise DecryptionError(f"Data key v{version} does not exist in this network.")
     material = unwrap_data_key(row, schema=schema)
-    with _cache_lock:
-        _cache[(schema, version)] = material
+    _remember(_identity(row, schema), material)
     return material
+
+
+def _material_reread(schema: str, version: int) -> bytes | None:
+    """The key of `version` read from its row again; None when it is the one already cached."""
+    row = DataKey.objects.filter(version=version).first()
+    if row is None:
+        return None
+    with _cache_lock:
+        if _latest.get((schema, version)) == _identity(row, schema):
+            return None
+    return _material(schema, version, row)
 
 
 def _aad(schema: str, context: str) -> bytes:
@@ -141,14 +168,22 @@ def open_sealed(token: str, *, context: str, allow_public: bool = False) -> byte
         raise DecryptionError("Encrypted value is damaged.") from exc
     if len(blob) < _NONCE + 16:
         raise DecryptionError("Encrypted value is truncated.")
-    material = _material(schema, version)
+    nonce, sealed, aad = blob[:_NONCE], blob[_NONCE:], _aad(schema, context)
     try:
-        return AESGCM(material).decrypt(blob[:_NONCE], blob[_NONCE:], _aad(schema, context))
-    except InvalidTag as exc:
-        raise DecryptionError("Encrypted value does not belong here or was altered.") from exc
+        return AESGCM(_material(schema, version)).decrypt(nonce, sealed, aad)
+    except InvalidTag:
+        # The cached key may belong to an earlier schema of the same name: try the row as it is.
+        fresh = _material_reread(schema, version)
+        if fresh is not None:
+            try:
+                return AESGCM(fresh).decrypt(nonce, sealed, aad)
+            except InvalidTag:
+                pass
+    raise DecryptionError("Encrypted value does not belong here or was altered.")
 
 
 def forget_cached_keys() -> None:
     """Drop unwrapped keys from this process (tests; after a master key is withdrawn)."""
     with _cache_lock:
         _cache.clear()
+        _latest.clear()

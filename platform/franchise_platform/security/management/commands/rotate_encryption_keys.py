@@ -1,9 +1,11 @@
-"""Rotate encryption keys for every network, with a progress bar; safe to interrupt and re-run.
+"""Rotate encryption keys for the public schema and every network, with a progress bar; safe to
+interrupt and re-run.
 
 1. Put the new master key FIRST in PLATFORM_ENCRYPTION_KEYS, keep the old ones after it.
 2. `manage.py rotate_encryption_keys [--new-data-key]` re-wraps every data key under the newest master
-   key and (with --new-data-key) re-seals every secret under a fresh data key per network.
-3. When it reports every network done, remove the old master key from the environment.
+   key and (with --new-data-key) re-seals every secret under a fresh data key per schema: the public
+   schema's (pending marketplace installs) first, then each network's.
+3. When it reports every schema done, remove the old master key from the environment.
 Running it again without --new-data-key resumes an interrupted run.
 """
 
@@ -13,7 +15,8 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django_tenants.utils import tenant_context
+from django.db.models import Case, When
+from django_tenants.utils import get_public_schema_name, tenant_context
 
 from franchise_platform.security.rotation import network_keys_rotate
 from tenants.models import Network
@@ -36,10 +39,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--new-data-key", action="store_true", help="start a new data key per network"
         )
-        parser.add_argument("--network", help="only this network's slug")
+        parser.add_argument(
+            "--network", help="only this network's slug (`public`: only the public schema)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        networks = Network.objects.customers().order_by("pk")
+        # The public row first: its schema's keys must be rotated as well as every network's.
+        networks = Network.objects.order_by(
+            Case(When(schema_name=get_public_schema_name(), then=0), default=1), "pk"
+        )
         if options["network"]:
             networks = networks.filter(slug=options["network"])
         for network in networks:
