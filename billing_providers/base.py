@@ -167,6 +167,10 @@ class BillingProvider(ABC):
     credentials come in every call as a ``ProviderAccount``."""
 
     slug: ClassVar[str]
+    # Names (lower case) of the request and callback fields that carry a signature. Wherever raw
+    # fields are shown or exported they are masked: with the other fields, which are not secret, a
+    # signature lets anyone try passwords offline until one reproduces it.
+    signature_fields: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def issue_invoice(self, account: ProviderAccount, request: InvoiceRequest) -> IssuedInvoice:
@@ -197,6 +201,29 @@ class BillingProvider(ABC):
         that check. Returns an accepted verdict, or a refusal with ``reason_code``; never
         raises on bad input.
         """
+
+    def verify_success_redirect(
+        self,
+        account: ProviderAccount,
+        params: Mapping[str, str],
+        *,
+        expected_amount: Decimal | None = None,
+    ) -> CallbackVerdict:
+        """Verify the fields the provider signs when it sends the buyer back to the shop after
+        paying (Robokassa's SuccessURL), exactly as received. For the buyer's page only: a
+        return proves nothing about payment.
+
+        Returns a verdict like ``verify_callback``; a provider that signs no return refuses with
+        ``not_supported`` (the default). Never raises on bad input.
+        """
+        return CallbackVerdict(
+            accepted=False,
+            invoice_id=None,
+            amount=None,
+            is_test=False,
+            reason_code="not_supported",
+            reason="This provider signs no return of the buyer.",
+        )
 
     @abstractmethod
     def acknowledge(self, verdict: CallbackVerdict) -> tuple[str, str]:

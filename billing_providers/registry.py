@@ -46,3 +46,12 @@ def get_provider(slug: str, **options: Any) -> BillingProvider:
 def provider_choices() -> list[tuple[str, str]]:
     """``(slug, label)`` pairs for forms and model choices, in registry order."""
     return [(slug, _LABELS.get(slug, slug)) for slug in PROVIDERS]
+
+
+def signature_field_names() -> frozenset[str]:
+    """The signature-carrying field names (lower case) of every registered provider, to mask
+    wherever raw provider fields are shown or exported."""
+    names: set[str] = set()
+    for slug in PROVIDERS:
+        names |= get_provider_class(slug).signature_fields
+    return frozenset(names)

@@ -7,13 +7,15 @@ schema; the public rows that name it (the network, its domains, its amoCRM bindi
   login-attempt logs, and Django's permission tables;
 - every sealed field (EncryptedField: shop passwords, CRM tokens), and every field whose name says
   it is a secret or a hash of one (password, token_hash, webhook_secret, claim_code_hash, key).
+Payment-provider signatures inside kept fields (a stored notification's SignatureValue, the one in
+an invoice's payment URL) are masked: they would let anyone guess a shop's passwords offline. The
+CSV files neutralise cells a spreadsheet would run as formulas (lead titles come from the public).
 Rows are streamed (`iterator()` over `values()`), so a network of any size exports in bounded memory
 and sealed values are never even decrypted.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -31,6 +33,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
 from franchise_platform.security.fields import EncryptedField
+from franchise_platform.security.redaction import signatures_masked
+from franchise_platform.security.spreadsheets import SpreadsheetSafeWriter
 
 from .models import CrmAccountBinding, Domain, Network
 
@@ -97,6 +101,11 @@ def _csv_cell(value: Any) -> str:
     return str(_json_cell(value))
 
 
+def _masked_rows(rows: Callable[[], Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    for row in rows():
+        yield {column: signatures_masked(value) for column, value in row.items()}
+
+
 def _write_table(
     archive: zipfile.ZipFile,
     name: str,
@@ -109,7 +118,7 @@ def _write_table(
     with archive.open(f"{name}.json", "w") as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8")
         out.write("[")
-        for row in rows():
+        for row in _masked_rows(rows):
             out.write(",\n" if count else "\n")
             out.write(json.dumps(row, cls=DjangoJSONEncoder, ensure_ascii=False))
             count += 1
@@ -118,9 +127,9 @@ def _write_table(
         out.detach()
     with archive.open(f"{name}.csv", "w") as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        writer = csv.writer(out)
+        writer = SpreadsheetSafeWriter(out)
         writer.writerow(columns)
-        for row in rows():
+        for row in _masked_rows(rows):
             writer.writerow([_csv_cell(row[c]) for c in columns])
         out.flush()
         out.detach()

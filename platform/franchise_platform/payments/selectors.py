@@ -8,11 +8,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from franchise_platform.crm_sync.models import OutboxMessage
 from franchise_platform.network.models import Partner
+from franchise_platform.security import redaction
 from tenants.models import Network
 from tenants.services import network_base_url
 
@@ -117,8 +118,7 @@ def payment_list(
 
 # --- The owner's panel: deals, their history, payments ----------------------------------------
 
-SIGNATURE_PARAM = "signaturevalue"
-MASK = "••••••"
+MASK = redaction.MASK
 # A well-formed id no row has: a malformed filter value matches nothing rather than everything.
 NOTHING = "00000000-0000-0000-0000-000000000000"
 
@@ -194,22 +194,30 @@ class DealHistory:
 
 
 def callback_params_masked(params: dict[str, Any]) -> list[tuple[str, str]]:
-    """The raw notification fields in their order, with `SignatureValue` (any case) masked."""
+    """The raw notification fields in their order, with every provider's signature field
+    (`SignatureValue`, any case) masked."""
     return [
-        (str(key), MASK if str(key).lower() == SIGNATURE_PARAM else str(value))
+        (str(key), MASK if redaction.is_signature_field(key) else str(value))
         for key, value in params.items()
     ]
 
 
 def deal_history(*, deal: Deal) -> DealHistory:
     """Links, invoices, provider notifications (accepted and refused), payments and CRM messages
-    of one deal, in five queries whatever their number. Notifications are matched by InvId, so one
-    sent to another partner's address by mistake shows here too."""
+    of one deal, in five queries whatever their number.
+
+    A notification belongs to the deal only when it came to the address of the shop that issued
+    the invoice and names that invoice: InvIds are sequential and public, so anyone can send one
+    naming this deal's invoice to another partner's address (or to no shop at all), and such a
+    forgery must not be written into this deal's story. It stays in the callback inbox."""
     invoices = list(deal.invoices.order_by("id"))
-    callbacks = (
-        CallbackEvent.objects.filter(invoice_number__in=[i.pk for i in invoices]).order_by(
-            "received_at"
+    own_notifications = Q()
+    for invoice in invoices:
+        own_notifications |= Q(
+            provider_account_id=invoice.provider_account_id, invoice_number=invoice.pk
         )
+    callbacks = (
+        CallbackEvent.objects.filter(own_notifications).order_by("received_at")
         if invoices
         else CallbackEvent.objects.none()
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 
 from django.core.paginator import Paginator
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from franchise_platform.payments.models import Payment
 from franchise_platform.payments.selectors import payment_search, payment_totals
+from franchise_platform.security.spreadsheets import SpreadsheetSafeWriter
 
 from ..access import page, panel_view
 from ..filters import PaymentFilter, query_without_page
@@ -51,7 +51,9 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 def _csv_write(response: HttpResponse, payments: Iterable[Payment]) -> None:
     # A byte-order mark: Excel then reads the Cyrillic names as UTF-8.
     response.write("\ufeff")
-    writer = csv.writer(response)
+    # Lead titles and partner names come from the public: a cell that would start a formula in a
+    # spreadsheet is written as text.
+    writer = SpreadsheetSafeWriter(response)
     writer.writerow(CSV_COLUMNS)
     for p in payments:
         deal = p.deal
