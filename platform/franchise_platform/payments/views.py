@@ -9,11 +9,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from billing_providers.errors import ProviderError
-from franchise_platform.network.models import Partner
 
 from .callbacks import callback_receive
 from .invoicing import invoice_for_link
-from .models import Invoice, PaymentLink
+from .models import PaymentLink
+from .returns import invoice_for_buyer_return
 
 
 @never_cache
@@ -54,29 +54,28 @@ def robokassa_result(request: HttpRequest, partner_id: str) -> HttpResponse:
 
 
 def _buyer_page(request: HttpRequest, partner_id: str, template: str) -> HttpResponse:
-    params = request.POST if request.method == "POST" else request.GET
-    partner = Partner.objects.filter(pk=partner_id).first()
-    invoice = None
-    inv_id = params.get("InvId", "")
-    if partner is not None and inv_id.isdigit():
-        invoice = (
-            Invoice.objects.filter(pk=int(inv_id), provider_account__partner=partner)
-            .select_related("deal")
-            .first()
-        )
-    return render(
-        request,
-        template,
-        {"partner": partner, "invoice": invoice, "network": getattr(request, "tenant", None)},
+    """A page for the buyer back from the provider: details only for a return the provider signed
+    (payments/returns.py), otherwise the same neutral page whatever the address names."""
+    raw = request.POST if request.method == "POST" else request.GET
+    invoice = invoice_for_buyer_return(
+        partner_id=str(partner_id), params={key: (raw.getlist(key) or [""])[0] for key in raw}
     )
+    context = {
+        "invoice": invoice,
+        "partner": invoice.provider_account.partner if invoice else None,
+        "network": getattr(request, "tenant", None),
+    }
+    return render(request, template, context)
 
 
+@never_cache
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def robokassa_success(request: HttpRequest, partner_id: str) -> HttpResponse:
     return _buyer_page(request, partner_id, "pay/success.html")
 
 
+@never_cache
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def robokassa_fail(request: HttpRequest, partner_id: str) -> HttpResponse:
