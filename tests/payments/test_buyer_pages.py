@@ -73,7 +73,7 @@ def _leaks(html: str, account, link, invoice) -> list[str]:
     for what, text in {
         "amount": "1500",
         "partner": account.partner.name,
-        "pay link": "href=\"/pay/",
+        "pay link": 'href="/pay/',
         "token": link.token,
         "lead title": "Квест",
         "retry": "Попробовать снова",
