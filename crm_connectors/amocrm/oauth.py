@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 
@@ -38,20 +38,58 @@ def build_authorize_url(
     return f"{consent_url}?{urlencode({'client_id': client_id, 'state': state, 'mode': mode})}"
 
 
+def account_host(referer: str) -> str:
+    """The canonical amoCRM/Kommo account host the OAuth ``referer`` names (untrusted input), or
+    ValueError.
+
+    One strict parse, and its result is the only thing ever stored or called: a bare host
+    (``example.amocrm.ru``), optionally written as ``https://example.amocrm.ru`` with one trailing
+    slash. No userinfo, port, path, query, fragment, backslash, percent escape, IP literal or
+    second scheme can pass, because whatever is left after removing that one prefix must be a
+    whole account host of a known amoCRM/Kommo domain (a forged host would receive our client
+    secret on the exchange and on every refresh).
+    """
+    if not isinstance(referer, str):
+        raise ValueError("referer is not an amoCRM account host")
+    host = referer.strip().lower()
+    if host.startswith("https://"):
+        host = host[len("https://") :]
+        if host.endswith("/"):
+            host = host[:-1]
+    if not ACCOUNT_HOST_RE.fullmatch(host):
+        raise ValueError("referer is not an amoCRM account host")
+    return host
+
+
+def account_origin(host: str) -> str:
+    """``https://<host>`` for a host that passes ``account_host``; ValueError otherwise."""
+    canonical = account_host(host)
+    if canonical != host:
+        raise ValueError("not a canonical amoCRM account host")
+    return f"https://{canonical}"
+
+
+def stored_account_host(base_url: str) -> str:
+    """The host of a stored ``https://<account host>`` base URL, re-validated (rows written before
+    the strict parse may hold anything); ValueError when it is not exactly that."""
+    if not isinstance(base_url, str) or not base_url.startswith("https://"):
+        raise ValueError("stored base URL is not an amoCRM account origin")
+    host = base_url[len("https://") :]
+    if not ACCOUNT_HOST_RE.fullmatch(host):
+        raise ValueError("stored base URL is not an amoCRM account origin")
+    return host
+
+
 def account_base_url(referer: str, *, api_base_url: str | None = None) -> str:
     """Where to call for the account named by the OAuth ``referer`` (untrusted input).
 
-    The ``AMOCRM_API_BASE_URL`` override wins when set. Otherwise the referer must be an
-    amoCRM/Kommo account host: a forged one would receive our client secret on the exchange.
+    The referer is validated even when the ``AMOCRM_API_BASE_URL`` override (tests, dev) wins,
+    so that the host stored next to the tokens is always a real account host.
     """
+    origin = f"https://{account_host(referer)}"
     if api_base_url:
         return api_base_url.rstrip("/")
-    host = referer.strip().lower()
-    if "://" in host:
-        host = urlsplit(host).hostname or ""
-    if not ACCOUNT_HOST_RE.match(host):
-        raise ValueError("referer is not an amoCRM account host")
-    return f"https://{host}"
+    return origin
 
 
 def exchange_code(

@@ -69,8 +69,13 @@ def test_account_base_url_refuses_foreign_hosts(referer: str) -> None:
         account_base_url(referer)
 
 
-def test_the_override_wins(fake: FakeAmoCrm) -> None:
-    assert account_base_url("anything", api_base_url=fake.base_url + "/") == fake.base_url
+def test_the_override_wins_for_a_valid_referer(fake: FakeAmoCrm) -> None:
+    assert account_base_url("a.amocrm.ru", api_base_url=fake.base_url + "/") == fake.base_url
+
+
+def test_the_override_does_not_excuse_a_foreign_referer(fake: FakeAmoCrm) -> None:
+    with pytest.raises(ValueError, match="referer"):
+        account_base_url("evil.example", api_base_url=fake.base_url)
 
 
 def test_code_exchange_then_account_lookup(

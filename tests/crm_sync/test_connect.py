@@ -13,7 +13,7 @@ from django.core import signing
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from franchise_platform.crm_sync.connect import pending_install_exchange
+from franchise_platform.crm_sync.installs import pending_install_exchange
 from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
 from franchise_platform.crm_sync.webhooks import webhook_subscribe
 from tenants.models import CrmAccountBinding, PendingInstall

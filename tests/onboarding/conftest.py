@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from franchise_platform.crm_sync.connect import pending_install_exchange
+from franchise_platform.crm_sync.installs import pending_install_exchange
 from tenants.models import CrmAccountBinding, PendingInstall
 from tests.personas import platform_client
 

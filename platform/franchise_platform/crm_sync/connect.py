@@ -24,7 +24,7 @@ from crm_connectors.amocrm.client import shared_http_client
 from crm_connectors.base import OAuthTokens
 from crm_connectors.errors import CrmError
 from franchise_platform.db import schema_to_public
-from tenants.models import CrmAccountBinding, Network, PendingInstall
+from tenants.models import CrmAccountBinding, Network
 
 from .connectors import redirect_uri
 from .models import ConnectionStatus, CrmConnection, OutboxMessage, OutboxStatus
@@ -75,13 +75,20 @@ class Exchanged:
     tokens: OAuthTokens
 
 
-def code_exchange(*, code: str, referer: str) -> Exchanged:
+def referer_host(referer: str) -> str:
+    """The validated account host of an OAuth `referer`; raises ConnectError for anything else."""
     try:
-        base_url = oauth.account_base_url(
-            referer, api_base_url=settings.AMOCRM_API_BASE_URL or None
-        )
+        return oauth.account_host(referer)
     except ValueError as exc:
         raise ConnectError("Неизвестный адрес аккаунта amoCRM.", "bad_referer") from exc
+
+
+def code_exchange(*, code: str, referer: str) -> Exchanged:
+    # The host validated here is the one stored and later called: never a second parse of the
+    # raw string (a second parse could disagree and send our secret elsewhere).
+    host = referer_host(referer)
+    stored_base = oauth.account_origin(host)
+    base_url = settings.AMOCRM_API_BASE_URL.rstrip("/") or stored_base
     http = shared_http_client()
     try:
         tokens = oauth.exchange_code(
@@ -97,8 +104,6 @@ def code_exchange(*, code: str, referer: str) -> Exchanged:
         raise ConnectError(
             "amoCRM не принял код авторизации. Попробуйте подключить ещё раз.", exc.code
         ) from exc
-    account_host = referer.strip().lower().split("://")[-1].split("/")[0]
-    stored_base = f"https://{account_host}" if account_host else base_url
     return Exchanged(account.account_id, account.subdomain, stored_base, tokens)
 
 
@@ -161,46 +166,6 @@ def oauth_complete(*, code: str, state: str, referer: str) -> Network:
     network = state_network(state)
     network_bind(network=network, exchanged=code_exchange(code=code, referer=referer))
     return network
-
-
-def marketplace_install_receive(*, code: str, referer: str) -> PendingInstall:
-    """The `from_widget` call (no state): remembered and answered at once; exchanged later."""
-    from .tasks import marketplace_install_complete
-
-    with schema_context("public"):
-        pending = PendingInstall.objects.create(code=code, referer=referer[:300])
-        transaction.on_commit(lambda: marketplace_install_complete.delay(str(pending.pk)))
-    return pending
-
-
-def pending_install_exchange(*, pending_id: str) -> CrmAccountBinding | None:
-    """Exchange a remembered code; the account then waits unbound with sealed tokens."""
-    with schema_context("public"):
-        pending = PendingInstall.objects.filter(pk=pending_id).first()
-        if pending is None:
-            return None
-        try:
-            exchanged = code_exchange(code=pending.code, referer=pending.referer)
-        except ConnectError as exc:
-            PendingInstall.objects.filter(pk=pending.pk).update(
-                attempts=pending.attempts + 1, last_error=exc.code
-            )
-            logger.warning("marketplace install failed: %s", exc.code)
-            return None
-        with transaction.atomic():
-            binding, _ = CrmAccountBinding.objects.get_or_create(
-                crm="amocrm", account_id=exchanged.account_id
-            )
-            if binding.state != CrmAccountBinding.State.BOUND:
-                binding.state = CrmAccountBinding.State.UNBOUND
-            binding.subdomain = exchanged.subdomain
-            binding.base_url = exchanged.base_url
-            binding.pending_access_token = exchanged.tokens.access_token
-            binding.pending_refresh_token = exchanged.tokens.refresh_token
-            binding.pending_expires_at = exchanged.tokens.expires_at
-            binding.save()
-            pending.delete()
-        return binding
 
 
 def disconnect(*, client_uuid: str, account_id: str, signature: str) -> bool:

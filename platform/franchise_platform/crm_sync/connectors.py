@@ -3,6 +3,7 @@ token store (rotated tokens saved under a row lock) and the shared Redis rate li
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,11 +14,15 @@ from django.conf import settings
 from django.db import transaction
 
 from crm_connectors import registry
+from crm_connectors.amocrm import oauth
 from crm_connectors.amocrm.client import AmoClientOptions
 from crm_connectors.amocrm.ratelimit import RedisRateLimiter
 from crm_connectors.base import CrmAccountRef, CrmConnector, FieldMap, OAuthTokens
+from crm_connectors.errors import CrmAuthError
 
-from .models import CrmConnection
+from .models import ConnectionStatus, CrmConnection
+
+logger = logging.getLogger(__name__)
 
 OAUTH_CALLBACK_PATH = "/integrations/amocrm/oauth/callback/"
 
@@ -95,8 +100,26 @@ class DbTokenStore:
             return fresh
 
 
+BAD_HOST_ERROR = "Адрес аккаунта amoCRM недопустим: переподключите amoCRM."
+
+
 def api_base_url(connection: CrmConnection) -> str:
-    return settings.AMOCRM_API_BASE_URL.rstrip("/") or connection.base_url
+    """Where this connection's calls go. The stored host is checked again every time (a row
+    written before the strict referer parse may name any host, and our Bearer tokens and, on a
+    refresh, the client secret would go there): a bad one marks the connection for reconnecting
+    and raises CrmAuthError before anything is sent. The override still needs a valid stored host."""
+    try:
+        origin = oauth.account_origin(oauth.stored_account_host(connection.base_url))
+    except ValueError:
+        CrmConnection.objects.filter(pk=connection.pk).update(
+            status=ConnectionStatus.REVOKED, last_error=BAD_HOST_ERROR
+        )
+        connection.status = ConnectionStatus.REVOKED
+        logger.warning("refused the stored host of amoCRM account %s", connection.account_id)
+        raise CrmAuthError(
+            "stored account host is not an amoCRM host", code="bad_account_host"
+        ) from None
+    return settings.AMOCRM_API_BASE_URL.rstrip("/") or origin
 
 
 def connector_for(connection: CrmConnection, *, background: bool = False) -> CrmConnector:

@@ -38,6 +38,13 @@ def lead_refresh(lead_id: int) -> None:
 
 @shared_task(base=PlatformTask, name="crm_sync.marketplace_install_complete")
 def marketplace_install_complete(pending_id: str) -> None:
-    from .connect import pending_install_exchange
+    from .installs import pending_install_exchange
 
     pending_install_exchange(pending_id=pending_id)
+
+
+@shared_task(base=PlatformTask, name="crm_sync.pending_installs_sweep")
+def pending_installs_sweep() -> dict[str, int]:
+    from .installs import pending_installs_sweep as sweep
+
+    return sweep()

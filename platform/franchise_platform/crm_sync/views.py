@@ -8,7 +8,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from .connect import ConnectError, disconnect, marketplace_install_receive, oauth_complete
+from tenants.abuse import client_ip
+
+from .connect import ConnectError, disconnect, oauth_complete
+from .installs import InstallRefused, marketplace_install_receive
 from .webhooks import webhook_receive
 
 
@@ -27,7 +30,12 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
     if not state:
         # The marketplace's from_widget call: amoCRM waits 3 s and never retries, so answer now.
-        marketplace_install_receive(code=code, referer=referer)
+        try:
+            marketplace_install_receive(
+                code=code, referer=referer, client_address=client_ip(request)
+            )
+        except InstallRefused as exc:
+            return JsonResponse({"detail": exc.detail, "code": exc.code}, status=exc.status)
         return JsonResponse({"status": "accepted"})
     try:
         network = oauth_complete(code=code, state=state, referer=referer)

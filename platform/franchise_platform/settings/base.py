@@ -181,6 +181,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "franchise_platform.reconcile_all_networks",
         "schedule": crontab(minute="*/10"),
     },
+    "amocrm-pending-installs": {
+        "task": "crm_sync.pending_installs_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 # --- Secrets at rest ---------------------------------------------------------------------------
@@ -199,6 +203,16 @@ AMOCRM_BACKGROUND_RATE_PER_SECOND = env_int("AMOCRM_BACKGROUND_RATE_PER_SECOND",
 # widget API, e.g. a staging host of the widget.
 WIDGET_EXTRA_ORIGINS = env_list("WIDGET_EXTRA_ORIGINS")
 AMOCRM_RATE_LIMIT_MARGIN = float(env_str("AMOCRM_RATE_LIMIT_MARGIN", "0.25"))
+# The widget's disposable token: amoCRM issues them for 30 minutes (exp - iat = 1800); a token
+# that claims to live longer is refused (crm_connectors/amocrm/widget_token.py).
+AMOCRM_WIDGET_TOKEN_MAX_LIFETIME = env_int("AMOCRM_WIDGET_TOKEN_MAX_LIFETIME", 1800)
+# State-less (marketplace) installs, crm_sync/installs.py: accepted calls per hour per client
+# address (amoCRM calls from a few servers of its own) and per account host; a ceiling of rows
+# waiting for their exchange; days an install may wait unclaimed before its tokens are dropped.
+AMOCRM_INSTALLS_PER_ADDRESS_PER_HOUR = env_int("AMOCRM_INSTALLS_PER_ADDRESS_PER_HOUR", 120)
+AMOCRM_INSTALLS_PER_ACCOUNT_PER_HOUR = env_int("AMOCRM_INSTALLS_PER_ACCOUNT_PER_HOUR", 5)
+AMOCRM_PENDING_INSTALLS_MAX = env_int("AMOCRM_PENDING_INSTALLS_MAX", 500)
+AMOCRM_UNCLAIMED_INSTALL_DAYS = env_int("AMOCRM_UNCLAIMED_INSTALL_DAYS", 30)
 ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
 )
