@@ -1,5 +1,5 @@
 """Limits against mass sign-ups: a per-address budget of network creations (the form and the API
-share it) and the client address as seen through the configured number of proxies."""
+share it). The address is franchise_platform.request_context.client_ip's."""
 
 from __future__ import annotations
 
@@ -7,30 +7,18 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
 from django_tenants.utils import schema_context
+
+# One resolution of the client address for every consumer (kept importable from here).
+from franchise_platform.request_context import client_ip, client_ip_bucket
+
+__all__ = ["client_ip", "signup_attempt_allowed", "signup_rate_key"]
 
 WINDOW_SECONDS = 3600
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The caller's address. Behind CLIENT_IP_PROXY_HOPS trusted proxies (nginx, the ingress) it is
-    that many entries from the right of X-Forwarded-For: entries further left are the client's own
-    claims and could be forged to dodge the limit."""
-    hops = int(getattr(settings, "CLIENT_IP_PROXY_HOPS", 0))
-    if hops > 0:
-        chain = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(chain) >= hops:
-            return str(chain[-hops])
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
-
-
 def signup_rate_key(ip: str) -> str:
-    return f"signup-rate:{ip}:{int(time.time()) // WINDOW_SECONDS}"
+    return f"signup-rate:{client_ip_bucket(ip)}:{int(time.time()) // WINDOW_SECONDS}"
 
 
 def signup_attempt_allowed(*, ip: str) -> bool:

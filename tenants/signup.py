@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from franchise_platform.accounts.models import User
 from franchise_platform.accounts.verification import email_verification_send
+from franchise_platform.request_context import client_ip_bucket
 
 from .abuse import signup_attempt_allowed
 from .claims import account_claim, claim_attempt_allowed, claim_binding_find
@@ -71,7 +72,7 @@ def network_signup(
     slug_ensure_available(slug)
     if claim_code:
         # Each code tried costs the address one of its hourly attempts: no guessing by sign-up.
-        if not claim_attempt_allowed(scope=f"ip:{client_ip}"):
+        if not claim_attempt_allowed(scope=f"ip:{client_ip_bucket(client_ip)}"):
             raise ClaimRefused(
                 _("Слишком много попыток. Попробуйте через час."), "claim_rate_limited", 429
             )

@@ -1,8 +1,10 @@
-"""Request id and network slug on every log line, JSON logs, and a last-line scrub of secrets."""
+"""Request id and network slug on every log line, JSON logs, a last-line scrub of secrets, and the
+client address as seen through the configured proxies."""
 
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import json
 import logging
 import re
@@ -10,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.signals import request_finished
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -36,6 +39,7 @@ class RequestContextMiddleware:
         # Kept until the response is closed (request_finished below), so Django's own 4xx/5xx
         # lines, written after the middleware chain has returned, carry the id too.
         request_id_var.set(rid)
+        client_ip(request)  # resolved here, once, before any view reads it
         response = self.get_response(request)
         response["X-Request-ID"] = rid
         return response
@@ -46,6 +50,75 @@ def _request_done(**_: object) -> None:
 
 
 request_finished.connect(_request_done, dispatch_uid="request_context_done")
+
+
+_CLIENT_IP_ATTR = "_client_ip"
+# When no hop names a usable address (a misconfigured proxy): one shared, valid bucket, never a
+# value an audit entry's address field would refuse.
+UNKNOWN_IP = "0.0.0.0"  # noqa: S104 - an address recorded, never one bound to
+
+
+def _parse_ip(raw: str) -> str | None:
+    """`raw` as an address in canonical text, or None. Accepts what proxies write: an IPv6 address in
+    brackets, a port after either kind, an IPv4 address mapped into IPv6 (given as IPv4)."""
+    text = raw.strip().strip('"')
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has several colons
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def _resolve_client_ip(request: HttpRequest) -> str:
+    remote = _parse_ip(str(request.META.get("REMOTE_ADDR") or ""))
+    hops = int(getattr(settings, "CLIENT_IP_PROXY_HOPS", 0))
+    if hops <= 0:
+        return remote or UNKNOWN_IP
+    chain = [p for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+    if not chain:
+        # Nobody forwarded the request: the peer is the client (a probe inside the cluster).
+        return remote or UNKNOWN_IP
+    # Our nearest proxy appended the address it saw, the next one the address it saw, and so on:
+    # the client is `hops` entries from the right. Anything further left was written by the
+    # client itself and proves nothing. With fewer entries than hops the request came past fewer
+    # proxies than configured; the leftmost entry is then the furthest one a proxy recorded.
+    start = max(len(chain) - hops, 0)
+    for entry in chain[start:]:  # from the client's entry towards our proxy: first usable one
+        parsed = _parse_ip(entry)
+        if parsed is not None:
+            return parsed
+    return remote or UNKNOWN_IP
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address, the one every consumer uses (login throttling, sign-up and claim
+    limits, install-callback limits, audit entries). Behind CLIENT_IP_PROXY_HOPS trusted proxies
+    (nginx, the ingress) it is that many entries from the right of X-Forwarded-For, so a forged
+    X-Forwarded-For changes nothing. Resolved once per request; always a valid address."""
+    cached = getattr(request, _CLIENT_IP_ATTR, None)
+    if isinstance(cached, str):
+        return cached
+    resolved = _resolve_client_ip(request)
+    setattr(request, _CLIENT_IP_ATTR, resolved)
+    return resolved
+
+
+def client_ip_bucket(ip: str) -> str:
+    """The unit a rate limit counts: an IPv4 address, or the /64 network of an IPv6 address (one
+    subscriber gets a whole /64, so counting single IPv6 addresses would count nothing)."""
+    parsed = _parse_ip(ip)
+    if parsed is None:
+        return ip
+    address = ipaddress.ip_address(parsed)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return parsed
 
 
 def network_label() -> str:

@@ -2,18 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from franchise_platform.request_context import client_ip
+
+from .login_throttle import login_attempt_begin, login_attempt_succeeded, wait_text
+
 
 class LoginForm(AuthenticationForm):
-    """Django's form (it passes the request to authenticate(), which django-axes needs)."""
+    """Django's form, with password guessing slowed down (login_throttle.py) for the network panel
+    and the operator console alike. `retry_after` > 0: refused for too many failures."""
 
     error_messages = {
         "invalid_login": _("Неверный e-mail или пароль."),
         "inactive": _("Эта учётная запись отключена."),
     }
+    retry_after = 0
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not username or not password or self.request is None:
+            return super().clean()
+        attempt = login_attempt_begin(username=username, ip=client_ip(self.request))
+        if not attempt.allowed:
+            self._refuse(attempt.wait_seconds)
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            if attempt.wait_seconds:  # this failure started a wait: say so at once
+                self._refuse(attempt.wait_seconds)
+            raise
+        login_attempt_succeeded(attempt=attempt)
+        return cleaned
+
+    def _refuse(self, seconds: int) -> None:
+        self.retry_after = seconds
+        raise forms.ValidationError(
+            _("Слишком много неудачных попыток входа. Попробуйте снова через %(wait)s"),
+            code="throttled",
+            params={"wait": wait_text(seconds)},
+        )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -93,3 +93,24 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins, counted per (account, address) pair and per address alone (account ""),
+    in the schema of the login (a network's, or public for operators). The account is a hash of the
+    e-mail as typed, so an unknown e-mail is counted exactly like a known one."""
+
+    account = models.CharField(max_length=64, blank=True)
+    address = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "address"], name="login_throttle_key")
+        ]
+        indexes = [models.Index(fields=["updated_at"], name="login_throttle_age")]
+
+    def __str__(self) -> str:
+        return f"{self.account or '*'}@{self.address}: {self.failures}"

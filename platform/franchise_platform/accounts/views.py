@@ -1,16 +1,15 @@
 """Login (password, then a TOTP code when the person turned it on), logout, password reset, the
-brute-force lockout page, and the second-factor setup page."""
+page shown while password guessing is slowed down, and the second-factor setup page."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from axes.utils import reset as axes_reset
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,6 +23,7 @@ from franchise_platform.panel.access import actor, page, panel_view
 
 from . import services
 from .forms import CodeForm, LoginForm
+from .login_throttle import login_throttle_forget, wait_text
 from .models import User
 from .selectors import totp_device_get
 from .totp import totp_qr_svg, totp_secret
@@ -50,6 +50,11 @@ class PanelLoginView(auth_views.LoginView):
             "next": self.get_success_url(),
         }
         return redirect("panel:login_code")
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
+        if form.retry_after:
+            return lockout_response(self.request, retry_after=form.retry_after)
+        return super().form_invalid(form)
 
 
 @sensitive_post_parameters()
@@ -81,15 +86,12 @@ def login_code(request: HttpRequest) -> HttpResponse:
     return render(request, "panel/login_code.html", {"form": form, "email": user.email})
 
 
-def lockout_response(
-    request: HttpRequest,
-    original_response: HttpResponseBase | None = None,
-    credentials: dict[str, Any] | None = None,
-) -> HttpResponse:
-    """AXES_LOCKOUT_CALLABLE: a page in Russian instead of django-axes' bare 429."""
-    return render(
-        request, "panel/lockout.html", {"network": getattr(request, "tenant", None)}, status=429
-    )
+def lockout_response(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    """429 with a page in Russian: how long to wait, and the way out through the mailbox."""
+    context = {"network": getattr(request, "tenant", None), "wait": wait_text(retry_after)}
+    response = render(request, "panel/lockout.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 class PanelLogoutView(auth_views.LogoutView):
@@ -112,9 +114,9 @@ class PanelPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        # Whoever holds the mailbox could set a password anyway; keeping them locked out after they
-        # proved it only makes the owner wait an hour.
-        axes_reset(username=form.user.get_username())
+        # Whoever holds the mailbox could set a password anyway; keeping them waiting after they
+        # proved it only delays the owner.
+        login_throttle_forget(username=form.user.get_username())
         return response
 
 

@@ -20,6 +20,7 @@ from franchise_platform.accounts.api_auth import (
 )
 from franchise_platform.accounts.models import User
 from franchise_platform.api_errors import ApiError
+from franchise_platform.request_context import client_ip
 
 from . import selectors, services
 from .errors import DeleteRefused, InputRejected
@@ -58,7 +59,7 @@ def _editor(request: HttpRequest) -> dict[str, Any]:
     require_editor(request)
     require_not_suspended(request)
     user: User = request.auth  # type: ignore[attr-defined]
-    return {"actor": f"{user.email} (API)", "ip_address": request.META.get("REMOTE_ADDR")}
+    return {"actor": f"{user.email} (API)", "ip_address": client_ip(request)}
 
 
 def _partner(partner_id: UUID) -> Partner:

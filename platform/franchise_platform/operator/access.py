@@ -13,6 +13,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
+from franchise_platform.request_context import client_ip
+
 View = Callable[..., HttpResponseBase]
 
 
@@ -37,5 +39,5 @@ def operator_view(view: View) -> View:
 def operator_actor(request: HttpRequest) -> dict[str, Any]:
     return {
         "actor": f"{request.user.get_username()} (operator)",
-        "ip_address": request.META.get("REMOTE_ADDR"),
+        "ip_address": client_ip(request),
     }

@@ -26,6 +26,7 @@ from franchise_platform.accounts.models import User
 from franchise_platform.accounts.selectors import totp_device_get
 from franchise_platform.accounts.services import totp_device_confirm, totp_device_start
 from franchise_platform.accounts.totp import totp_qr_svg, totp_secret
+from franchise_platform.request_context import client_ip
 from franchise_platform.security.models import AuditEntry
 from tenants.errors import NetworkError
 from tenants.models import CrmAccountBinding, Network
@@ -70,7 +71,8 @@ def login(request: HttpRequest) -> HttpResponse:
                 return redirect("operator:enrol")
             return redirect("operator:login_code")
     context = {"form": form, "next": request.GET.get("next", "")}
-    return render(request, "operator/login.html", context)
+    # Too many failures (the form says how long to wait): the same page, answered 429.
+    return render(request, "operator/login.html", context, status=429 if form.retry_after else 200)
 
 
 def _pending_user(request: HttpRequest) -> tuple[User | None, dict[str, Any]]:
@@ -129,7 +131,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
             device=device,
             code=form.cleaned_data["code"],
             actor=f"{user.email} (operator)",
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         ):
             return _finish_login(request, user, device, pending)
         form.add_error("code", _("Код не подошёл. Введите новый код из приложения."))

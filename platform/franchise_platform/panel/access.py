@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from franchise_platform.accounts.models import User
 from franchise_platform.accounts.selectors import totp_device_get
+from franchise_platform.request_context import client_ip
 
 from .selectors import crm_access_revoked
 
@@ -43,7 +44,7 @@ def can_edit(request: HttpRequest) -> bool:
 def actor(request: HttpRequest) -> dict[str, Any]:
     """The audit identity of the person behind a request, as services take it."""
     user: User = request.user  # type: ignore[assignment]
-    return {"actor": user.email, "ip_address": request.META.get("REMOTE_ADDR")}
+    return {"actor": user.email, "ip_address": client_ip(request)}
 
 
 def page(

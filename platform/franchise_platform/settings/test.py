@@ -15,7 +15,7 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-AXES_FAILURE_LIMIT = 5
+LOGIN_FREE_FAILURES = 5
 # Suites sign up many networks from 127.0.0.1; tests/onboarding turns the limit on where it tests it.
 SIGNUP_RATE_LIMIT = 0
 
