@@ -197,7 +197,10 @@ def test_password_reset_for_an_unknown_email_sends_nothing_and_says_the_same(net
 def test_a_new_password_lifts_the_lockout_of_that_email(viewer_a, net_a):
     for _ in range(5):
         _login(net_a.anonymous(), viewer_a.email, "wrong", ip="10.2.1.1")
-    assert _login(net_a.anonymous(), viewer_a.email, viewer_a.password, ip="10.2.1.1").status_code == 429
+    assert (
+        _login(net_a.anonymous(), viewer_a.email, viewer_a.password, ip="10.2.1.1").status_code
+        == 429
+    )
     client = net_a.anonymous()
     mail.outbox.clear()
     client.post("/panel/password-reset/", {"email": viewer_a.email}, REMOTE_ADDR="10.2.1.1")
