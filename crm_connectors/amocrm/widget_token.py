@@ -18,6 +18,9 @@ from crm_connectors.errors import WidgetTokenError
 __all__ = ["WidgetClaims", "WidgetTokenError", "allowed_audiences", "verify_widget_token"]
 
 _MAX_TOKEN_LENGTH = 8192
+# amoCRM issues disposable tokens for 30 minutes (spec §5: exp - iat = 1800). One that claims a
+# longer life was not made by amoCRM's usual path: a leaked secret could mint one that never dies.
+DEFAULT_MAX_LIFETIME = 1800
 _REQUIRED_CLAIMS = (
     "iss",
     "aud",
@@ -115,11 +118,14 @@ def verify_widget_token(
     client_id: str | None = None,
     check_issuer: bool = True,
     issuer_suffixes: Sequence[str] = WIDGET_ISSUER_SUFFIXES,
+    max_lifetime: int | None = DEFAULT_MAX_LIFETIME,
 ) -> WidgetClaims:
     """Return the token's claims or raise ``WidgetTokenError(code=...)``.
 
     Codes: malformed, bad_algorithm, bad_signature, wrong_audience, missing_claim, bad_claim,
-    expired, not_yet_valid, wrong_client, bad_issuer, replayed. ``jti_guard(jti, ttl)`` must
+    expired, not_yet_valid, too_long_lived, wrong_client, bad_issuer, replayed. ``client_id``
+    (our integration id) must equal ``client_uuid`` when given; ``exp - iat`` may not exceed
+    ``max_lifetime`` seconds (None: unbounded). ``jti_guard(jti, ttl)`` must
     return True only the first time it sees ``jti`` (Redis ``SET NX EX ttl``); it is called
     last, so a refused token never burns a jti.
     """
@@ -139,6 +145,10 @@ def verify_widget_token(
         raise WidgetTokenError("not_yet_valid", "token is not valid yet")
     if iat > moment + leeway:
         raise WidgetTokenError("not_yet_valid", "token issued in the future")
+    if exp <= iat:
+        raise WidgetTokenError("bad_claim", "token expires before it was issued")
+    if max_lifetime is not None and exp - iat > max_lifetime:
+        raise WidgetTokenError("too_long_lived", "token lifetime exceeds what amoCRM issues")
 
     client_uuid = _str_claim(claims, "client_uuid")
     if client_id is not None and client_uuid != client_id:

@@ -101,6 +101,9 @@ def test_a_reused_jti_is_refused(
         ({"omit": ["account_id"]}, "missing_claim"),
         ({"omit": ["aud"]}, "missing_claim"),
         ({"client_uuid": "another-integration"}, "wrong_client"),
+        ({"ttl": 1801}, "too_long_lived"),
+        ({"ttl": 30 * 24 * 3600}, "too_long_lived"),
+        ({"ttl": 0}, "bad_claim"),
         ({"extra": {"account_id": "12345"}}, "bad_claim"),
         ({"extra": {"iss": "https://evil.example"}}, "bad_issuer"),
         ({"extra": {"iss": "https://other.amocrm.ru"}}, "bad_issuer"),
@@ -170,3 +173,11 @@ def test_a_token_signed_with_a_public_key_algorithm_is_refused(
     forged_header = jwt.utils.base64url_encode(b'{"alg":"RS256","typ":"JWT"}').decode()
 
     assert code_of(lambda: verify(f"{forged_header}.{payload}.{signature}")) == "bad_algorithm"
+
+
+def test_a_token_of_amocrms_lifetime_passes_and_the_bound_is_configurable(
+    fake: FakeAmoCrm, account_id: int, verify: Callable[..., object]
+) -> None:
+    assert verify(fake.make_widget_token(account_id, aud=BASE_URL, ttl=1800))
+    short = fake.make_widget_token(account_id, aud=BASE_URL, ttl=900)
+    assert code_of(lambda: verify(short, max_lifetime=600)) == "too_long_lived"

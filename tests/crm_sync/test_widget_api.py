@@ -232,3 +232,31 @@ def test_links_are_written_into_the_lead_through_the_outbox(lead, amo):
     assert len(notes) == 1
     assert "Ссылки на оплату сформированы" in notes[0]["params"]["text"]
     assert Decimal("0") == Decimal(str(values.get("Оплачено", 0)))
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"ttl": 24 * 3600}, "token_too_long_lived"),
+        ({"client_uuid": "someone-elses-integration"}, "token_wrong_client"),
+    ],
+)
+def test_a_long_lived_or_foreign_integration_token_is_refused(lead, amo, options, code):
+    net, account_id, _, _ = lead
+    token = amo.make_widget_token(account_id, aud=AUD, **options)
+
+    response = call(amo, account_id, token=token)
+
+    assert (response.status_code, response.json()["code"]) == (401, code)
+    with tenant_context(net.network):
+        assert not Deal.objects.filter(crm_deal_id=7001).exists()
+
+
+def test_the_token_lifetime_bound_is_a_setting(lead, amo, settings):
+    net, account_id, _, _ = lead
+    settings.AMOCRM_WIDGET_TOKEN_MAX_LIFETIME = 600
+
+    refused = call(amo, account_id, token=amo.make_widget_token(account_id, aud=AUD, ttl=1800))
+    accepted = call(amo, account_id, token=amo.make_widget_token(account_id, aud=AUD, ttl=600))
+
+    assert refused.status_code == 401 and accepted.status_code == 200

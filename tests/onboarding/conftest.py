@@ -80,8 +80,9 @@ def unbound_account(amo) -> int:
     return account_id
 
 
-def claim_code_request(amo, account_id: int):
-    token = amo.make_widget_token(account_id, aud=WIDGET_AUD)
+def claim_code_request(amo, account_id: int, *, is_admin: bool | None = True):
+    extra = {} if is_admin is None else {"is_admin": is_admin}
+    token = amo.make_widget_token(account_id, aud=WIDGET_AUD, extra=extra)
     return platform_client().post(
         "/api/widget/v1/claim-code", content_type="application/json", HTTP_X_AUTH_TOKEN=token
     )

@@ -85,6 +85,19 @@ def test_the_code_needs_a_valid_amocrm_token(amo, unbound_account):
     assert not _binding(unbound_account).claim_code_hash
 
 
+@pytest.mark.parametrize("is_admin", [False, None])
+def test_only_an_account_admin_gets_a_code(amo, unbound_account, is_admin):
+    response = claim_code_request(amo, unbound_account, is_admin=is_admin)
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "Код может получить только администратор аккаунта amoCRM.",
+        "code": "not_account_admin",
+    }
+    binding = _binding(unbound_account)
+    assert not binding.claim_code_hash and binding.claim_code_expires_at is None
+
+
 def test_links_still_say_the_account_is_not_bound(amo, unbound_account):
     token = amo.make_widget_token(unbound_account, aud="http://localhost:8000")
     response = platform_client().get("/api/widget/v1/leads/7001/links", HTTP_X_AUTH_TOKEN=token)

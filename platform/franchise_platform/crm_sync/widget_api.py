@@ -66,6 +66,8 @@ class WidgetTokenAuth(APIKeyHeader):
                 secret=settings.AMOCRM_CLIENT_SECRET,
                 audiences=allowed_audiences(settings.PLATFORM_BASE_URL),
                 jti_guard=_jti_first_use,
+                client_id=settings.AMOCRM_CLIENT_ID,
+                max_lifetime=settings.AMOCRM_WIDGET_TOKEN_MAX_LIFETIME,
             )
         except WidgetTokenError as exc:
             raise ApiError(
@@ -210,6 +212,14 @@ def claim_code(request: HttpRequest) -> dict[str, Any]:
     the panel or signs up with it (tenants/claims.py). 409 for a bound account or an install that
     has not arrived yet."""
     claims: WidgetClaims = request.auth  # type: ignore[attr-defined]
+    # The code moves the account, and its admin's OAuth grant, into whichever network types it:
+    # only the account's administrators may hand it out. A token without the claim proves nothing.
+    if claims.is_admin is not True:
+        raise ApiError(
+            403,
+            _("Код может получить только администратор аккаунта amoCRM."),
+            "not_account_admin",
+        )
     try:
         issued = claim_code_issue(account_id=claims.account_id)
     except ClaimRefused as exc:
