@@ -35,6 +35,12 @@ CALLBACKS = Counter(
     "Payment-provider callbacks received, accepted or refused (with the refusal reason).",
     ["network", "provider", "result", "reason"],
 )
+CALLBACKS_REFUSED_NOT_KEPT = Counter(
+    "fp_provider_callbacks_refused_not_kept",
+    "Refused provider callbacks answered but not stored: the shop's share of the inbox for the "
+    "hour was full (a flood of forged notifications), by network, provider and refusal reason.",
+    ["network", "provider", "reason"],
+)
 INVOICES_PAID = Counter(
     "fp_invoices_paid",
     "Invoices recorded as paid (a new Payment), by how we learnt it (callback, reconciliation).",
@@ -98,6 +104,18 @@ def metric_callback(
     result = "accepted" if accepted else "refused"
     reason_label = "" if accepted else (reason or "unknown")[:40]
     _safely("callback", lambda: CALLBACKS.labels(label, provider, result, reason_label).inc())
+
+
+def metric_callback_refused_not_kept(
+    *, reason: str | None, provider: str = "robokassa", network: str | None = None
+) -> None:
+    """A refused callback answered 400 but not stored (payments/inbox.py caps them per shop)."""
+    label = network or network_label()
+    reason_label = (reason or "unknown")[:40]
+    _safely(
+        "callback_refused_not_kept",
+        lambda: CALLBACKS_REFUSED_NOT_KEPT.labels(label, provider, reason_label).inc(),
+    )
 
 
 def metric_invoice_paid(*, source: str = "callback", network: str | None = None) -> None:

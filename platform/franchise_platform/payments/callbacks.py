@@ -25,6 +25,7 @@ from franchise_platform.network.models import Partner, ProviderAccount
 from franchise_platform.observability.metrics import metric_callback, metric_invoice_paid
 
 from .amounts import ZERO
+from .inbox import refused_event_keep
 from .links import deal_status_for, links_sync
 from .models import (
     CallbackEvent,
@@ -109,6 +110,14 @@ def callback_receive(
         reason=(verdict.reason or "")[:500],
         status=CallbackStatus.PENDING if verdict.accepted else CallbackStatus.REFUSED,
     )
+    if not verdict.accepted and not refused_event_keep(
+        partner=partner, reason_code=verdict.reason_code, provider=provider_slug
+    ):
+        # This shop's share of the inbox for the hour is full (payments/inbox.py): a flood of
+        # forged notifications is answered the same, quickly, and written nowhere.
+        logger.info("callback refused, not kept: %s invoice=%s", verdict.reason_code, inv_id)
+        body, content_type = provider.acknowledge(verdict)
+        return CallbackAnswer(400, body, content_type)
     if not verdict.accepted:
         with transaction.atomic():
             event.save()
