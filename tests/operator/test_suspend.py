@@ -116,3 +116,46 @@ def test_suspending_twice_changes_nothing_more(console, net_a):
     _suspend(console)
     _suspend(console)
     assert _entries(net_a, "network.suspend").count() == 1
+
+
+def test_a_suspended_network_cannot_issue_the_test_invoice_through_the_api(console, net_a):
+    with tenant_context(net_a.network):
+        partner_id = shop().partner_id
+    _suspend(console)
+
+    response = net_a.owner.api().post(f"/api/v1/partners/{partner_id}/test-invoice")
+
+    assert response.status_code == 403
+    body = response.json()
+    assert body["code"] == "network_suspended"
+    assert body["detail"] == "Сеть приостановлена: тестовый счёт выставить нельзя."
+    with tenant_context(net_a.network):
+        assert not Invoice.objects.exists()
+
+
+def test_a_suspended_network_cannot_issue_the_test_invoice_from_the_panel(console, net_a, owner_a):
+    with tenant_context(net_a.network):
+        partner_id = shop().partner_id
+    _suspend(console)
+    client = owner_a.browser_client()
+
+    response = client.post(f"/panel/partners/{partner_id}/shop-check/")
+    page = client.get(f"/panel/partners/{partner_id}/").content.decode()
+
+    assert response.status_code == 403
+    assert "Сеть приостановлена" in response.content.decode()
+    assert "/shop-check/" not in page  # no button to press
+    with tenant_context(net_a.network):
+        assert not Invoice.objects.exists()
+
+
+def test_the_test_invoice_works_again_after_resuming(console, net_a):
+    with tenant_context(net_a.network):
+        partner_id = shop().partner_id
+    _suspend(console)
+    console.post("/operator/networks/alpha/resume/")
+
+    response = net_a.owner.api().post(f"/api/v1/partners/{partner_id}/test-invoice")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["is_test"] is True

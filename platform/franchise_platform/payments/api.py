@@ -89,6 +89,14 @@ def _uuid_or_none(value: str) -> str | None:
 @router.post("/partners/{partner_id}/test-invoice", response={201: TestInvoiceOut})
 def partner_test_invoice(request: HttpRequest, partner_id: str) -> tuple[int, dict[str, Any]]:
     require_editor(request)
+    tenant = getattr(request, "tenant", None)
+    if tenant is not None and tenant.is_suspended:
+        # A suspended network issues nothing, not even a test-mode invoice (as in the panel).
+        raise ApiError(
+            403,
+            _("Сеть приостановлена: тестовый счёт выставить нельзя."),
+            "network_suspended",
+        )
     partner = (
         Partner.objects.select_related("provider_account")
         .filter(pk=_uuid_or_none(partner_id) or "00000000-0000-0000-0000-000000000000")
