@@ -32,7 +32,7 @@ def _setup(net):
         legal_form="ooo",
         inn=OOO_INN,
         tax_system="osn",
-        vat="vat20",
+        vat="vat22",
         login=f"{net.slug}-ooo",
         algorithm="sha256",
     )

@@ -383,14 +383,19 @@ class FakeRobokassa:
         login: str,
         inv_id: int,
         out_sum: Decimal | int | str,
-        shp: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        shp: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         is_test: bool = False,
         password2: str | None = None,
         **extra: Any,
     ) -> dict[str, str]:
         """The ResultURL form for a shop registered here; ``password2`` overrides the shop's
-        (to forge a bad signature); ``extra`` goes to ``result_callback_form``."""
+        (to forge a bad signature); ``extra`` goes to ``result_callback_form``. Without ``shp``
+        the Shp_ fields of the invoice as it was requested are echoed, as Robokassa does."""
         shop = self.shops[login]
+        if shp is None:
+            with self._lock:
+                known = self.invoices.get((login, int(inv_id)))
+            shp = list(known.shp) if known else []
         if password2 is None:
             password2 = shop.test_password2 if is_test else shop.password2
         assert password2, "the shop has no (test) Password #2"

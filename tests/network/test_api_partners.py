@@ -132,11 +132,11 @@ def test_patch_changes_only_the_given_fields_and_keeps_the_passwords(owner_a, ne
     pid = post_json(owner_a.api(), URL, partner_body()).json()["id"]
 
     response = patch_json(
-        owner_a.api(), f"{URL}/{pid}", {"vat": "vat20", "robokassa": {"test_mode": True}}
+        owner_a.api(), f"{URL}/{pid}", {"vat": "vat22", "robokassa": {"test_mode": True}}
     )
 
     assert response.status_code == 200, response.content
-    assert response.json()["vat"] == "vat20"
+    assert response.json()["vat"] == "vat22"
     assert response.json()["robokassa"]["test_mode"] is True
     assert response.json()["name"] == "ИП Иванов Иван Иванович"
     with tenant_context(net_a.network):

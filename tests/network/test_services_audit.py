@@ -29,7 +29,7 @@ def test_each_write_is_audited_with_its_actor(net_a):
             shop={"merchant_login": "shop", "password1": "secret-1", "password2": "secret-2"},
         )
         services.partner_update(
-            **WHO, partner=partner, changes={"vat": "vat20"}, shop={"password1": "secret-3"}
+            **WHO, partner=partner, changes={"vat": "vat22"}, shop={"password1": "secret-3"}
         )
         other = services.partner_create(
             **WHO,
@@ -66,7 +66,7 @@ def test_each_write_is_audited_with_its_actor(net_a):
     created, updated = entries[0].changes, entries[1].changes
     assert created["robokassa.password1"] == created["robokassa.password2"] == SECRET_MARK
     assert created["inn"] == [None, INN_IP]
-    assert updated == {"vat": ["none", "vat20"], "robokassa.password1": SECRET_MARK}
+    assert updated == {"vat": ["none", "vat22"], "robokassa.password1": SECRET_MARK}
     assert entries[4].changes == {"partner": ["ИП Иванов", "ООО «Второй»"]}
     assert entries[7].changes["prepayment_value"] == ["30.00", "1500.00"]
     everything = " ".join(str(e.changes) for e in entries)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from franchise_platform.payments.links import LeadFacts, deal_links_ensure
-from franchise_platform.payments.models import LinkStatus
+from franchise_platform.payments.models import Invoice, LinkStatus
 from tests.fakes.robokassa import result_callback_form
 
 
@@ -34,13 +34,23 @@ def visit(client, link):
     return response, {k: v[0] for k, v in parse_qs(urlsplit(response["Location"]).query).items()}
 
 
-def callback(client, account, *, inv_id, out_sum, password2=None, is_test=False, algorithm=None):
-    """POST the form Robokassa sends to ResultURL."""
+def invoice_marker_shp(inv_id):
+    """The Shp_ marker Robokassa echoes for one of our invoices (none for an unknown InvId)."""
+    marker = Invoice.objects.filter(pk=inv_id).values_list("marker", flat=True).first()
+    return {"Shp_mark": marker} if marker else {}
+
+
+def callback(
+    client, account, *, inv_id, out_sum, password2=None, is_test=False, algorithm=None, shp=None
+):
+    """POST the form Robokassa sends to ResultURL, echoing the invoice's marker like Robokassa
+    does (pass `shp` to send other custom fields instead)."""
     form = result_callback_form(
         out_sum=out_sum,
         inv_id=inv_id,
         password2=password2 or (account.test_password2 if is_test else account.password2),
         hash_algorithm=algorithm or account.hash_algorithm,
         is_test=is_test,
+        shp=invoice_marker_shp(inv_id) if shp is None else shp,
     )
     return client.post(f"/callbacks/robokassa/{account.partner_id}/result/", form)

@@ -90,7 +90,7 @@ def test_test_mode_shop_uses_test_flag(in_network):
 def test_fiscal_shop_sends_a_receipt(in_network):
     account = shop(fiscalization=True)
     account.partner.tax_system = "osn"
-    account.partner.vat = "vat20"
+    account.partner.vat = "vat22"
     account.partner.save()
     deal = deal_with_links(account.partner.locations.get())
 
@@ -101,7 +101,7 @@ def test_fiscal_shop_sends_a_receipt(in_network):
     item = receipt["items"][0]
     assert receipt["sno"] == "osn"
     assert item["payment_method"] == "prepayment"
-    assert item["tax"] == "vat120"
+    assert item["tax"] == "vat122"
     assert Decimal(str(item["sum"])) == Decimal("1500")
 
 

@@ -35,6 +35,11 @@ class Vat(models.TextChoices):
     VAT22 = "vat22", _("НДС 22%")
 
 
+# Far above any shop's own order numbers, and leaves over a billion InvIds below 2^31-1.
+DEFAULT_INVOICE_NUMBER_START = 1_000_000_000
+INVOICE_NUMBER_MAX = 2_147_483_647
+
+
 class HashAlgorithm(models.TextChoices):
     MD5 = "md5", "MD5"
     RIPEMD160 = "ripemd160", "RIPEMD-160"
@@ -57,6 +62,8 @@ class Partner(models.Model):
     active = models.BooleanField(_("активен"), default=True)
     shop_checked_at = models.DateTimeField(null=True, blank=True)
     shop_check_error = models.CharField(max_length=300, blank=True)
+    # A notice for the owner about a tax setting the platform changed (the 2026 VAT move).
+    tax_notice = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -89,6 +96,14 @@ class ProviderAccount(models.Model):
     )
     test_mode = models.BooleanField(_("тестовый режим"), default=False)
     fiscalization = models.BooleanField(_("фискализация (чеки 54-ФЗ)"), default=False)
+    # Our InvIds for this shop start here, above the shop's own numbering (its site or cabinet),
+    # so a buyer never meets error 40 and an old operation is never taken for ours. Checked with
+    # OpStateExt before the first invoice (numbers_checked_at); a change re-checks.
+    invoice_number_start = models.BigIntegerField(
+        _("первый номер счёта"), default=DEFAULT_INVOICE_NUMBER_START
+    )
+    invoice_numbers_checked_at = models.DateTimeField(null=True, blank=True)
+    invoice_numbers_problem = models.CharField(max_length=300, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

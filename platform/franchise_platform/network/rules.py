@@ -6,14 +6,16 @@ changed here changes everywhere at once.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from string import Formatter
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import Problem
-from .models import HashAlgorithm, LegalForm, PrepaymentMode, TaxSystem, Vat
+from .models import INVOICE_NUMBER_MAX, HashAlgorithm, LegalForm, PrepaymentMode, TaxSystem, Vat
 from .validators import validate_inn, validate_ogrn
 
 NAME_MAX = 300
@@ -25,6 +27,53 @@ ITEM_NAME_PLACEHOLDER = "location"
 TTL_HOURS_MIN, TTL_HOURS_MAX = 1, 720
 # The column holds 12 digits with 2 decimals; a billion rubles is far beyond any real prepayment.
 PREPAYMENT_FIXED_LIMIT = Decimal(1_000_000_000)
+
+
+# From this day the general VAT rate is 22 % (425-ФЗ); 20 % is no rate for a new sale.
+VAT22_FROM = date(2026, 1, 1)
+# Which VAT a receipt may carry under each tax system (shared/specs/fiscal.md §6.3): 5 % and 7 %
+# exist only under УСН, ПСН pays no VAT, none is the exempt case everywhere.
+VAT_BY_TAX_SYSTEM: dict[str, tuple[str, ...]] = {
+    TaxSystem.OSN: (Vat.NONE, Vat.VAT0, Vat.VAT10, Vat.VAT22),
+    TaxSystem.USN_INCOME: (Vat.NONE, Vat.VAT0, Vat.VAT5, Vat.VAT7, Vat.VAT10, Vat.VAT22),
+    TaxSystem.USN_INCOME_OUTCOME: (Vat.NONE, Vat.VAT0, Vat.VAT5, Vat.VAT7, Vat.VAT10, Vat.VAT22),
+    TaxSystem.ESN: (Vat.NONE, Vat.VAT0, Vat.VAT10, Vat.VAT22),
+    TaxSystem.PATENT: (Vat.NONE,),
+}
+
+
+def allowed_vat(*, tax_system: str, on: date | None = None) -> tuple[str, ...]:
+    """The VAT values a partner on `tax_system` may use for a sale on `on` (today by default)."""
+    allowed = VAT_BY_TAX_SYSTEM.get(tax_system, ())
+    if (on or timezone.localdate()) < VAT22_FROM:
+        allowed = tuple(Vat.VAT20 if v == Vat.VAT22 else v for v in allowed)
+    return allowed
+
+
+def vat_problem(*, tax_system: str, vat: str, on: date | None = None) -> Problem | None:
+    """Why `vat` cannot go on a receipt of a partner on `tax_system` on that day, or None."""
+    if tax_system not in TaxSystem.values or vat not in Vat.values:
+        return None  # reported by the choice checks
+    allowed = allowed_vat(tax_system=tax_system, on=on)
+    if vat in allowed:
+        return None
+    names = ", ".join(str(Vat(v).label) for v in allowed)
+    if vat == Vat.VAT20:
+        return Problem(
+            "vat",
+            _(
+                "С 1 января 2026 года ставка НДС 20%% не применяется: основная ставка — 22%%. "
+                "Для «%(system)s» допустимы: %(allowed)s."
+            )
+            % {"system": TaxSystem(tax_system).label, "allowed": names},
+            "vat_rate_retired",
+        )
+    return Problem(
+        "vat",
+        _("«%(vat)s» недопустим для системы налогообложения «%(system)s»; допустимы: %(allowed)s.")
+        % {"vat": Vat(vat).label, "system": TaxSystem(tax_system).label, "allowed": names},
+        "vat_not_allowed",
+    )
 
 
 def digits_only(value: str) -> str:
@@ -77,6 +126,9 @@ def partner_problems(
             problems.append(Problem("ogrn", exc.messages[0], "invalid_ogrn"))
     problems += _choice("tax_system", tax_system, TaxSystem)
     problems += _choice("vat", vat, Vat)
+    problem = vat_problem(tax_system=tax_system, vat=vat)
+    if problem is not None:
+        problems.append(problem)
     return problems
 
 
@@ -131,6 +183,25 @@ def shop_problems(
             )
         )
     return problems
+
+
+# Room for at least a hundred million invoices above the start, all below Robokassa's 2^31-1.
+INVOICE_NUMBER_START_MAX = INVOICE_NUMBER_MAX - 100_000_000
+
+
+def invoice_number_start_problem(value: object) -> Problem | None:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 1 <= value <= INVOICE_NUMBER_START_MAX
+    ):
+        return None
+    return Problem(
+        "robokassa.invoice_number_start",
+        _("Первый номер счёта — целое число от 1 до %(max)s, выше номеров заказов вашего сайта.")
+        % {"max": INVOICE_NUMBER_START_MAX},
+        "invalid_invoice_number_start",
+    )
 
 
 def location_problems(*, name: str, address: str, name_taken: bool) -> list[Problem]:

@@ -7,8 +7,9 @@ idempotent: a payment is unique per invoice, whatever the number of callbacks or
 
 from __future__ import annotations
 
+import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -26,6 +27,7 @@ from franchise_platform.observability.metrics import metric_callback, metric_inv
 
 from .amounts import ZERO
 from .inbox import refused_event_keep
+from .invoicing import MARKER_FIELD
 from .links import deal_status_for, links_sync
 from .models import (
     CallbackEvent,
@@ -34,6 +36,7 @@ from .models import (
     Invoice,
     InvoicePurpose,
     InvoiceStatus,
+    LinkStatus,
     Payment,
     PaymentSource,
 )
@@ -45,6 +48,7 @@ SHOP_CHECK_HINTS = {
     "bad_signature": "Подпись уведомления не сходится: проверьте Пароль #2 (тестовый — для тестового режима) и алгоритм хеша.",
     "unexpected_test": "Пришло тестовое уведомление, а магазин в рабочем режиме.",
     "amount_mismatch": "Сумма в уведомлении не совпадает с суммой счёта.",
+    "foreign_operation": "Уведомление не несёт метку счёта платформы: это операция самого магазина.",
 }
 
 
@@ -91,10 +95,13 @@ def callback_receive(
             False, inv_id, None, False, "unknown_invoice", "No such invoice for this shop."
         )
     else:
-        verdict = provider.verify_callback(
-            account_data(account, test_mode=invoice.is_test or account.test_mode),
-            params,
-            expected_amount=invoice.amount,
+        verdict = marker_checked(
+            provider.verify_callback(
+                account_data(account, test_mode=invoice.is_test or account.test_mode),
+                params,
+                expected_amount=invoice.amount,
+            ),
+            invoice,
         )
     metric_callback(accepted=verdict.accepted, reason=verdict.reason_code)
     event = CallbackEvent(
@@ -140,6 +147,22 @@ def callback_receive(
         pass
     body, content_type = provider.acknowledge(verdict)
     return CallbackAnswer(200, body, content_type)
+
+
+def marker_checked(verdict: CallbackVerdict, invoice: Invoice) -> CallbackVerdict:
+    """A correctly signed notification is ours only if it echoes the invoice's marker: the shop's
+    own site may use the same InvId, and its notifications are signed with the same password."""
+    if not verdict.accepted or not invoice.marker:
+        return verdict  # refused already, or an invoice issued before markers existed
+    echoed = verdict.extra.get(MARKER_FIELD, "")
+    if hmac.compare_digest(echoed.encode(), invoice.marker.encode()):
+        return verdict
+    return replace(
+        verdict,
+        accepted=False,
+        reason_code="foreign_operation",
+        reason="The notification does not carry this invoice's marker (Shp_mark)",
+    )
 
 
 def _queue_apply(event_id: object) -> None:
@@ -189,7 +212,11 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
 
     Moves the invoice to paid, adds the amount to the deal (its status only moves forward with
     the money; an overpayment is kept and flagged, never hidden), re-prices the full link to what
-    remains, and queues the CRM updates. Returns the new Payment, or None if it already existed.
+    remains, and queues the CRM updates. A test-mode payment is recorded and noted as «ТЕСТ» but
+    is never money: the deal, its links and the lead's paid state stay as they were. A payment on
+    a superseded invoice (re-priced or closed link, retired invoice) is real money: recorded, and
+    what it brought beyond the deal's total is shown as due back. Returns the new Payment, or
+    None if it already existed.
     """
     # No savepoint: any error here aborts the caller's transaction as a whole (nothing half-done).
     with transaction.atomic(savepoint=False):
@@ -198,12 +225,20 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
         deal = Deal.objects.select_for_update().get(pk=invoice.deal_id)
         invoice = (
             Invoice.objects.select_for_update(of=("self",))
-            .select_related("provider_account__partner")
+            .select_related("provider_account__partner", "link")
             .get(pk=invoice.pk)
         )
         if Payment.objects.filter(invoice=invoice).exists():
             return None
-        payment = Payment.objects.create(
+        link = invoice.link
+        superseded = not invoice.is_test and (
+            invoice.status != InvoiceStatus.ISSUED
+            or (
+                link is not None
+                and (link.status != LinkStatus.ACTIVE or link.amount != invoice.amount)
+            )
+        )
+        payment = Payment(
             invoice=invoice,
             deal=deal,
             partner=invoice.provider_account.partner,
@@ -211,18 +246,30 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
             kind=invoice.payment_kind,
             source=source,
             is_test=invoice.is_test,
+            superseded=superseded,
             paid_at=paid_at,
         )
-        metric_invoice_paid(source=source)
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = paid_at
         invoice.save(update_fields=["status", "paid_at"])
+        target = outbox_target(deal)
+        if invoice.is_test:
+            payment.save()
+            metric_invoice_paid(source="test")
+            outbox_note_enqueue(
+                deal=deal, key=f"payment:{payment.pk}", text=_test_note(payment), target=target
+            )
+            logger.info("test payment recorded: invoice=%s (not counted)", invoice.pk)
+            return payment
+        overpaid_before = deal.overpaid_amount
         deal.paid = deal.paid + invoice.amount
         deal.status = deal_status_for(total=deal.total, paid=deal.paid)
         deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
         deal.save(update_fields=["paid", "status", "overpaid_amount", "updated_at"])
+        payment.refund_due = min(invoice.amount, max(deal.overpaid_amount - overpaid_before, ZERO))
+        payment.save()
+        metric_invoice_paid(source=source)
         links_sync(deal)
-        target = outbox_target(deal)
         outbox_deal_state_enqueue(deal=deal, target=target)
         outbox_note_enqueue(
             deal=deal,
@@ -231,9 +278,20 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
             target=target,
         )
     logger.info(
-        "payment recorded: invoice=%s amount=%s source=%s", invoice.pk, invoice.amount, source
+        "payment recorded: invoice=%s amount=%s source=%s superseded=%s",
+        invoice.pk,
+        invoice.amount,
+        source,
+        superseded,
     )
     return payment
+
+
+def _test_note(payment: Payment) -> str:
+    return _(
+        "ТЕСТ: тестовая оплата %(amount)s ₽ по счёту №%(invoice)s (%(partner)s). Это не деньги: "
+        "в оплаченное по сделке не засчитана."
+    ) % {"amount": payment.amount, "invoice": payment.invoice_id, "partner": payment.partner.name}
 
 
 def _payment_note(payment: Payment, deal: Deal) -> str:
@@ -250,6 +308,12 @@ def _payment_note(payment: Payment, deal: Deal) -> str:
         text += " " + _("Осталось оплатить %(rest)s ₽ — ссылка на полную оплату уже обновлена.") % {
             "rest": deal.remaining
         }
+    if payment.superseded:
+        text += " " + _(
+            "Счёт №%(invoice)s был уже заменён новым (сумма или ссылка изменились)."
+        ) % {"invoice": payment.invoice_id}
     if deal.overpaid_amount > ZERO:
         text += " " + _("Внимание: переплата %(over)s ₽.") % {"over": deal.overpaid_amount}
+    if payment.refund_due > ZERO:
+        text += " " + _("Вернуть покупателю: %(refund)s ₽.") % {"refund": payment.refund_due}
     return text

@@ -105,6 +105,8 @@ class InvoiceStatus(models.TextChoices):
     PAID = "paid", _("Оплачен")
     EXPIRED = "expired", _("Истёк")
     RETIRED = "retired", _("Отозван")
+    # The shop already had an operation of its own under this InvId: never ours, never handed out.
+    CONFLICT = "conflict", _("Номер занят в магазине")
 
 
 class PaymentKind(models.TextChoices):
@@ -142,6 +144,12 @@ class Invoice(models.Model):
         max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.ISSUED
     )
     is_test = models.BooleanField(default=False)
+    # The per-invoice marker sent as a Shp_ field: a notification or an OpStateExt answer about
+    # this InvId is ours only if it echoes it (empty on invoices issued before markers existed).
+    marker = models.CharField(max_length=32, blank=True)
+    # A keyed digest of everything signed into the payment request (amount, shop, test flag,
+    # receipt): the invoice is handed out again only while that is still what we would sign.
+    fingerprint = models.CharField(max_length=64, blank=True)
     payment_url = models.TextField()
     receipt_json = models.TextField(blank=True)
     expires_at = models.DateTimeField()
@@ -177,6 +185,10 @@ class Payment(models.Model):
         max_length=16, choices=PaymentSource.choices, default=PaymentSource.CALLBACK
     )
     is_test = models.BooleanField(default=False)
+    # Paid on an invoice that had been superseded (re-priced, closed or retired link): real money,
+    # recorded, and what it brought beyond the deal's total is due back to the buyer.
+    superseded = models.BooleanField(default=False)
+    refund_due = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     paid_at = models.DateTimeField()
 
     class Meta:

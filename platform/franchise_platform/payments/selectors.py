@@ -98,6 +98,8 @@ def deal_payments_view(*, deal: Deal) -> list[dict[str, Any]]:
             "invoice_id": p.invoice_id,
             "partner_id": str(p.partner_id),
             "kind": p.kind,
+            # A test payment is listed but never counts in the deal's paid sum.
+            "is_test": p.is_test,
         }
         for p in deal.payments.order_by("paid_at")
     ]
@@ -259,8 +261,11 @@ class PaymentTotals:
 
 
 def payment_totals(*, payments: QuerySet[Payment]) -> PaymentTotals:
-    """Count and sum of a (filtered) set of payments, in one query."""
-    figures = payments.order_by().aggregate(count=Count("pk"), amount=Sum("amount"))
+    """Count and sum of a (filtered) set of payments, in one query. Test payments are not money:
+    they are left out of both."""
+    figures = (
+        payments.filter(is_test=False).order_by().aggregate(count=Count("pk"), amount=Sum("amount"))
+    )
     return PaymentTotals(count=figures["count"], amount=figures["amount"] or Decimal("0.00"))
 
 

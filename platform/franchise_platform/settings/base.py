@@ -225,6 +225,12 @@ BILLING_PROVIDER_OPTIONS = {
 }
 # A paid invoice we heard nothing about is asked about after this many minutes (OpStateExt).
 RECONCILE_AFTER_MINUTES = env_int("RECONCILE_AFTER_MINUTES", 15)
+# An issued invoice can be paid for this long (Robokassa ExpirationDate). Our link is stable: a visit
+# after that issues a fresh invoice, so a re-priced or closed link leaves nothing payable for long.
+INVOICE_PAYMENT_WINDOW_MINUTES = env_int("INVOICE_PAYMENT_WINDOW_MINUTES", 30)
+# Ask the provider (OpStateExt) before a shop's first invoice whether its own history already uses
+# the numbers we would start at (payments/invoice_numbers.py).
+INVOICE_NUMBER_CHECK = env_bool("INVOICE_NUMBER_CHECK", True)
 # Background work presumed lost (its wake-up never ran) after this long; a sender's claim on an
 # outbox row lasts OUTBOX_LEASE_SECONDS (longer than any single CRM call with its retries).
 PERF_FLOOR_ENDPOINTS = env_bool("PERF_FLOOR_ENDPOINTS", False)

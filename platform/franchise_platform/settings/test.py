@@ -4,7 +4,7 @@ import os
 
 from .base import *  # noqa: F403
 from .base import REDIS_URL
-from .env import env_str
+from .env import env_bool, env_str
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -18,6 +18,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGIN_FREE_FAILURES = 5
 # Suites sign up many networks from 127.0.0.1; tests/onboarding turns the limit on where it tests it.
 SIGNUP_RATE_LIMIT = 0
+# Unit tests have no Robokassa to ask about a shop's numbers; the tests of that check and the
+# end-to-end stack (with the fake Robokassa) turn it on.
+INVOICE_NUMBER_CHECK = env_bool("INVOICE_NUMBER_CHECK", False)
 
 # A fixed, test-only master key (never used outside the test suite) unless the environment gives one;
 # the Celery worker that tests start inherits the same environment.

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from franchise_platform.payments.invoicing import invoices_retire_open
+from franchise_platform.payments.models import InvoicePurpose
 from franchise_platform.security.audit import audit_record
 
 from .. import rules
@@ -50,6 +52,9 @@ def network_settings_update(
         for field, (_old, value) in diff.items():
             setattr(obj, field, value)
         obj.save()
+        if "item_name" in diff:
+            # The receipt line is signed into every open invoice: none may be handed out again.
+            invoices_retire_open(purpose=InvoicePurpose.LINK)
         audit_record(
             actor=actor, action="settings.update", obj=obj, changes=diff, ip_address=ip_address
         )

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
+from franchise_platform.payments.invoicing import invoices_retire_open
 from franchise_platform.payments.selectors import partner_has_unpaid_links
 from franchise_platform.security.audit import audit_record
 
@@ -16,8 +17,16 @@ from ..errors import DeleteRefused, InputRejected, reject_if_any
 from ..models import HashAlgorithm, Partner, ProviderAccount, Vat
 
 SHOP_SECRETS = ProviderAccount.SECRET_FIELDS
-SHOP_PLAIN = ("merchant_login", "hash_algorithm", "test_mode", "fiscalization")
+SHOP_PLAIN = (
+    "merchant_login",
+    "hash_algorithm",
+    "test_mode",
+    "fiscalization",
+    "invoice_number_start",
+)
 PARTNER_FIELDS = ("name", "legal_form", "inn", "ogrn", "tax_system", "vat", "active")
+# Partner fields signed into an invoice's receipt: a change makes its open invoices stale.
+RECEIPT_FIELDS = ("tax_system", "vat")
 
 
 class ShopInput(TypedDict, total=False):
@@ -31,6 +40,7 @@ class ShopInput(TypedDict, total=False):
     hash_algorithm: str
     test_mode: bool
     fiscalization: bool
+    invoice_number_start: int
 
 
 class PartnerChanges(TypedDict, total=False):
@@ -56,15 +66,15 @@ def _shop_apply(account: ProviderAccount, shop: ShopInput) -> dict[str, tuple[An
     plain: dict[str, Any] = {name: shop.get(name, getattr(account, name)) for name in SHOP_PLAIN}
     plain["merchant_login"] = str(plain["merchant_login"] or "").strip()
     kept = {name for name in SHOP_SECRETS if name not in new_secrets and getattr(account, name)}
-    reject_if_any(
-        rules.shop_problems(
-            merchant_login=plain["merchant_login"],
-            hash_algorithm=plain["hash_algorithm"],
-            test_mode=bool(plain["test_mode"]),
-            present_secrets=kept | set(new_secrets),
-            secret_lengths={name: len(value) for name, value in new_secrets.items()},
-        )
+    problems = rules.shop_problems(
+        merchant_login=plain["merchant_login"],
+        hash_algorithm=plain["hash_algorithm"],
+        test_mode=bool(plain["test_mode"]),
+        present_secrets=kept | set(new_secrets),
+        secret_lengths={name: len(value) for name, value in new_secrets.items()},
     )
+    problem = rules.invoice_number_start_problem(plain["invoice_number_start"])
+    reject_if_any(problems + ([problem] if problem else []))
     changes: dict[str, tuple[Any, Any]] = {}
     new_shop = account._state.adding  # a new shop's audit entry lists every setting, defaults too
     for name, value in plain.items():
@@ -76,6 +86,10 @@ def _shop_apply(account: ProviderAccount, shop: ShopInput) -> dict[str, tuple[An
         if getattr(account, name) != value:
             changes[f"robokassa.{name}"] = (None, None)
             setattr(account, name, value)
+    if "robokassa.invoice_number_start" in changes or "robokassa.merchant_login" in changes:
+        # Another start, or another shop: its numbers are checked again before the next invoice.
+        account.invoice_numbers_checked_at = None
+        account.invoice_numbers_problem = ""
     return changes
 
 
@@ -162,9 +176,15 @@ def partner_update(
     if diff:
         for field, (_old, new) in diff.items():
             setattr(partner, field, new)
+        if any(field in diff for field in RECEIPT_FIELDS):
+            partner.tax_notice = ""  # the owner has looked at the tax settings again
         partner.save()
     if shop_changes:
         account.save()
+    if shop_changes or any(field in diff for field in RECEIPT_FIELDS):
+        # Credentials, algorithm, test flag, fiscalization or the receipt's tax data are signed
+        # into every open invoice of this shop: none of them may be handed out any more.
+        invoices_retire_open(account_id=account.pk)
     if diff or shop_changes:
         audit_record(
             actor=actor,
