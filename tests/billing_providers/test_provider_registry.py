@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import billing_providers
-from billing_providers.base import BillingProvider
+from billing_providers.base import BillingProvider, ProviderAccount
 from billing_providers.dummy.provider import DummyProvider
 from billing_providers.errors import (
     ProviderConfigError,
@@ -18,7 +18,12 @@ from billing_providers.errors import (
     ProviderResponseError,
     ProviderUnavailable,
 )
-from billing_providers.registry import PROVIDERS, get_provider, provider_choices
+from billing_providers.registry import (
+    PROVIDERS,
+    get_provider,
+    provider_choices,
+    signature_field_names,
+)
 from billing_providers.robokassa.provider import RobokassaProvider
 
 PACKAGE = Path(billing_providers.__file__).parent
@@ -96,3 +101,16 @@ def test_package_loads_without_django_installed_in_sys_modules():
 def test_no_floats_in_money_code():
     for path in PACKAGE.rglob("*.py"):
         assert "float(" not in path.read_text(), path
+
+
+def test_each_provider_names_its_signature_fields_for_masking():
+    assert signature_field_names() == {"signaturevalue", "sig"}
+
+
+def test_a_provider_that_signs_no_buyer_return_refuses_to_vouch_for_one():
+    verdict = DummyProvider().verify_success_redirect(
+        ProviderAccount(login="x", secrets={"password2": "p"}),
+        {"inv": "1", "sum": "10.00", "sig": "abc"},
+    )
+
+    assert not verdict.accepted and verdict.reason_code == "not_supported"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +52,24 @@ def test_signatures_are_masked_by_name_at_any_depth_and_inside_urls():
     }
     assert masked["url"].endswith(f"InvId=1&SignatureValue={MASK}&x=1")
     assert masked["note"] == "no signature here"
+
+
+def test_no_export_writes_csv_around_the_safe_writer():
+    """Every CSV the platform writes goes through SpreadsheetSafeWriter: no other module may build
+    a csv writer of its own (one that would forget the formula check)."""
+    root = Path(__file__).resolve().parents[2]
+    allowed = root / "platform/franchise_platform/security/spreadsheets.py"
+    sources = [
+        path
+        for top in ("platform", "tenants", "billing_providers", "crm_connectors")
+        for path in (root / top).rglob("*.py")
+        if path != allowed and "migrations" not in path.parts
+    ]
+
+    offenders = [
+        str(path.relative_to(root))
+        for path in sources
+        if re.search(r"csv\.(writer|DictWriter)\(|from csv import", path.read_text("utf-8"))
+    ]
+
+    assert sources and offenders == []
