@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import time
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from franchise_platform.security.audit import audit_record
@@ -59,12 +63,48 @@ def totp_device_start(*, user: User) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
 
 
+def totp_verify(*, device: TOTPDevice, code: str) -> bool:
+    """True when `code` is the app's current code (within the device's tolerance) and its time-step
+    is newer than any accepted before: each code opens one door once.
+
+    django-otp's own verify_token compares with this Python copy's `last_t` and then saves the
+    whole row, so two requests carrying one code at the same moment both pass. Here the step is
+    claimed by one conditional UPDATE (last_t < step): of any number of such requests exactly one
+    matches the row. A wrong or replayed code counts towards django-otp's doubling wait."""
+    allowed, _details = device.verify_is_allowed()
+    if not allowed:
+        return False
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if code.isdigit() and totp.verify(int(code), device.tolerance, device.last_t + 1):
+        step = totp.t()
+        drift = totp.drift if getattr(settings, "OTP_TOTP_SYNC", True) else device.drift
+        claimed = TOTPDevice.objects.filter(pk=device.pk, last_t__lt=step).update(
+            last_t=step,
+            drift=drift,
+            throttling_failure_count=0,
+            throttling_failure_timestamp=None,
+            last_used_at=timezone.now(),
+        )
+        if claimed:
+            device.last_t, device.drift = step, drift
+            device.throttling_failure_count, device.throttling_failure_timestamp = 0, None
+            return True
+    now = timezone.now()
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=F("throttling_failure_count") + 1,
+        throttling_failure_timestamp=now,
+    )
+    device.refresh_from_db(fields=["throttling_failure_count", "throttling_failure_timestamp"])
+    return False
+
+
 def totp_device_confirm(
     *, device: TOTPDevice, code: str, actor: str, ip_address: str | None = None
 ) -> bool:
     """Confirm a device with a code from the app; from then on login asks for a code. False when the
-    code is wrong (attempts are throttled by django-otp)."""
-    if not device.verify_token(code):
+    code is wrong (attempts are throttled, see totp_verify)."""
+    if not totp_verify(device=device, code=code):
         return False
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -76,7 +116,7 @@ def totp_disable(
     *, user: User, device: TOTPDevice, code: str, actor: str, ip_address: str | None = None
 ) -> bool:
     """Turn the second factor off; a current code proves the phone is still at hand."""
-    if not device.verify_token(code):
+    if not totp_verify(device=device, code=code):
         return False
     TOTPDevice.objects.filter(user=user).delete()
     audit_record(actor=actor, action="totp.disable", obj=user, ip_address=ip_address)

@@ -72,7 +72,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("panel:login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        if services.totp_verify(device=device, code=form.cleaned_data["code"]):
             del request.session[PENDING_KEY]
             user.otp_device = device  # type: ignore[attr-defined]  # django-otp marks the session verified
             auth_login(request, user, backend=MODEL_BACKEND)
@@ -120,7 +120,7 @@ class PanelPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return response
 
 
-@panel_view(edit=True)
+@panel_view(personal=True)  # viewers protect their own account too
 def security(request: HttpRequest) -> HttpResponse:
     """Turn the authenticator-app second factor on (scan, confirm with a code) or off (a code)."""
     user: User = request.user  # type: ignore[assignment]

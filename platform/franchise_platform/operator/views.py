@@ -24,7 +24,11 @@ from django.views.decorators.http import require_POST
 from franchise_platform.accounts.forms import CodeForm, LoginForm
 from franchise_platform.accounts.models import User
 from franchise_platform.accounts.selectors import totp_device_get
-from franchise_platform.accounts.services import totp_device_confirm, totp_device_start
+from franchise_platform.accounts.services import (
+    totp_device_confirm,
+    totp_device_start,
+    totp_verify,
+)
 from franchise_platform.accounts.totp import totp_qr_svg, totp_secret
 from franchise_platform.request_context import client_ip
 from franchise_platform.security.models import AuditEntry
@@ -106,7 +110,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("operator:login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
+        if totp_verify(device=device, code=form.cleaned_data["code"]):
             return _finish_login(request, user, device, pending)
         form.add_error(
             "code", _("Код не подошёл. Проверьте время на телефоне и введите новый код.")

@@ -68,8 +68,10 @@ def not_found(request: HttpRequest) -> HttpResponse:
     return page(request, "panel/not_found.html", status=404)
 
 
-def panel_view(*, edit: bool = False) -> Callable[[View], View]:
-    """`edit=True`: the page itself changes data (forms), so only editors may even open it."""
+def panel_view(*, edit: bool = False, personal: bool = False) -> Callable[[View], View]:
+    """`edit=True`: the page itself changes data (forms), so only editors may even open it.
+    `personal=True`: the page changes only the signed-in person's own account (the second factor),
+    so every role may use it, in a suspended network too: protecting oneself is never refused."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -82,7 +84,7 @@ def panel_view(*, edit: bool = False) -> Callable[[View], View]:
             if not user.is_verified() and totp_device_get(user=user) is not None:  # type: ignore[attr-defined]
                 logout(request)
                 return redirect_to_login(request.get_full_path())
-            writing = edit or request.method not in ("GET", "HEAD", "OPTIONS")
+            writing = not personal and (edit or request.method not in ("GET", "HEAD", "OPTIONS"))
             if writing and not getattr(user, "can_edit", False):
                 return forbidden(request, _("Ваша роль позволяет только просматривать данные."))
             if writing and network_is_suspended(request):
