@@ -14,6 +14,7 @@ import logging
 import re
 import shutil
 import subprocess
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -40,6 +41,11 @@ def _migration_count(schema: str) -> int:
             .as_string(cursor.cursor)
         )
         return int(cursor.fetchone()[0])
+
+
+def sql_ident(name: str, cursor: Any) -> str:
+    """`name` as a quoted SQL identifier (psycopg2.sql.Identifier), for statements built as text."""
+    return str(sql.Identifier(name).as_string(cursor.cursor))
 
 
 def _pg_dump_args() -> list[str] | None:
@@ -102,8 +108,13 @@ def schema_create_from_template(schema_name: str) -> bool:
     sql = _current_snapshot()
     if sql is None:
         return False
-    pattern = re.compile(rf"\b{re.escape(_template())}\b")
+    # The template's name, bare or quoted as pg_dump may write it, becomes the new schema's name
+    # always quoted: a slug PostgreSQL cannot take bare (`9rooms`, `select`, `user`) is still a
+    # valid network address. Inside string literals ('tpl.seq'::regclass) the quoted name reads
+    # the same way.
+    pattern = re.compile(rf'"{re.escape(_template())}"|\b{re.escape(_template())}\b')
     with connection.cursor() as cursor:
-        cursor.execute(pattern.sub(schema_name, sql))
+        quoted = sql_ident(schema_name, cursor)
+        cursor.execute(pattern.sub(lambda _match: quoted, sql))
     schema_to_public()
     return True

@@ -30,6 +30,7 @@ from billing_providers.robokassa.signatures import (
 )
 
 _INV_ID = re.compile(r"[0-9]{1,19}")
+_INV_ID_MAX = 2**63 - 1
 _AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,10})?")
 _TWO_PLACES = Decimal("0.01")
 _REQUIRED = ("OutSum", "InvId", "SignatureValue")
@@ -38,11 +39,12 @@ DEFAULT_ORDERINGS: tuple[ShpOrdering, ...] = ("ordinal", "casefold")
 
 
 def parse_invoice_id(raw: str | None) -> int | None:
-    """A positive integer InvId, or None when absent or malformed."""
+    """A positive integer InvId, or None when absent, malformed or beyond what an id can be (the
+    core stores it in a bigint column: 19 digits may still overflow it)."""
     if raw is None or not _INV_ID.fullmatch(raw):
         return None
     value = int(raw)
-    return value if value > 0 else None
+    return value if 0 < value <= _INV_ID_MAX else None
 
 
 def parse_amount(raw: str | None) -> Decimal | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +30,7 @@ from crm_connectors.errors import (
 )
 from franchise_platform.api_errors import ApiError, install_error_handlers
 from franchise_platform.db import schema_to_public
+from franchise_platform.inputs import OptionalPrepaymentAmountIn
 from franchise_platform.payments.errors import LinkRefused
 from franchise_platform.payments.links import deal_links_ensure
 from franchise_platform.payments.models import Deal
@@ -116,7 +116,9 @@ install_error_handlers(widget_api)
 
 
 class GenerateIn(Schema):
-    prepayment_amount: str | None = None
+    # A manager types it: "1000", "1000.50" or "1000,50"; NaN, Infinity, 1e999999, a third decimal
+    # place or 9 integer digits answer 422 invalid_prepayment (franchise_platform/inputs.py).
+    prepayment_amount: OptionalPrepaymentAmountIn = None
 
 
 def _crm_error(exc: CrmError) -> ApiError:
@@ -139,8 +141,12 @@ def _crm_error(exc: CrmError) -> ApiError:
     )
 
 
-def _connection() -> CrmConnection:
-    crm = CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED).first()
+def _connection(caller: WidgetCaller) -> CrmConnection:
+    # The calling account's own connection only: lead ids are per account, so reading another
+    # account's lead (a network that once held another one) would answer about someone else's deal.
+    crm = CrmConnection.objects.filter(
+        status=ConnectionStatus.CONNECTED, account_id=caller.claims.account_id
+    ).first()
     if crm is None:
         raise ApiError(
             409,
@@ -155,18 +161,11 @@ def links_generate(
     request: HttpRequest, lead_id: int, payload: GenerateIn | None = None
 ) -> dict[str, Any]:
     caller: WidgetCaller = request.auth  # type: ignore[attr-defined]
-    prepayment = None
-    if payload and payload.prepayment_amount not in (None, ""):
-        try:
-            prepayment = Decimal(str(payload.prepayment_amount))
-        except InvalidOperation as exc:
-            raise ApiError(
-                422, _("Сумма предоплаты указана неверно."), "invalid_prepayment"
-            ) from exc
+    prepayment = payload.prepayment_amount if payload else None
     try:
         with tenant_context(caller.network):
             try:
-                facts = lead_facts_read(crm=_connection(), lead_id=lead_id)
+                facts = lead_facts_read(crm=_connection(caller), lead_id=lead_id)
             except CrmError as exc:
                 raise _crm_error(exc) from exc
             try:

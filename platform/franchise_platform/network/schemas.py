@@ -7,12 +7,13 @@ that no repr, log line or error message can print them, and no output schema has
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
 from ninja import Field, Schema
 from pydantic import SecretStr
+
+from franchise_platform.inputs import PrepaymentAmountIn
 
 LegalFormT = Literal["ip", "ooo"]
 TaxSystemT = Literal["osn", "usn_income", "usn_income_outcome", "esn", "patent"]
@@ -121,7 +122,9 @@ class LocationOut(Schema):
 
 class PrepaymentIn(Schema):
     mode: PrepaymentModeT
-    value: Decimal = Field(description='A decimal string: a percent ("30") or rubles ("1000.00").')
+    value: PrepaymentAmountIn = Field(
+        description='A decimal string: a percent ("30") or rubles ("1000.00").'
+    )
 
 
 class PrepaymentOut(Schema):

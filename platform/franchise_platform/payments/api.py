@@ -12,6 +12,7 @@ from ninja.pagination import PageNumberPagination, paginate
 from billing_providers.errors import ProviderError
 from franchise_platform.accounts.api_auth import NetworkTokenAuth, require_editor
 from franchise_platform.api_errors import ApiError
+from franchise_platform.inputs import ApiDateTime
 from franchise_platform.network.models import Partner
 
 from .invoicing import shop_check_invoice_issue
@@ -31,8 +32,8 @@ class PaymentOut(Schema):
 
 class PaymentFilter(Schema):
     partner_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: ApiDateTime | None = None
+    until: ApiDateTime | None = None
 
 
 class TestInvoiceOut(Schema):

@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "tenants.middleware.NetworkHostMiddleware",
     "franchise_platform.crm_sync.cors.WidgetCorsMiddleware",
     "franchise_platform.request_context.RequestContextMiddleware",
+    # A NUL character anywhere in the input is refused before sessions or views read it.
+    "franchise_platform.input_guard.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

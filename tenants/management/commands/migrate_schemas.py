@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 from django_tenants.utils import schema_exists
+from psycopg2 import sql
 
 from franchise_platform.db import schema_to_public
 from tenants.template import template_snapshot_refresh
@@ -30,7 +31,11 @@ def template_schema_sync(executor_name: str | None, args: Any, options: dict[str
     template = settings.TENANT_BASE_SCHEMA
     if not schema_exists(template):
         with connection.cursor() as cursor:
-            cursor.execute(f'CREATE SCHEMA "{template}"')
+            cursor.execute(
+                sql.SQL("CREATE SCHEMA {}")
+                .format(sql.Identifier(template))
+                .as_string(cursor.cursor)
+            )
     # The parallel executors need tenant rows; the template has none, so it goes standard.
     options = {**options, "schema_name": template}
     get_executor(codename="standard")(args, options).run_migrations(tenants=[template])
