@@ -35,8 +35,19 @@ ensure_venv() {
   printf '%s\n%s\n' "$ROOT/platform" "$ROOT" > "$site/franchise_platform_paths.pth"
 }
 
-# Master encryption keys for local runs: generated once into a git-ignored file.
+# Master encryption keys and SECRET_KEY for local runs: generated once into git-ignored files, so
+# that no instance runs on a key published in the repository (settings/local_secrets.py).
 ensure_local_keys() {
+  if [ -z "${SECRET_KEY:-}" ]; then
+    local secretfile="$ROOT/.local/secret-key"
+    if [ ! -s "$secretfile" ]; then
+      mkdir -p "$ROOT/.local"
+      (umask 077 && "$PY" -c 'import secrets;print(secrets.token_urlsafe(50))' > "$secretfile")
+      say "generated a local SECRET_KEY in .local/secret-key"
+    fi
+    SECRET_KEY="$(tr -d '\n' < "$secretfile")"
+    export SECRET_KEY
+  fi
   if [ -z "${PLATFORM_ENCRYPTION_KEYS:-}" ]; then
     local keyfile="$ROOT/.local/encryption-keys"
     if [ ! -s "$keyfile" ]; then

@@ -14,7 +14,9 @@ from .env import env_bool, env_int, env_list, env_str
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = PACKAGE_DIR.parent.parent
 
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+# No default here: dev.py generates one into .local/, test.py has its own, prod.py requires it, and
+# Django refuses an empty key anywhere else.
+SECRET_KEY = env_str("SECRET_KEY")
 DEBUG = False
 
 # --- Hosts -------------------------------------------------------------------------------------

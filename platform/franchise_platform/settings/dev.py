@@ -1,8 +1,14 @@
 """Local development: `make run`."""
 
 from .base import *  # noqa: F403
+from .local_secrets import local_secret_key
 
 DEBUG = True
+
+# Never a constant: `make run` exports SECRET_KEY from .local/secret-key; manage.py run by hand
+# reads the same file, generating it on the first run.
+if not SECRET_KEY:  # type: ignore[used-before-def]  # noqa: F405 - from base
+    SECRET_KEY = local_secret_key(REPO_DIR / ".local" / "secret-key")  # noqa: F405
 
 # `make run` exports PLATFORM_ENCRYPTION_KEYS from .local/encryption-keys; read the same file when
 # manage.py is run by hand.

@@ -7,6 +7,8 @@ from .base import REDIS_URL
 from .env import env_bool, env_str
 
 DEBUG = False
+# The test suite's own key (never used outside it) unless the environment gives one.
+SECRET_KEY = env_str("SECRET_KEY", "test-only-secret-key-never-used-outside-the-test-suite-0123")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A Redis database of its own per test run (2–11; development uses 0, benchmarks 12), so a run that
 # flushes it (the "Redis lost" tests do) never touches another run's queue or rate-limit windows.
