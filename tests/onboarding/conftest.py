@@ -92,7 +92,13 @@ def claim_code_request(amo, account_id: int, *, is_admin: bool | None = True):
 
 from pathlib import Path  # noqa: E402
 
-from tests.panel.conftest import DESKTOP, PHONE, chromium, live_server_port  # noqa: E402, F401
+from tests.panel.conftest import (  # noqa: E402, F401
+    DESKTOP,
+    PHONE,
+    chromium,
+    csp_clean,
+    live_server_port,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "onboarding"
 

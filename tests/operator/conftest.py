@@ -69,4 +69,4 @@ def console(operator) -> Client:
 # ---- browser tests: the panel suite's live server and Chromium; screenshots with onboarding's --
 
 from tests.onboarding.conftest import shoot  # noqa: E402, F401
-from tests.panel.conftest import chromium, live_server_port  # noqa: E402, F401
+from tests.panel.conftest import chromium, csp_clean, live_server_port  # noqa: E402, F401

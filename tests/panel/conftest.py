@@ -25,6 +25,7 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.testcases import LiveServerThread
 
+from tests.csp_watch import CspWatchedBrowser
 from tests.network.conftest import make_partner
 from tests.personas import Persona, PersonaNetwork, make_persona_network, network_drop
 
@@ -82,7 +83,8 @@ def chromium(live_server_port) -> Iterator[Any]:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
-            yield browser
+            # Every context is watched for Content-Security-Policy violations (`csp_clean`).
+            yield CspWatchedBrowser(browser)
             browser.close()
             connections.close_all()
     finally:
@@ -90,6 +92,20 @@ def chromium(live_server_port) -> Iterator[Any]:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def csp_clean(request) -> Iterator[None]:
+    """A browser test fails if any page it opened reported a Content-Security-Policy violation:
+    something the policy blocked is something that page lost (a style, a script, a form)."""
+    if "chromium" not in request.fixturenames:
+        yield
+        return
+    browser: CspWatchedBrowser = request.getfixturevalue("chromium")
+    browser.take_violations()
+    yield
+    violations = browser.take_violations()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from tests.factories import DealFactory, shop
 from tests.panel.conftest import (  # noqa: F401  (fixtures shared with the panel's browser tests)
     browser_network,
     chromium,
+    csp_clean,
     live_server_port,
     panel_site,
     shoot,

@@ -6,6 +6,10 @@
 - `widget_host`: a local HTTP server with the amoCRM stand-in page, jQuery and the built widget.
 - `browser` / `page`: Chromium through Playwright, with the disposable-token minter exposed to the
   page as `fplMintToken`.
+
+The stand-in page is served under a strict Content-Security-Policy (`host_policy`: scripts and
+styles only from the page's own origin, calls only to the backend), and a test fails on any
+violation: the widget must work on an amoCRM page that allows no inline script or style.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.csp_watch import watch_csp
 
 from .stub_backend import StubBackend, mint_token
 
@@ -66,12 +72,23 @@ def widget_build() -> ModuleType:
 # ------------------------------------------------------------------------------ servers
 
 
+def host_policy(backend_url: str) -> str:
+    """The stand-in's Content-Security-Policy: nothing inline, calls only to the backend."""
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {backend_url}; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
+        policy = getattr(self.server, "csp_policy", "")
+        if policy:
+            self.send_header("Content-Security-Policy", policy)
         super().end_headers()
 
 
@@ -135,6 +152,8 @@ def widget_host(
     if jquery is None:
         pytest.skip("jQuery not found: apt-get install -y libjs-jquery (or set WIDGET_TEST_JQUERY)")
     root = _host_server.root
+    assert _host_server._server is not None
+    _host_server._server.csp_policy = host_policy(widget_backend.url)  # type: ignore[attr-defined]
     shutil.copytree(HOST_SRC, root / "host", dirs_exist_ok=True)
     (root / "vendor").mkdir(exist_ok=True)
     shutil.copyfile(jquery, root / "vendor" / "jquery.js")
@@ -179,6 +198,8 @@ def page(
         viewport={"width": 1180, "height": 820}, locale="ru-RU", device_scale_factor=1
     )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=widget_host.url)
+    violations: list[str] = []
+    watch_csp(context, violations)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -198,6 +219,7 @@ def page(
     yield tab
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture(scope="session")

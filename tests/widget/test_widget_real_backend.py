@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 import zipfile
 from functools import partial
 from http.server import ThreadingHTTPServer
@@ -16,10 +17,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.csp_watch import watch_csp
+
 from .conftest import (
     HOST_SRC,
     JQUERY_CANDIDATES,
     _QuietHandler,
+    host_policy,
     load_build_module,
 )
 from .test_widget_in_browser import ROOT, link_card, money, shoot
@@ -42,6 +46,7 @@ def real_host(app_server, widget_origin_port, tmp_path):
         ("127.0.0.1", widget_origin_port), partial(_QuietHandler, directory=str(tmp_path))
     )
     server.daemon_threads = True
+    server.csp_policy = host_policy(app_server.base_url)  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{widget_origin_port}"
     server.shutdown()
@@ -55,12 +60,15 @@ def chromium_page(browser, real_host, monkeypatch):
     # synchronous and safe here.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     context = browser.new_context(viewport={"width": 1180, "height": 820}, locale="ru-RU")
+    violations: list[str] = []
+    watch_csp(context, violations)  # the stand-in's strict policy and our own pages' policy
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     context.close()
     assert not errors, errors
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 def test_widget_generates_links_against_the_real_backend(
@@ -136,3 +144,38 @@ def test_widget_shows_the_backends_russian_refusal(
     root.locator(".js-fpl-generate").click()
 
     expect(root.locator(".js-fpl-error")).to_contain_text("не выбрана локация")
+
+
+def test_widget_connect_link_opens_our_sign_up_under_its_policy(
+    live_amo, real_host, chromium_page, app_server
+):
+    """An account no network has yet: the widget asks the real backend for a claim code (our API
+    answers through CORS under our headers) and links to our sign-up, which opens under our policy
+    with no violation of it or of the stand-in's."""
+    subdomain = f"kvest{uuid.uuid4().hex[:8]}"
+    account_id = live_amo.add_account(subdomain=subdomain)
+    page = chromium_page
+    page.expose_function(
+        "fplMintToken",
+        lambda a, s, u: live_amo.make_widget_token(a, aud=app_server.base_url, user_id=u),
+    )
+    page.goto(f"{real_host}/host/index.html?lead=7203&account={account_id}&subdomain={subdomain}")
+    page.wait_for_selector("body[data-widget-ready]")
+    connect = page.locator(ROOT).locator(".js-fpl-connect")
+    expect(connect.locator(".fpl-connect__title")).to_have_text("Подключите сеть")
+    artifacts = Path(__file__).resolve().parents[1] / "artifacts" / "csp"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shoot(page, artifacts, "connect")
+
+    with page.context.expect_page() as opened:
+        connect.locator(".js-fpl-signup").click()
+    signup = opened.value
+    signup.wait_for_load_state()
+    assert signup.url.startswith(f"{app_server.base_url}/signup/?amocrm_account={account_id}")
+    # gunicorn alone serves no static files (nginx does in production): the sign-up's styling and
+    # htmx under the policy are tested with the live server in tests/onboarding/test_browser_csp.py.
+    expect(signup.locator("form.signup-form input[name=amocrm_account]")).to_have_value(
+        str(account_id)
+    )
+    policy = signup.context.request.get(signup.url).headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
