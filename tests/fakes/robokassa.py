@@ -29,6 +29,9 @@ Endpoints (GET or POST where Robokassa allows both):
   ``set_state`` creates one in any state.
 * ``/RoboFiscal/Receipt/Attach`` — the second receipt (§5.3), signature checked.
 
+History the platform did not create: ``add_history`` (the shop's own operations, which
+OpStateExt reports and which make a reused InvId fail with error 40).
+
 Knobs for failure tests: ``result_attempts`` / ``result_retry_delay`` (ResultURL retries while
 the answer is not ``OK<InvId>``), ``op_state_http_status`` (e.g. 500), ``op_state_delay``
 (seconds, for timeouts), ``op_state_result_code`` (force a Result/Code, e.g. 4 or 1000),
@@ -408,6 +411,38 @@ class FakeRobokassa:
             is_test=is_test,
             **extra,
         )
+
+    def add_history(
+        self,
+        login: str,
+        inv_id: int,
+        out_sum: Decimal | int | str,
+        *,
+        state: int = 100,
+        shp: Iterable[tuple[str, str]] = (),
+        description: str = "Заказ с сайта магазина",
+    ) -> FakeInvoice:
+        """An operation of the shop's own (its site, its cabinet) that the platform did not
+        create: OpStateExt reports it, and a payment request reusing a paid one's InvId gets
+        error 40, as with the real service. It replaces whatever the fake held under that InvId."""
+        amount = Decimal(out_sum)
+        invoice = FakeInvoice(
+            login=login,
+            inv_id=inv_id,
+            out_sum=amount,
+            out_sum_raw=format_amount(amount, 2),
+            description=description,
+            is_test=False,
+            shp=list(shp),
+            receipt=None,
+            email=None,
+            expiration=None,
+            culture="ru",
+        )
+        with self._lock:
+            self.invoices[(login, inv_id)] = invoice
+        self.set_state(login, inv_id, state)
+        return invoice
 
     def set_state(self, login: str, inv_id: int, state: int) -> None:
         """Give a viewed invoice an operation in any §6 state (5, 10, 50, 60, 80, 100)."""

@@ -29,6 +29,10 @@ CALLBACK_REASONS: dict[str, Promise] = {
     "bad_amount": gettext_lazy("Неверная сумма (OutSum)."),
     "unknown_shop": gettext_lazy("Магазин не найден в сети: уведомление пришло не по адресу."),
     "unknown_invoice": gettext_lazy("У этого магазина нет счёта с таким номером."),
+    "foreign_operation": gettext_lazy(
+        "Операция с этим номером есть в магазине, но её выставила не платформа (нет метки счёта): "
+        "она не засчитана как оплата."
+    ),
 }
 
 
