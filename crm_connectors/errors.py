@@ -3,12 +3,14 @@
 The core decides what to do from the class and the ``permanent`` flag alone:
 
     CrmError                      permanent?  what the caller does
-    ├── CrmUnavailable            no          retry later (network, timeout, 5xx)
+    ├── CrmUnavailable            no          retry later (network, timeout, 5xx, a status
+    │   │                                     not known to be final, a 404 on a list, an
+    │   │                                     unreadable answer)
     │   └── CrmRateLimited        no          retry after ``retry_after`` seconds (429)
     ├── CrmAuthError              yes         re-authorise (401 after a refresh, invalid_grant)
     │   └── CrmAccessRevoked      yes         stop every call for the account (403, disabled)
     ├── CrmPaymentRequired        yes         pause the account until its CRM plan is paid (402)
-    ├── CrmNotFound               yes         the entity is gone (404)
+    ├── CrmNotFound               yes         the entity is gone (404 on one entity)
     └── CrmValidationError        yes         the CRM refused the data (400, 422)
 
     WidgetTokenError                          an inbound widget token is not acceptable
@@ -45,7 +47,8 @@ class CrmError(Exception):
 
 
 class CrmUnavailable(CrmError):
-    """The CRM could not be reached or answered 5xx; the same call may succeed later."""
+    """The CRM could not be reached, answered 5xx or something that may pass; the same call may
+    succeed later. Never a reason to give up on a change before its retry window closes."""
 
     permanent = False
     default_code = "crm_unavailable"

@@ -145,6 +145,10 @@ def _retry_after(response: httpx.Response, body: Mapping[str, Any]) -> float | N
     return None
 
 
+# Answers that say the request itself can never succeed as sent (besides 400-404 and 422 above).
+_PERMANENT_STATUSES = frozenset({405, 406, 410, 411, 413, 414, 415, 501})
+
+
 def error_for_response(response: httpx.Response) -> CrmError:
     """Map a non-2xx amoCRM answer to the error class the core acts on (spec §2.7)."""
     status = response.status_code
@@ -169,9 +173,11 @@ def error_for_response(response: httpx.Response) -> CrmError:
         return CrmNotFound(message, **common)
     if status == 429:
         return CrmRateLimited(message, retry_after=_retry_after(response, body), **common)
-    if status >= 500:
-        return CrmUnavailable(message, code=f"http_{status}", **common)
-    return CrmError(message, code=f"http_{status}", **common)
+    if status in _PERMANENT_STATUSES:
+        return CrmError(message, code=f"http_{status}", **common)
+    # 5xx, and anything we do not know to be final (408, 409, 423, 425, a 3xx from a proxy in
+    # front of amoCRM...): retried within the outbox's time window, never dead at once.
+    return CrmUnavailable(message, code=f"http_{status}", **common)
 
 
 def request_tokens(
@@ -437,7 +443,17 @@ class AmoClient:
         page; ``max_pages`` bounds the walk so a misbehaving account cannot spin us."""
         for page in range(1, max_pages + 1):
             query: dict[str, str | int] = {**(params or {}), "page": page, "limit": MAX_PAGE_SIZE}
-            data = self.get(path, query)
+            try:
+                data = self.get(path, query)
+            except CrmNotFound as exc:
+                # A list that exists answered 404: seen while amoCRM recovers from an outage;
+                # an empty list is 204. Worth another try later, not a final answer.
+                raise CrmUnavailable(
+                    f"amoCRM answered 404 on a list: {path}",
+                    code="list_not_found",
+                    status=exc.status,
+                    request_id=exc.request_id,
+                ) from None
             if not isinstance(data, dict):
                 return
             embedded = data.get("_embedded")

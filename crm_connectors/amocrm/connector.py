@@ -26,7 +26,7 @@ from crm_connectors.base import (
     RateLimiter,
     TokenStore,
 )
-from crm_connectors.errors import CrmError, CrmNotFound, CrmValidationError
+from crm_connectors.errors import CrmError, CrmNotFound, CrmUnavailable, CrmValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,8 @@ class AmoCrmConnector(CrmConnector):
         notes = embedded.get("notes") if isinstance(embedded, dict) else None
         note = notes[0] if isinstance(notes, list) and notes else None
         if not isinstance(note, dict) or not isinstance(note.get("id"), int):
-            raise CrmError("amoCRM did not return the note id", code="bad_response")
+            # The note may well be stored: a later attempt looks for its marker first.
+            raise CrmUnavailable("amoCRM did not return the note id", code="bad_response")
         return int(note["id"])
 
     def find_note(self, lead_id: int, marker: str) -> int | None:

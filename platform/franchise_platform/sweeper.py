@@ -5,10 +5,15 @@ from __future__ import annotations
 
 
 def network_sweep() -> dict[str, int]:
+    from franchise_platform.crm_sync.notices import outbox_dead_notify
     from franchise_platform.crm_sync.sweeping import outbox_requeue
     from franchise_platform.payments.sweeping import callbacks_requeue
 
-    return {"callbacks": callbacks_requeue(), "outbox": outbox_requeue()}
+    return {
+        "callbacks": callbacks_requeue(),
+        "outbox": outbox_requeue(),
+        "dead_notified": outbox_dead_notify(),
+    }
 
 
 def network_reconcile() -> int:

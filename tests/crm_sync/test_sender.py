@@ -17,7 +17,6 @@ from franchise_platform.crm_sync.models import (
 )
 from franchise_platform.crm_sync.outbox import outbox_note_enqueue
 from franchise_platform.crm_sync.sender import (
-    MAX_ATTEMPTS,
     backoff_seconds,
     outbox_message_retry,
     outbox_message_send,
@@ -107,25 +106,38 @@ def test_temporary_failure_backs_off_and_keeps_the_row(note, amo, status, monkey
     assert amo.notes(account_id, 8001) == []
 
 
-def test_row_goes_dead_after_bounded_attempts_and_retry_revives_it(note, amo, monkeypatch):
-    from franchise_platform.crm_sync import tasks
-
-    monkeypatch.setattr(tasks.outbox_send, "apply_async", lambda args, countdown: None)
-    monkeypatch.setattr(tasks.outbox_send, "delay", lambda *a: None)
+def test_row_goes_dead_only_when_its_retry_window_closes_and_retry_revives_it(
+    note,
+    amo,
+    clock,
+    settings,
+    no_wakeups,
+    instant_in_call_retries,
+    django_capture_on_commit_callbacks,
+):
+    settings.OUTBOX_BREAKER_THRESHOLD = 1000  # this test is about one row, not the breaker
     net, account_id, message = note
-    amo.fail_for(300, 500)
+    amo.fail_next(10_000, 500, path_contains="/notes")
     try:
         with tenant_context(net.network):
-            for _ in range(MAX_ATTEMPTS):
+            for _ in range(20):  # far more failures than a count of 8 allowed
                 message = _send_now(message)
+            assert message.status == OutboxStatus.PENDING
+            clock.shift(settings.OUTBOX_RETRY_HOURS * 3600 + 60)
+            OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=clock.now())
+            outbox_message_send(message_id=str(message.pk))
+            message = OutboxMessage.objects.get(pk=message.pk)
             assert message.status == OutboxStatus.DEAD
-            assert message.attempts == MAX_ATTEMPTS
+            assert message.attempts == 21
             assert _send_now(message).status == OutboxStatus.DEAD  # dead rows are not sent
     finally:
         amo.clear_failures()
     with tenant_context(net.network):
-        assert outbox_message_retry(message_id=str(message.pk))
-        revived = _send_now(OutboxMessage.objects.get(pk=message.pk))
+        with django_capture_on_commit_callbacks(execute=True):
+            assert outbox_message_retry(message_id=str(message.pk))
+        revived = OutboxMessage.objects.get(pk=message.pk)
+        assert revived.retry_since == revived.next_attempt_at  # a new window starts now
+        revived = _send_now(revived)
     assert revived.status == OutboxStatus.SENT
     assert len(amo.notes(account_id, 8001)) == 1
 

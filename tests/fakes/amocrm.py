@@ -11,9 +11,10 @@ Bearer auth on /api/v4, 7 requests per second per account (429 beyond), integer 
 amoCRM-shaped custom_fields_values, per-account field and enum ids starting at random offsets,
 the full-list enum semantics of PATCH, 204 for empty lists, problem+json validation errors.
 
-Knobs for tests: ``fail_next``, ``fail_for``, ``delay_next``, ``revoke``, ``expire_access_tokens``,
-``set_lead``, ``add_field``, ``disable_webhook``. Observations: ``requests`` (a log),
-``max_rps_seen``, ``token_grants``, ``lead``, ``notes``, ``fields``, ``webhooks``.
+Knobs for tests: ``fail_next``, ``fail_for``, ``fail_while``, ``delay_next``, ``revoke``,
+``expire_access_tokens``, ``set_lead``, ``add_field``, ``disable_webhook``. Observations:
+``requests`` (a log), ``max_rps_seen``, ``token_grants``, ``lead``, ``notes``, ``fields``,
+``webhooks``.
 Helpers: ``webhook_form`` / ``fire_webhook`` (the form amoCRM posts), ``make_widget_token``
 (the widget's disposable JWT), ``issue_tokens`` (a pair without the OAuth dance).
 """
@@ -29,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -133,6 +134,7 @@ class Failure:
     retry_after: int | None
     remaining: int | None = None  # a count, or None for a time window
     until: float | None = None
+    while_: Callable[[], bool] | None = None  # or for as long as this says so
 
 
 class FakeAmoCrm:
@@ -303,6 +305,18 @@ class FakeAmoCrm:
                 Failure(status, path_contains, retry_after, until=time.monotonic() + seconds)
             )
 
+    def fail_while(
+        self,
+        condition: Callable[[], bool],
+        status: int,
+        *,
+        path_contains: str = "/api/v4",
+        retry_after: int | None = None,
+    ) -> None:
+        """Fail while `condition()` holds, e.g. until a test clock says an hour has passed."""
+        with self.lock:
+            self.failures.append(Failure(status, path_contains, retry_after, while_=condition))
+
     def clear_failures(self) -> None:
         """Forget every scheduled failure and delay (a session-wide fake between tests)."""
         with self.lock:
@@ -324,6 +338,8 @@ class FakeAmoCrm:
                     self.failures.remove(failure)
                 return failure
             if failure.until is not None and now < failure.until:
+                return failure
+            if failure.while_ is not None and failure.while_():
                 return failure
             self.failures.remove(failure)
         return None

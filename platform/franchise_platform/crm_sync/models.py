@@ -37,6 +37,13 @@ class CrmConnection(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     connected_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The circuit breaker of this account (crm_sync/breaker.py); the row is its only state, so a
+    # lost Redis loses nothing. Closed while `breaker_open_since` is empty.
+    breaker_failures = models.PositiveIntegerField(default=0)
+    breaker_open_since = models.DateTimeField(null=True, blank=True)
+    breaker_probes = models.PositiveIntegerField(default=0)
+    breaker_probe_at = models.DateTimeField(null=True, blank=True)
+    breaker_probe_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.crm} account {self.account_id}"
@@ -77,6 +84,11 @@ class OutboxMessage(models.Model):
     external_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Retries are bounded by time, not by a count: OUTBOX_RETRY_HOURS from here (or from
+    # `created_at`); a manual retry of a dead row starts a new window.
+    retry_since = models.DateTimeField(null=True, blank=True)
+    # When the owner was told by e-mail that this row is dead (one e-mail per batch of rows).
+    dead_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"])]

@@ -1,4 +1,6 @@
-"""What the periodic sweeper re-queues for the CRM: outbox rows due and not leased."""
+"""What the periodic sweeper does for the CRM: re-queue outbox rows due and not leased (their
+wake-up was lost, or they wait on an account's circuit breaker: its state is in the database, so
+a flushed Redis loses nothing), and tell the owner about rows that went dead (notices.py)."""
 
 from __future__ import annotations
 
@@ -6,15 +8,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
+from .clock import outbox_now
 from .models import OutboxMessage, OutboxStatus
 
 
 def outbox_requeue() -> int:
     from .tasks import outbox_send
 
-    now = timezone.now()
+    now = outbox_now()
     due = (
         OutboxMessage.objects.filter(
             status=OutboxStatus.PENDING,

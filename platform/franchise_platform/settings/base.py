@@ -240,6 +240,19 @@ INVOICE_NUMBER_CHECK = env_bool("INVOICE_NUMBER_CHECK", True)
 PERF_FLOOR_ENDPOINTS = env_bool("PERF_FLOOR_ENDPOINTS", False)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 30)
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 90)
+# CRM outbox retries are bounded by time, not by a count (an outage of minutes must not kill an
+# update): a message is retried for OUTBOX_RETRY_HOURS with full-jitter backoff from
+# OUTBOX_BACKOFF_BASE_SECONDS up to OUTBOX_BACKOFF_CAP_SECONDS (kept below the broker's visibility
+# timeout). After OUTBOX_BREAKER_THRESHOLD transient failures in a row an account's circuit
+# breaker opens and one probe at a time tests the CRM. Dead rows are e-mailed to the owner at
+# most once per OUTBOX_DEAD_NOTICE_MINUTES. CRM_SYNC_CLOCK: a dotted callable returning "now"
+# for the sender (tests move a worker's clock with it); empty means the system clock.
+OUTBOX_RETRY_HOURS = env_int("OUTBOX_RETRY_HOURS", 72)
+OUTBOX_BACKOFF_BASE_SECONDS = env_int("OUTBOX_BACKOFF_BASE_SECONDS", 5)
+OUTBOX_BACKOFF_CAP_SECONDS = env_int("OUTBOX_BACKOFF_CAP_SECONDS", 900)
+OUTBOX_BREAKER_THRESHOLD = env_int("OUTBOX_BREAKER_THRESHOLD", 3)
+OUTBOX_DEAD_NOTICE_MINUTES = env_int("OUTBOX_DEAD_NOTICE_MINUTES", 60)
+CRM_SYNC_CLOCK = env_str("CRM_SYNC_CLOCK", "")
 RECONCILE_MAX_AGE_DAYS = env_int("RECONCILE_MAX_AGE_DAYS", 8)
 
 # --- Observability (observability/): /metrics behind a bearer token; off (404) when unset ------
