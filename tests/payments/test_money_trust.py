@@ -414,3 +414,23 @@ def test_a_superseded_invoice_that_brings_no_excess_owes_no_refund(in_network, p
 
     payment = Payment.objects.get(invoice=old)
     assert payment.superseded and payment.refund_due == Decimal("0.00")
+
+
+def test_a_test_payment_says_test_in_the_panel_and_the_export(in_network):
+    account = shop(test_mode=True)
+    deal = deal_with_links(account.partner.locations.get())
+    _, params = visit(in_network.anonymous(), active_link(deal, LinkKind.FULL))
+    callback(
+        in_network.anonymous(), account, inv_id=int(params["InvId"]), out_sum="5000", is_test=True
+    )
+    _apply_all()
+    owner = in_network.owner.browser_client()
+
+    page = owner.get(f"/panel/deals/{deal.pk}/").content.decode()
+    listing = owner.get("/panel/payments/").content.decode()
+    export = owner.get("/panel/payments/export.csv").content.decode("utf-8-sig")
+
+    assert "ТЕСТ: тестовая оплата" in page and "ТЕСТ" in listing
+    assert 'id="payments-count">1<' not in listing  # not counted as money
+    header, row = export.splitlines()[:2]
+    assert header.endswith(",label") and row.endswith(",1,ТЕСТ")

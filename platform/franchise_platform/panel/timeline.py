@@ -97,12 +97,29 @@ def timeline_events(history: DealHistory) -> list[Event]:
                 )
             )
     for payment in history.payments:
+        if payment.is_test:
+            # Never money: said as plainly as the real thing would be.
+            events.append(
+                Event(
+                    payment.paid_at,
+                    "warning",
+                    _("ТЕСТ: тестовая оплата %(amount)s, в оплаченное не засчитана")
+                    % {"amount": money(payment.amount)},
+                    str(PaymentKind(payment.kind).label),
+                )
+            )
+            continue
+        detail = [str(PaymentKind(payment.kind).label)]
+        if payment.superseded:
+            detail.append(_("счёт был уже заменён новым"))
+        if payment.refund_due:
+            detail.append(_("вернуть покупателю %(sum)s") % {"sum": money(payment.refund_due)})
         events.append(
             Event(
                 payment.paid_at,
-                "success",
+                "warning" if payment.refund_due else "success",
                 _("Получена оплата %(amount)s") % {"amount": money(payment.amount)},
-                str(PaymentKind(payment.kind).label),
+                "; ".join(detail),
             )
         )
     for message in history.outbox:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from franchise_platform.payments.models import Payment
 from franchise_platform.payments.selectors import payment_search, payment_totals
@@ -29,6 +30,7 @@ CSV_COLUMNS = (
     "location",
     "source",
     "is_test",
+    "label",  # «ТЕСТ» for a test payment (never money), what to refund for a superseded one
 )
 
 
@@ -46,6 +48,14 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         "query": query_without_page(request.GET),
     }
     return page(request, "panel/payments/list.html", context)
+
+
+def _csv_label(payment: Payment) -> str:
+    if payment.is_test:
+        return _("ТЕСТ")
+    if payment.refund_due:
+        return _("вернуть %(sum)s") % {"sum": f"{payment.refund_due:.2f}"}
+    return ""
 
 
 def _csv_write(response: HttpResponse, payments: Iterable[Payment]) -> None:
@@ -71,6 +81,7 @@ def _csv_write(response: HttpResponse, payments: Iterable[Payment]) -> None:
                 deal.location.name if deal.location else "",
                 p.source,
                 "1" if p.is_test else "0",
+                _csv_label(p),
             ]
         )
 
