@@ -41,6 +41,11 @@ urlpatterns = [
     path("integrations/amocrm/connect/", integrations.amocrm_connect, name="amocrm_connect"),
     path("integrations/amocrm/fields/", integrations.crm_field_map, name="crm_field_map"),
     path(
+        "integrations/outbox/retry-all/",
+        integrations.outbox_retry_all,
+        name="outbox_retry_all",
+    ),
+    path(
         "integrations/outbox/<str:message_id>/retry/",
         integrations.outbox_retry,
         name="outbox_retry",

@@ -265,7 +265,8 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # calls our JSON API; every link it shows opens a new tab. Tests: tests/foundation/test_headers.py
 # and the browser suites, which fail on any CSP violation.
 _NETWORK_HOSTS = f"{PLATFORM_SCHEME}://*.{PLATFORM_DOMAIN}:*"
-CONTENT_SECURITY_POLICY = {
+# Each directive: its sources, or True for a flag (prod adds upgrade-insecure-requests).
+CONTENT_SECURITY_POLICY: dict[str, dict[str, list[str] | bool]] = {
     "DIRECTIVES": {
         "default-src": ["'none'"],
         "script-src": ["'self'"],

@@ -18,6 +18,7 @@ from franchise_platform.crm_sync.services import (
     FieldMapRejected,
     crm_field_map_set,
     crm_outbox_retry,
+    crm_outbox_retry_all,
 )
 
 from ..access import actor, page, panel_view
@@ -102,4 +103,20 @@ def outbox_retry(request: HttpRequest, message_id: str) -> HttpResponse:
         messages.success(request, _("Сообщение снова в очереди на отправку в amoCRM."))
     else:
         messages.warning(request, _("Это сообщение уже не ждёт повтора."))
+    return redirect("panel:integrations")
+
+
+@require_POST
+@panel_view(edit=True)
+def outbox_retry_all(request: HttpRequest) -> HttpResponse:
+    """«Повторить все»: every dead message back in the queue (owners and admins; audited)."""
+    revived = crm_outbox_retry_all(**actor(request))
+    if revived:
+        messages.success(
+            request,
+            _("Недоставленные обновления снова в очереди на отправку в amoCRM: %(n)s.")
+            % {"n": revived},
+        )
+    else:
+        messages.warning(request, _("Недоставленных обновлений нет."))
     return redirect("panel:integrations")
