@@ -1,7 +1,10 @@
 """gunicorn settings for the `web` role (scripts/entrypoint.sh passes --bind and --workers).
 
 * Logs: JSON through the platform's formatter (the same shape as the application's lines), the
-  access line without the query string (it can carry one-time OAuth codes) and with the request id.
+  access line without the query string (it can carry one-time OAuth codes) and with the request id;
+  the logger class masks capability URLs (payment-link tokens, the amoCRM webhook secret, one-time
+  sign-in, verification and reset links) in every atom a format can name
+  (franchise_platform/observability/masking.py).
 * Static files: collected into STATIC_ROOT at image build and served by WhiteNoise wrapped around
   the WSGI app here, with far-future caching for hashed names; no settings change, and nothing in
   development (runserver serves them there).
@@ -31,6 +34,7 @@ max_requests_jitter = max_requests // 10
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs
 # X-Forwarded-* are trusted from these addresses only (nginx, the ingress controller).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+logger_class = "franchise_platform.observability.access_log.MaskingLogger"
 access_log_format = (
     "%(m)s %(U)s %(s)s %(B)sB %(M)sms host=%({host}i)s request_id=%({x-request-id}o)s"
 )

@@ -3,7 +3,8 @@
 ``send_default_pii=False`` keeps cookies, users and IPs out; ``before_send`` then scrubs what is
 left: values under secret-looking keys are replaced, every string goes through the same scrub as
 the logs, log events and breadcrumbs keep their template without its arguments, and the command
-line is masked. Request bodies are never attached (``max_request_body_size="never"``), local
+line is masked; capability URLs (observability/masking.py) lose their secret segment and query
+values in the request, messages and breadcrumbs. Request bodies are never attached (``max_request_body_size="never"``), local
 variables are not sent (``include_local_variables=False``): a provider password held in a local
 must not travel in a stack trace.
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 from franchise_platform.request_context import scrub
 
+from .masking import mask_capability_paths, mask_url
+
 _SECRET_KEY = re.compile(
     r"(?i)(pass(word)?\d?|passwd|secret|token|authorization|cookie|signature|api[_-]?key|"
     r"dsn|sessionid|csrf|credentials?|private)"
@@ -27,7 +30,9 @@ def _clean(value: Any, depth: int = 0) -> Any:
     if depth > 20:
         return MASK
     if isinstance(value, str):
-        return scrub(value)
+        # Capability URLs (payment links, the amoCRM webhook secret, one-time sign-in links)
+        # wherever they appear: the request's URL, a message, an exception, a breadcrumb.
+        return mask_capability_paths(scrub(value))
     if isinstance(value, dict):
         return {
             key: MASK
@@ -58,6 +63,13 @@ def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
         request.pop("cookies", None)
         if isinstance(request.get("query_string"), str):
             request["query_string"] = MASK
+        if isinstance(request.get("url"), str):
+            request["url"] = mask_url(request["url"])
+        headers = request.get("headers")
+        if isinstance(headers, dict):
+            for name in list(headers):
+                if name.lower() == "referer" and isinstance(headers[name], str):
+                    headers[name] = mask_url(headers[name])
     cleaned: dict[str, Any] = _clean(event)
     return cleaned
 
@@ -67,6 +79,14 @@ def scrub_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None = None) 
     record = (hint or {}).get("log_record")
     if record is not None:
         crumb["message"] = str(getattr(record, "msg", ""))
+    # An outgoing HTTP call's breadcrumb (httpx, requests): its URL and query can carry signatures.
+    data = crumb.get("data")
+    if isinstance(data, dict):
+        if isinstance(data.get("url"), str):
+            data["url"] = mask_url(data["url"])
+        for key in ("http.query", "http.fragment"):
+            if data.get(key):
+                data[key] = MASK
     cleaned: dict[str, Any] = _clean(crumb)
     return cleaned
 
