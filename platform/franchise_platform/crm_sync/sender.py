@@ -301,10 +301,11 @@ def outbox_messages_retry(*, message_ids: list[uuid.UUID] | None = None) -> int:
         ids = list(dead.order_by("created_at").values_list("pk", flat=True))
         if not ids:
             return 0
-        # `attempts` and `last_error` stay: a note whose answer was lost before it died is
-        # looked for before it is written again.
+        # `last_error` stays: a note whose answer was lost before it died is looked for
+        # before it is written again (_deliver); the backoff starts small again.
         OutboxMessage.objects.filter(pk__in=ids).update(
             status=OutboxStatus.PENDING,
+            attempts=0,
             lease_until=None,
             retry_since=now,
             dead_notified_at=None,

@@ -125,3 +125,21 @@ def crm_outbox_retry(*, message_id: str, actor: str = "", ip_address: str | None
         ip_address=ip_address,
     )
     return True
+
+
+def crm_outbox_retry_all(*, actor: str = "", ip_address: str | None = None) -> int:
+    """The panel's «Повторить все»: every dead message of this network back in the queue with a
+    new retry window, woken at the background rate; one audit entry for the lot. Returns how many
+    were revived (0, and no audit entry, when none was dead)."""
+    from .sender import outbox_messages_retry
+
+    with transaction.atomic():
+        revived = outbox_messages_retry()
+        if revived:
+            audit_record(
+                actor=actor,
+                action="crm.outbox_retry_all",
+                changes={"revived": (None, revived)},
+                ip_address=ip_address,
+            )
+    return revived

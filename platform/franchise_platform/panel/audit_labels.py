@@ -38,6 +38,7 @@ ACTIONS = {
     "totp.disable": _("Выключен вход по коду"),
     "crm.field_map": _("Выбраны поля amoCRM"),
     "crm.outbox_retry": _("Повторена отправка в amoCRM"),
+    "crm.outbox_retry_all": _("Повторена отправка в amoCRM всех недоставленных обновлений"),
     "crm.claim": _("Аккаунт amoCRM привязан по коду из виджета"),
 }
 
@@ -72,6 +73,7 @@ FIELDS = {
     "status_field_id": _("Поле «Статус оплаты»"),
     "status": _("Статус"),
     "kind": _("Что"),
+    "revived": _("Снова в очереди"),
 }
 
 
