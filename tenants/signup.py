@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
+from franchise_platform.accounts.mail_limits import mail_request_refusal
 from franchise_platform.accounts.models import User
 from franchise_platform.accounts.verification import email_verification_send
 from franchise_platform.request_context import client_ip_bucket
@@ -85,9 +86,14 @@ def network_signup(
     network = created.network
     with tenant_context(network):
         owner = User.objects.get(email=created.owner_email)
-        email_verification_send(
-            user=owner, base_url=base_url or network_base_url(network), network_name=network.name
-        )
+        # Sign-ups naming somebody else's mailbox must not bomb it: past the recipient's budget
+        # the network stands and the panel offers to send the e-mail later.
+        if mail_request_refusal(recipient=owner.email, ip=None) is None:
+            email_verification_send(
+                user=owner,
+                base_url=base_url or network_base_url(network),
+                network_name=network.name,
+            )
     if claim_code:
         try:
             account_claim(

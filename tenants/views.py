@@ -14,6 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from franchise_platform.rate_limits import budget_spend
+from franchise_platform.request_context import client_ip_bucket
+
 from .abuse import client_ip
 from .errors import NetworkError
 from .forms import SignupForm
@@ -96,7 +99,15 @@ def _signup_page(request: HttpRequest, form: SignupForm, *, status: int = 200) -
 
 @require_GET
 def check_slug(request: HttpRequest) -> HttpResponse:
-    """The live check beside the address field (htmx): free, taken or invalid, with the reason."""
+    """The live check beside the address field (htmx): free, taken or invalid, with the reason.
+    Per client address and minute, so that nobody lists the networks by asking for every name."""
+    if not budget_spend(
+        key=f"slug-check:{client_ip_bucket(client_ip(request))}",
+        limit=int(settings.SLUG_CHECKS_PER_ADDRESS_PER_MINUTE),
+        window_seconds=60,
+    ):
+        context = {"throttled": True, "domain": settings.PLATFORM_DOMAIN}
+        return render(request, "public/_slug_check.html", context, status=429)
     raw = request.GET.get("slug", "")
     result = slug_check(raw) if raw.strip() else None
     context = {

@@ -20,10 +20,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 
 from franchise_platform.panel.access import actor, page, panel_view
+from franchise_platform.request_context import client_ip
 
 from . import services
 from .forms import CodeForm, LoginForm
 from .login_throttle import login_throttle_forget, wait_text
+from .mail_limits import mail_request_refusal
 from .models import User
 from .selectors import totp_device_get
 from .totp import totp_qr_svg, totp_secret
@@ -105,6 +107,14 @@ class PanelPasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("panel:password_reset_done")
 
     def form_valid(self, form: Any) -> HttpResponse:
+        # Counted for every e-mail typed, known or not, and answered alike: no mailbox bombing,
+        # and nothing learnt about which addresses have an account.
+        refusal = mail_request_refusal(
+            recipient=form.cleaned_data["email"], ip=client_ip(self.request)
+        )
+        if refusal is not None:
+            form.add_error(None, refusal)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
         self.extra_email_context = {"network_name": getattr(self.request.tenant, "name", "")}  # type: ignore[attr-defined]
         return super().form_valid(form)
 

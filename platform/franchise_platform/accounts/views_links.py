@@ -12,8 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from franchise_platform.request_context import client_ip
 from tenants.login_link import login_link_user
 
+from .mail_limits import mail_request_refusal
 from .models import User
 from .selectors import totp_device_get
 from .verification import email_verification_send, email_verify
@@ -53,6 +55,10 @@ def verify_email_resend(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     if user.email_verified_at is None:
+        refusal = mail_request_refusal(recipient=user.email, ip=client_ip(request))
+        if refusal is not None:
+            messages.error(request, refusal)
+            return redirect("panel:home")
         tenant = getattr(request, "tenant", None)
         sent = email_verification_send(
             user=user, base_url=_base_url(request), network_name=getattr(tenant, "name", "")

@@ -328,6 +328,12 @@ SIGNUP_RATE_LIMIT = env_int("SIGNUP_RATE_LIMIT", 5)
 # Trusted proxies in front of the app (nginx, an ingress): the client address is that many entries
 # from the right of X-Forwarded-For. 0: REMOTE_ADDR is the client (no proxy).
 CLIENT_IP_PROXY_HOPS = env_int("CLIENT_IP_PROXY_HOPS", 0)
+# E-mails anybody can ask for (password reset, e-mail verification: accounts/mail_limits.py) per
+# client address and per recipient per hour, and the sign-up's live address check per client
+# address per minute; 0 = no limit.
+EMAIL_REQUESTS_PER_ADDRESS_PER_HOUR = env_int("EMAIL_REQUESTS_PER_ADDRESS_PER_HOUR", 10)
+EMAILS_PER_RECIPIENT_PER_HOUR = env_int("EMAILS_PER_RECIPIENT_PER_HOUR", 3)
+SLUG_CHECKS_PER_ADDRESS_PER_MINUTE = env_int("SLUG_CHECKS_PER_ADDRESS_PER_MINUTE", 60)
 
 # --- i18n: Russian first, English second -------------------------------------------------------
 LANGUAGE_CODE = "ru"

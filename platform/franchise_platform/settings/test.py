@@ -20,6 +20,10 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGIN_FREE_FAILURES = 5
 # Suites sign up many networks from 127.0.0.1; tests/onboarding turns the limit on where it tests it.
 SIGNUP_RATE_LIMIT = 0
+# Likewise the e-mail and address-check budgets: the tests of those limits turn them on.
+EMAIL_REQUESTS_PER_ADDRESS_PER_HOUR = 0
+EMAILS_PER_RECIPIENT_PER_HOUR = 0
+SLUG_CHECKS_PER_ADDRESS_PER_MINUTE = 0
 # Unit tests have no Robokassa to ask about a shop's numbers; the tests of that check and the
 # end-to-end stack (with the fake Robokassa) turn it on.
 INVOICE_NUMBER_CHECK = env_bool("INVOICE_NUMBER_CHECK", False)
