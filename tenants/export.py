@@ -40,7 +40,8 @@ from .models import CrmAccountBinding, Domain, Network
 
 # App labels whose tables are not the network's business data (or are secrets through and through).
 SKIPPED_APPS = frozenset({"contenttypes", "auth", "sessions", "otp_totp", "otp_static", "axes"})
-SKIPPED_MODELS = frozenset({"security.datakey"})
+# Failed sign-ins (hashed e-mails, client addresses) are the platform's defence, not network data.
+SKIPPED_MODELS = frozenset({"security.datakey", "accounts.loginthrottle"})
 _SECRET_WORDS = re.compile(r"password|secret", re.IGNORECASE)
 _SECRET_NAMES = frozenset(
     {

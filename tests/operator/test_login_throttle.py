@@ -34,3 +34,11 @@ def test_failures_from_one_address_never_stop_the_operator_from_another(operator
     client = operator_login(operator)  # from the test client's own address
 
     assert client.get("/operator/").status_code == 200
+
+
+def test_a_network_export_leaves_the_failed_sign_ins_out():
+    from tenants.export import _tenant_models
+
+    labels = {model._meta.label_lower for model in _tenant_models()}
+
+    assert "accounts.loginthrottle" not in labels and "accounts.user" in labels
