@@ -158,6 +158,12 @@ def account_claim(
     from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
     from franchise_platform.security.audit import audit_record
 
+    if network.is_suspended:
+        raise ClaimRefused(
+            _("Работа сети приостановлена: подключить amoCRM сейчас нельзя."),
+            "network_suspended",
+            403,
+        )
     if len(claim_code_normalise(code)) != CODE_LENGTH:
         raise _invalid_code()
     code_hash = _hash(code)

@@ -106,7 +106,14 @@ class CrmAccountBinding(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["crm", "account_id"], name="crm_account_unique")
+            models.UniqueConstraint(fields=["crm", "account_id"], name="crm_account_unique"),
+            # A network holds one account: the widget of another account must not reach its
+            # deals (lead ids are per account). Replacing it revokes the old binding first.
+            models.UniqueConstraint(
+                fields=["network"],
+                condition=models.Q(state="bound"),
+                name="crm_one_bound_account_per_network",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -223,7 +223,7 @@ class LiveNetwork:
                 urlsplit(api.post("/api/v1/crm/amocrm/connect").json()["authorize_url"]).query
             )["state"][0]
         with self.server.client() as client:
-            response = client.get(
+            callback = client.get(
                 "/integrations/amocrm/oauth/callback/",
                 params={
                     "code": self.amo.authorize(self.account_id),
@@ -231,8 +231,24 @@ class LiveNetwork:
                     "referer": f"{self.amo.accounts[self.account_id].subdomain}.amocrm.ru",
                 },
             )
+            # The connect finishes in the network's panel, signed in as the person who asked.
+            assert callback.status_code == 302, callback.text
+            signed_in = client.get(f"http://{self.host}{self._owner_login_path()}")
+            assert signed_in.status_code == 302, signed_in.text
+            response = client.get(callback.headers["Location"])
         assert response.status_code == 200, response.text
         wait_for(lambda: self.field_map(), what="lead fields created by the worker")
+
+    def _owner_login_path(self) -> str:
+        """A one-time sign-in link for the owner the API token belongs to."""
+        from franchise_platform.accounts.models import Role, User
+        from tenants.login_link import login_link_path
+
+        network = self.network()
+        with tenant_context(network):
+            owner = User.objects.filter(role=Role.OWNER).order_by("pk").first()
+            assert owner is not None
+            return login_link_path(network=network, user=owner)
 
     def field_map(self) -> dict:
         from franchise_platform.crm_sync.models import CrmConnection

@@ -19,6 +19,8 @@ from franchise_platform.crm_sync.webhooks import webhook_subscribe
 from tenants.models import CrmAccountBinding, PendingInstall
 from tests.personas import platform_client
 
+from .conftest import oauth_callback
+
 pytestmark = pytest.mark.django_db
 
 
@@ -113,15 +115,10 @@ def test_state_is_single_use(net_a, amo):
     account_id = amo.add_account()
     response = net_a.owner.api().post("/api/v1/crm/amocrm/connect")
     state = parse_qs(urlsplit(response.json()["authorize_url"]).query)["state"][0]
-    referer = f"{amo.accounts[account_id].subdomain}.amocrm.ru"
-    first = platform_client().get(
-        "/integrations/amocrm/oauth/callback/",
-        {"code": amo.authorize(account_id), "state": state, "referer": referer},
-    )
-    second = platform_client().get(
-        "/integrations/amocrm/oauth/callback/",
-        {"code": amo.authorize(account_id), "state": state, "referer": referer},
-    )
+    browser = net_a.owner.browser_client()
+
+    first = oauth_callback(net_a.owner, amo, account_id, state, browser=browser)
+    second = oauth_callback(net_a.owner, amo, account_id, state, browser=browser)
 
     assert first.status_code == 200
     assert second.status_code == 400

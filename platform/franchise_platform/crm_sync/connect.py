@@ -1,20 +1,24 @@
-"""Connecting a network to amoCRM (OAuth), marketplace installs, and disconnecting.
+"""Connecting a network to amoCRM (OAuth) and disconnecting; marketplace installs are installs.py.
 
-The connect URL carries a signed, single-use `state` naming the network, valid for 30 minutes. The
-callback runs on the platform host: it exchanges the code, stores the tokens sealed in the
-network's schema, binds the amoCRM account to the network (public schema), then creates the lead
-fields and subscribes the webhook.
+The connect URL carries a signed, single-use `state` (oauth_state.py) naming the network and the
+person who asked, valid for 30 minutes. amoCRM sends the browser to the Redirect URI on the platform
+host, which checks what it can and sends the browser on to the network's panel; there the same
+person, signed in (and, for a panel-issued state, in the same browser), finishes: the code is
+exchanged, the tokens stored sealed in the network's schema, the account bound to the network
+(public schema), then the lead fields created and the webhook subscribed. A network holds one
+amoCRM account; replacing it is its owner's explicit, audited choice.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core import signing
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
@@ -24,47 +28,72 @@ from crm_connectors.amocrm.client import shared_http_client
 from crm_connectors.base import OAuthTokens
 from crm_connectors.errors import CrmError
 from franchise_platform.db import schema_to_public
+from franchise_platform.security.audit import audit_record
 from tenants.models import CrmAccountBinding, Network
+from tenants.services import network_base_url
 
 from .connectors import redirect_uri
+from .errors import ConnectError
 from .models import ConnectionStatus, CrmConnection, OutboxMessage, OutboxStatus
+from .oauth_state import (
+    STATE_MAX_AGE,
+    STATE_SALT,
+    OAuthState,
+    browser_nonce_spend,
+    state_issue,
+    state_read,
+    state_spend,
+)
 from .outbox import outbox_fields_sync_enqueue
+
+if TYPE_CHECKING:
+    from franchise_platform.accounts.models import User
+
+__all__ = [
+    "STATE_MAX_AGE",
+    "STATE_SALT",
+    "ConnectError",
+    "Exchanged",
+    "connect_url",
+    "network_bind",
+    "oauth_finish",
+]
 
 logger = logging.getLogger(__name__)
 
-STATE_SALT = "amocrm-oauth-state"
-STATE_MAX_AGE = 30 * 60
+FINISH_PATH = "/panel/integrations/amocrm/finish/"
 
 
-class ConnectError(Exception):
-    def __init__(self, detail: str, code: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.code = code
+def _network_open(network: Network | None) -> Network:
+    if network is None:
+        raise ConnectError("Сеть не найдена.", "unknown_network")
+    if network.is_suspended:
+        raise ConnectError(
+            "Работа сети приостановлена: подключить amoCRM сейчас нельзя.", "network_suspended"
+        )
+    return network
 
 
-def connect_url(*, network: Network) -> str:
-    state = signing.dumps({"n": network.slug, "x": secrets.token_urlsafe(12)}, salt=STATE_SALT)
+def connect_url(
+    *, network: Network, user: User, browser_nonce: str | None = None, replace: bool = False
+) -> str:
+    """The consent URL for `user` of `network`. `browser_nonce` (oauth_state.browser_nonce_new)
+    binds it to the browser too; `replace` (owners only) lets it replace the bound account."""
+    _network_open(network)
+    if not user.can_edit:
+        raise ConnectError("Подключить amoCRM может владелец или администратор сети.", "forbidden")
+    if replace and not user.is_owner:
+        raise ConnectError("Заменить аккаунт amoCRM может только владелец сети.", "forbidden")
+    state = state_issue(
+        network_slug=network.slug, user_uid=str(user.uid), nonce=browser_nonce, replace=replace
+    )
     return oauth.build_authorize_url(settings.AMOCRM_CLIENT_ID, state, mode="popup")
 
 
-def state_network(state: str) -> Network:
-    """The network a state names; raises ConnectError if forged, expired or already used."""
-    try:
-        data = signing.loads(state, salt=STATE_SALT, max_age=STATE_MAX_AGE)
-    except signing.SignatureExpired as exc:
-        raise ConnectError(
-            "Ссылка подключения устарела: начните подключение заново.", "state_expired"
-        ) from exc
-    except signing.BadSignature as exc:
-        raise ConnectError("Неверный параметр state.", "bad_state") from exc
+def _state_network(parsed: OAuthState) -> Network:
     with schema_context("public"):
-        if not cache.add(f"amocrm-state:{data['x']}", 1, STATE_MAX_AGE + 60):
-            raise ConnectError("Эта ссылка подключения уже использована.", "state_used")
-        network = Network.objects.customers().filter(slug=data["n"]).first()
-    if network is None:
-        raise ConnectError("Сеть не найдена.", "unknown_network")
-    return network
+        network = Network.objects.customers().filter(slug=parsed.network_slug).first()
+    return _network_open(network)
 
 
 @dataclass(frozen=True)
@@ -107,9 +136,28 @@ def code_exchange(*, code: str, referer: str) -> Exchanged:
     return Exchanged(account.account_id, account.subdomain, stored_base, tokens)
 
 
-def network_bind(*, network: Network, exchanged: Exchanged) -> CrmConnection:
-    """Bind the account to the network and store its tokens there; queue the fields and webhook."""
+def network_bind(
+    *,
+    network: Network,
+    exchanged: Exchanged,
+    replace: bool = False,
+    actor: str = "",
+    ip_address: str | None = None,
+) -> CrmConnection:
+    """Bind the account to the network and store its tokens there; queue the fields and webhook.
+
+    A network holds one amoCRM account: another bound account (or connected one) is refused unless
+    `replace`, which revokes it, and that is recorded in the audit log. Raises ConnectError."""
+    with tenant_context(network):
+        others_connected = list(
+            CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED)
+            .exclude(account_id=exchanged.account_id)
+            .values_list("account_id", flat=True)
+        )
     with schema_context("public"), transaction.atomic():
+        # One bind per network at a time: two accounts finishing at once cannot both win.
+        locked = Network.objects.select_for_update().filter(pk=network.pk).first()
+        _network_open(locked)
         other = (
             CrmAccountBinding.objects.filter(
                 account_id=exchanged.account_id, state=CrmAccountBinding.State.BOUND
@@ -119,6 +167,23 @@ def network_bind(*, network: Network, exchanged: Exchanged) -> CrmConnection:
         )
         if other is not None:
             raise ConnectError("Этот аккаунт amoCRM уже подключён к другой сети.", "account_taken")
+        current = CrmAccountBinding.objects.filter(
+            network=network, state=CrmAccountBinding.State.BOUND
+        ).exclude(account_id=exchanged.account_id)
+        replaced = sorted({*current.values_list("account_id", flat=True), *others_connected})
+        if replaced and not replace:
+            raise ConnectError(
+                "Сеть уже подключена к другому аккаунту amoCRM. Заменить его может владелец сети: "
+                "кнопка «Заменить аккаунт» на странице интеграций.",
+                "network_has_crm",
+            )
+        current.update(
+            state=CrmAccountBinding.State.REVOKED,
+            pending_access_token=None,
+            pending_refresh_token=None,
+            pending_expires_at=None,
+            updated_at=timezone.now(),
+        )
         binding, _ = CrmAccountBinding.objects.update_or_create(
             crm="amocrm",
             account_id=exchanged.account_id,
@@ -136,6 +201,13 @@ def network_bind(*, network: Network, exchanged: Exchanged) -> CrmConnection:
             binding.webhook_secret = secrets.token_urlsafe(24)
             binding.save(update_fields=["webhook_secret"])
     with tenant_context(network), transaction.atomic():
+        if replaced:
+            CrmConnection.objects.filter(account_id__in=replaced).update(
+                status=ConnectionStatus.REVOKED,
+                access_token=None,
+                refresh_token=None,
+                last_error=f"Заменён аккаунтом amoCRM {exchanged.account_id}",
+            )
         crm, _ = CrmConnection.objects.update_or_create(
             account_id=exchanged.account_id,
             defaults={
@@ -149,6 +221,16 @@ def network_bind(*, network: Network, exchanged: Exchanged) -> CrmConnection:
                 "last_error": "",
             },
         )
+        if actor:
+            audit_record(
+                actor=actor,
+                action="crm.replace" if replaced else "crm.connect",
+                obj=crm,
+                changes={
+                    "account_id": (", ".join(map(str, replaced)) or None, exchanged.account_id)
+                },
+                ip_address=ip_address,
+            )
         # Messages paused while the connection was revoked go out now.
         OutboxMessage.objects.filter(status=OutboxStatus.PENDING).update(
             next_attempt_at=timezone.now()
@@ -161,11 +243,54 @@ def network_bind(*, network: Network, exchanged: Exchanged) -> CrmConnection:
     return crm
 
 
-def oauth_complete(*, code: str, state: str, referer: str) -> Network:
-    """The Redirect URI with a `state`: everything the owner asked for, now. Raises ConnectError."""
-    network = state_network(state)
-    network_bind(network=network, exchanged=code_exchange(code=code, referer=referer))
-    return network
+def oauth_callback_next(*, code: str, state: str, referer: str) -> str:
+    """The Redirect URI with a `state`, on the platform host: check what can be checked without
+    the person (signature, expiry, network, referer) and say where the browser finishes."""
+    parsed = state_read(state)
+    network = _state_network(parsed)
+    host = referer_host(referer)
+    query = urlencode({"code": code, "state": state, "referer": host})
+    return f"{network_base_url(network)}{FINISH_PATH}?{query}"
+
+
+def oauth_finish(
+    *,
+    network: Network,
+    user: User,
+    session: Any,
+    code: str,
+    state: str,
+    referer: str,
+    ip_address: str | None = None,
+) -> CrmConnection:
+    """The connect, finished in the network's panel by the person who started it. Raises
+    ConnectError (nothing is exchanged or bound then)."""
+    parsed = state_read(state)
+    if parsed.network_slug != network.slug:
+        raise ConnectError("Ссылка подключения выдана другой сети.", "state_other_network")
+    if not hmac.compare_digest(parsed.user_uid, str(user.uid)):
+        raise ConnectError(
+            "Подключение начал другой человек. Войдите под своей учётной записью и начните "
+            "подключение заново на странице интеграций.",
+            "state_other_person",
+        )
+    if parsed.browser_hash and not browser_nonce_spend(session, parsed.browser_hash):
+        raise ConnectError(
+            "Подключение начато в другом браузере. Начните его заново на странице интеграций.",
+            "state_other_browser",
+        )
+    _network_open(network)
+    if not user.can_edit or (parsed.replace and not user.is_owner):
+        raise ConnectError("Ваша роль не позволяет подключать amoCRM.", "forbidden")
+    state_spend(parsed)
+    exchanged = code_exchange(code=code, referer=referer)
+    return network_bind(
+        network=network,
+        exchanged=exchanged,
+        replace=parsed.replace,
+        actor=user.email,
+        ip_address=ip_address,
+    )
 
 
 def disconnect(*, client_uuid: str, account_id: str, signature: str) -> bool:

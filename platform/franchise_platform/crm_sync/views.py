@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from tenants.abuse import client_ip
 
-from .connect import ConnectError, disconnect, oauth_complete
+from .connect import ConnectError, disconnect, oauth_callback_next
 from .installs import InstallRefused, marketplace_install_receive
 from .webhooks import webhook_receive
 
@@ -38,7 +38,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"detail": exc.detail, "code": exc.code}, status=exc.status)
         return JsonResponse({"status": "accepted"})
     try:
-        network = oauth_complete(code=code, state=state, referer=referer)
+        # Only the network's panel can see who is signed in there: the connect finishes on its
+        # host, for the person (and browser) the state was issued to.
+        return redirect(oauth_callback_next(code=code, state=state, referer=referer))
     except ConnectError as exc:
         return render(
             request,
@@ -46,7 +48,6 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             {"ok": False, "message": exc.detail},
             status=400,
         )
-    return render(request, "integrations/oauth_result.html", {"ok": True, "network": network})
 
 
 @csrf_exempt

@@ -39,6 +39,8 @@ urlpatterns = [
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/claim/", claim.claim, name="claim"),
     path("integrations/amocrm/connect/", integrations.amocrm_connect, name="amocrm_connect"),
+    path("integrations/amocrm/replace/", integrations.amocrm_replace, name="amocrm_replace"),
+    path("integrations/amocrm/finish/", integrations.amocrm_finish, name="amocrm_finish"),
     path("integrations/amocrm/fields/", integrations.crm_field_map, name="crm_field_map"),
     path(
         "integrations/outbox/retry-all/",

@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
-from franchise_platform.crm_sync.connect import connect_url
+from franchise_platform.crm_sync.connect import ConnectError, connect_url, oauth_finish
 from franchise_platform.crm_sync.models import ConnectionStatus
+from franchise_platform.crm_sync.oauth_state import browser_nonce_new
 from franchise_platform.crm_sync.services import (
     FieldMapRejected,
     crm_field_map_set,
@@ -21,7 +24,7 @@ from franchise_platform.crm_sync.services import (
     crm_outbox_retry_all,
 )
 
-from ..access import actor, page, panel_view
+from ..access import actor, forbidden, page, panel_view
 from ..forms import CrmFieldMapForm
 from ..selectors import crm_connection_get, outbox_dead_list, outbox_health, outbox_message_get
 
@@ -68,8 +71,59 @@ def integrations(request: HttpRequest) -> HttpResponse:
 @require_POST
 @panel_view(edit=True)
 def amocrm_connect(request: HttpRequest) -> HttpResponse:
-    """Off to amoCRM's consent page; it comes back to the platform host's Redirect URI."""
-    return redirect(connect_url(network=request.tenant))  # type: ignore[attr-defined]
+    """Off to amoCRM's consent page; it comes back to the platform host's Redirect URI, which
+    sends this browser to `amocrm_finish`. `replace=1` comes only from the owner's confirm page."""
+    replace = request.POST.get("replace") == "1" and request.POST.get("confirm") == "1"
+    try:
+        url = connect_url(
+            network=request.tenant,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+            browser_nonce=browser_nonce_new(request.session),
+            replace=replace,
+        )
+    except ConnectError as exc:
+        return forbidden(request, exc.detail)
+    return redirect(url)
+
+
+@panel_view(edit=True)
+def amocrm_replace(request: HttpRequest) -> HttpResponse:
+    """The owner's confirm step before another amoCRM account replaces the bound one."""
+    if not getattr(request.user, "is_owner", False):
+        return forbidden(request, _("Заменить аккаунт amoCRM может только владелец сети."))
+    return page(request, "panel/integrations/amocrm_replace.html", {"crm": crm_connection_get()})
+
+
+@never_cache
+@require_GET
+@panel_view(edit=True)
+def amocrm_finish(request: HttpRequest) -> HttpResponse:
+    """Where the Redirect URI sends the browser: the person who asked, signed in here, finishes."""
+    try:
+        oauth_finish(
+            network=request.tenant,  # type: ignore[attr-defined]
+            user=request.user,  # type: ignore[arg-type]
+            session=request.session,
+            code=request.GET.get("code", ""),
+            state=request.GET.get("state", ""),
+            referer=request.GET.get("referer", ""),
+            ip_address=actor(request)["ip_address"],
+        )
+    except ConnectError as exc:
+        connection.set_tenant(request.tenant)  # type: ignore[attr-defined]
+        return render(
+            request,
+            "integrations/oauth_result.html",
+            {"ok": False, "message": exc.detail},
+            status=400,
+        )
+    # The bind ends on the public schema; this request's session lives in the network's.
+    connection.set_tenant(request.tenant)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "integrations/oauth_result.html",
+        {"ok": True, "network": request.tenant},  # type: ignore[attr-defined]
+    )
 
 
 @require_POST
