@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from franchise_platform.api_errors import ApiError
+from franchise_platform.api_errors import ERROR_RESPONSES, ApiError
 
 from .abuse import client_ip
 from .errors import NetworkError
@@ -31,7 +31,7 @@ class SignupOut(Schema):
     api_token: str
 
 
-@router.post("/signup", response={201: SignupOut}, auth=None)
+@router.post("/signup", response={201: SignupOut, **ERROR_RESPONSES}, auth=None)
 def signup(request: HttpRequest, payload: SignupIn) -> Status[SignupOut]:
     try:
         result = network_signup(

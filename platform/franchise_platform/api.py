@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI, Router
 
-from .api_errors import install_error_handlers
+from .api_errors import document_common_errors, install_error_handlers
 
 
 def _api(**kwargs: object) -> NinjaAPI:
@@ -50,3 +50,5 @@ NETWORK_ROUTERS: list[tuple[str, str]] = [
 
 public_api = build_public_api()
 network_api = build_network_api()
+document_common_errors(public_api)
+document_common_errors(network_api)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
@@ -152,6 +152,37 @@ _HTTP_DETAILS: dict[int, Callable[[], str]] = {
     400: lambda: _("Не удалось разобрать тело запроса: ожидается JSON."),
     403: lambda: _("Доступ запрещён."),
 }
+
+
+class ErrorBody(Schema):
+    detail: str
+    code: str
+
+
+# What any operation can answer before or around its own logic: an unreadable body (400), no or a
+# bad token (401), a viewer writing (403), an unknown id (404), a conflict (409), an oversized body
+# (413), input that fails validation (422), too many attempts (429).
+COMMON_ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429)
+
+
+# For an operation whose success is not a 200: spell the errors out in its response map (it must
+# then return Status(...) for its success).
+ERROR_RESPONSES: dict[int, type[Schema]] = dict.fromkeys(COMMON_ERROR_STATUSES, ErrorBody)
+
+
+def document_common_errors(api: NinjaAPI) -> None:
+    """Declare the common error answers on every operation, so the OpenAPI lists every status
+    the API can answer. An operation declaring one non-200 status only (its default status when it
+    returns a bare body) is left as it is: more declarations would change that default."""
+    for bound in api._get_bound_routers():
+        for path_view in bound.path_operations.values():
+            for operation in path_view.operations:
+                models = operation.response_models
+                if len(models) == 1 and next(iter(models)) != 200:
+                    continue
+                for status in COMMON_ERROR_STATUSES:
+                    if status not in models:
+                        models[status] = operation._create_response_model(ErrorBody)
 
 
 def body_too_large() -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -62,6 +62,9 @@ class InputGuardMiddleware:
             )
         except RequestDataTooBig:
             return _refusal(request, 413, body_too_large())
+        except SuspiciousOperation:
+            # Too many fields, a malformed multipart body...: Django would answer a bare 400 page.
+            return _refusal(request, 400, {"detail": _("Запрос не принят."), "code": "bad_request"})
         if refused:
             return _refusal(
                 request,

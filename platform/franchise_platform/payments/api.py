@@ -11,7 +11,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from billing_providers.errors import ProviderError
 from franchise_platform.accounts.api_auth import NetworkTokenAuth, require_editor
-from franchise_platform.api_errors import ApiError
+from franchise_platform.api_errors import ERROR_RESPONSES, ApiError
 from franchise_platform.inputs import ApiDateTime
 from franchise_platform.network.models import Partner
 
@@ -87,7 +87,9 @@ def _uuid_or_none(value: str) -> str | None:
         return None
 
 
-@router.post("/partners/{partner_id}/test-invoice", response={201: TestInvoiceOut})
+@router.post(
+    "/partners/{partner_id}/test-invoice", response={201: TestInvoiceOut, **ERROR_RESPONSES}
+)
 def partner_test_invoice(request: HttpRequest, partner_id: str) -> tuple[int, dict[str, Any]]:
     require_editor(request)
     tenant = getattr(request, "tenant", None)

@@ -1,0 +1,91 @@
+"""Schemathesis over the network API's OpenAPI (/api/v1/openapi.json) and the platform API: with a
+fixed seed and example budget, no generated request is a 5xx, every error has the contract's shape
+{"detail", "code"}, and every status answered is one the OpenAPI documents."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, seed, settings
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from franchise_platform.api import network_api, public_api
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES = 15
+SEED = 20261202
+_app = get_wsgi_application()
+
+
+def _schema(api) -> schemathesis.schemas.BaseSchema:
+    return schemathesis.openapi.from_dict(api.get_openapi_schema(path_prefix="/api/v1/"))
+
+
+network_schema = _schema(network_api)
+public_schema = _schema(public_api)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Requests run in-process through the WSGI app, inside the test's transaction: the handler
+    must not close the connection after each one (Django's test client does the same)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def _error_shape(response) -> None:
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    content_type = (response.headers.get("content-type") or [""])[0]
+    # Known gap: 405 (ninja's method dispatch) and a bare 400 page Django writes for some
+    # malformed requests before the API sees them are not JSON yet; every JSON error is checked.
+    if response.status_code >= 400 and content_type.startswith("application/json"):
+        body = response.json()
+        assert isinstance(body, dict) and set(body) == {"detail", "code"}, body
+        assert isinstance(body["detail"], str) and re.fullmatch(r"[a-z0-9_]+", body["code"])
+    elif response.status_code >= 400:
+        assert response.status_code in (400, 405), (response.status_code, response.text[:300])
+
+
+CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+HYPOTHESIS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@network_schema.parametrize()
+@HYPOTHESIS
+@seed(SEED)
+def test_network_api_answers_only_documented_4xx(case, owner_a):
+    response = case.call(
+        app=_app,
+        base_url=f"http://{owner_a.host}",
+        headers={"Authorization": f"Bearer {owner_a.api_token}"},
+    )
+    _error_shape(response)
+    case.validate_response(response, checks=CHECKS)
+
+
+@public_schema.parametrize()
+@HYPOTHESIS
+@seed(SEED)
+def test_platform_api_answers_only_documented_4xx(case, django_db_setup):
+    response = case.call(app=_app, base_url="http://localhost")
+    _error_shape(response)
+    case.validate_response(response, checks=CHECKS)
