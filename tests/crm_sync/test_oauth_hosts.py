@@ -129,12 +129,12 @@ def recorder(monkeypatch, settings) -> Recorder:
     return recorder
 
 
-def _use_stored_host(network, base_url: str) -> None:
+def _use_stored_host(network, base_url: str, account_id: int = 4242) -> None:
     """What the worker does with a stored connection: build the connector and call amoCRM, with
     an expired token so that a refresh (client secret in the body) is attempted."""
     with tenant_context(network):
         crm = CrmConnection.objects.create(
-            account_id=4242,
+            account_id=account_id,
             base_url=base_url,
             access_token="access",
             refresh_token="refresh",
@@ -162,7 +162,7 @@ def test_no_crafted_referer_sends_anything_to_a_foreign_host(net_a, recorder, re
     except ConnectError:
         pass
     else:
-        _use_stored_host(net_a.network, exchanged.base_url)
+        _use_stored_host(net_a.network, exchanged.base_url, account_id=4243)
 
     assert recorder.foreign() == []
     assert not PendingInstall.objects.exists()
