@@ -174,3 +174,13 @@ def test_the_sweep_runs_on_the_beat_schedule():
 
     app.loader.import_default_modules()
     assert "crm_sync.pending_installs_sweep" in app.tasks
+
+
+def test_an_ipv6_client_is_counted_per_64(queued, settings):
+    settings.AMOCRM_INSTALLS_PER_ADDRESS_PER_HOUR = 2
+    answers = [
+        install_call(referer=f"v6n{i}.amocrm.ru", address=f"2001:db8:1:2::{i + 1}").status_code
+        for i in range(3)
+    ]
+
+    assert answers == [200, 200, 429]

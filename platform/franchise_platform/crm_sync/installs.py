@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from franchise_platform.request_context import client_ip_bucket
 from tenants.models import CrmAccountBinding, PendingInstall
 
 from .connect import ConnectError, code_exchange, referer_host
@@ -70,8 +71,10 @@ def marketplace_install_receive(*, code: str, referer: str, client_address: str)
         host = referer_host(referer)
     except ConnectError as exc:
         raise InstallRefused(exc.detail, exc.code, 400) from exc
+    # An IPv6 client is counted per /64 (one subscriber holds a whole /64).
+    address = client_ip_bucket(client_address)
     if not _within_budget(
-        f"amocrm-install:addr:{client_address}", settings.AMOCRM_INSTALLS_PER_ADDRESS_PER_HOUR
+        f"amocrm-install:addr:{address}", settings.AMOCRM_INSTALLS_PER_ADDRESS_PER_HOUR
     ):
         raise InstallRefused("Слишком много установок с этого адреса.", "install_rate_limited", 429)
     if not _within_budget(

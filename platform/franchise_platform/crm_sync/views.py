@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from tenants.abuse import client_ip
+from franchise_platform.request_context import client_ip
 
 from .connect import ConnectError, disconnect, oauth_callback_next
 from .installs import InstallRefused, marketplace_install_receive
