@@ -132,3 +132,21 @@ def test_a_pair_that_cannot_exist_is_refused_by_the_service(in_network):
     assert refused.value.problems[0].code == "vat_not_allowed"
     partner.refresh_from_db()
     assert partner.tax_system == "usn_income"
+
+
+def test_the_first_invoice_number_is_set_per_shop_through_the_api(owner_a):
+    created = post_json(owner_a.api(), URL, partner_body())
+    pid = created.json()["id"]
+
+    moved = patch_json(
+        owner_a.api(), f"{URL}/{pid}", {"robokassa": {"invoice_number_start": 1_500_000_000}}
+    )
+    too_high = patch_json(
+        owner_a.api(), f"{URL}/{pid}", {"robokassa": {"invoice_number_start": 2_147_000_000}}
+    )
+
+    assert created.json()["robokassa"]["invoice_number_start"] == 1_000_000_000
+    assert moved.status_code == 200
+    assert moved.json()["robokassa"]["invoice_number_start"] == 1_500_000_000
+    assert too_high.status_code == 422
+    assert too_high.json()["code"] == "invalid_invoice_number_start"

@@ -106,6 +106,7 @@ def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
             "hash_algorithm": account.hash_algorithm,
             "test_mode": account.test_mode,
             "fiscalization": account.fiscalization,
+            "invoice_number_start": account.invoice_number_start,
             "result_url": urls.result,
             "success_url": urls.success,
             "fail_url": urls.fail,

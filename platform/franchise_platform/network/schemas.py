@@ -37,6 +37,11 @@ class RobokassaIn(Schema):
     hash_algorithm: HashAlgorithmT = "md5"
     test_mode: bool = False
     fiscalization: bool = False
+    invoice_number_start: int | None = Field(
+        None,
+        description="The first InvId the platform uses for this shop (default 1000000000): keep it "
+        "above the order numbers of the shop's own site. Checked with OpStateExt before use.",
+    )
 
 
 class RobokassaPatch(Schema):
@@ -50,6 +55,11 @@ class RobokassaPatch(Schema):
     hash_algorithm: HashAlgorithmT | None = None
     test_mode: bool | None = None
     fiscalization: bool | None = None
+    invoice_number_start: int | None = Field(
+        None,
+        description="The first InvId the platform uses for this shop (default 1000000000): keep it "
+        "above the order numbers of the shop's own site. Checked with OpStateExt before use.",
+    )
 
 
 class PartnerIn(Schema):
@@ -79,6 +89,7 @@ class RobokassaOut(Schema):
     hash_algorithm: HashAlgorithmT
     test_mode: bool
     fiscalization: bool
+    invoice_number_start: int
     result_url: str = Field(
         description="Paste as Result URL (method POST) in the shop's technical settings."
     )

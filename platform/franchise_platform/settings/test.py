@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import REDIS_URL
+from .base import REDIS_URL, ROBOKASSA_API_BASE_URL
 from .env import env_bool, env_str
 
 DEBUG = False
@@ -24,9 +24,9 @@ SIGNUP_RATE_LIMIT = 0
 EMAIL_REQUESTS_PER_ADDRESS_PER_HOUR = 0
 EMAILS_PER_RECIPIENT_PER_HOUR = 0
 SLUG_CHECKS_PER_ADDRESS_PER_MINUTE = 0
-# Unit tests have no Robokassa to ask about a shop's numbers; the tests of that check and the
-# end-to-end stack (with the fake Robokassa) turn it on.
-INVOICE_NUMBER_CHECK = env_bool("INVOICE_NUMBER_CHECK", False)
+# Unit tests have no Robokassa to ask about a shop's numbers (the tests of that check turn it on);
+# the end-to-end stack points ROBOKASSA_API_BASE_URL at the fake Robokassa, which is asked.
+INVOICE_NUMBER_CHECK = env_bool("INVOICE_NUMBER_CHECK", bool(ROBOKASSA_API_BASE_URL))
 
 # A fixed, test-only master key (never used outside the test suite) unless the environment gives one;
 # the Celery worker that tests start inherits the same environment.
