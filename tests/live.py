@@ -235,7 +235,10 @@ class LiveNetwork:
             assert callback.status_code == 302, callback.text
             signed_in = client.get(f"http://{self.host}{self._owner_login_path()}")
             assert signed_in.status_code == 302, signed_in.text
-            response = client.get(callback.headers["Location"])
+            # The loopback transport rewrites the host, so the jar would file the session cookie
+            # under 127.0.0.1: hand it over explicitly.
+            session = "; ".join(f"{k}={v}" for k, v in signed_in.cookies.items())
+            response = client.get(callback.headers["Location"], headers={"Cookie": session})
         assert response.status_code == 200, response.text
         wait_for(lambda: self.field_map(), what="lead fields created by the worker")
 
