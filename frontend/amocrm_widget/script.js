@@ -358,7 +358,13 @@ define(['jquery'], function ($) {
           .append(el('span', 'fpl-deal__label', t('lcard.' + pair[0])))
           .append(el('span', 'fpl-deal__value', formatMoney(pair[1], currency))));
       });
-      return $box.append($nums);
+      $box.append($nums);
+      // Test-mode payments are never money: named as such, kept out of "paid".
+      if (deal.test_paid && Number(deal.test_paid) > 0) {
+        $box.append(el('div', 'fpl-deal__test js-fpl-test-paid',
+          t('lcard.test_paid') + ': ' + formatMoney(deal.test_paid, currency)));
+      }
+      return $box;
     }
 
     function errorBox(error, withRetry) {

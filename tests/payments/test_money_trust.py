@@ -30,7 +30,12 @@ from franchise_platform.payments.models import (
     Payment,
 )
 from franchise_platform.payments.reconciliation import invoice_reconcile
-from franchise_platform.payments.selectors import deal_history, payment_search, payment_totals
+from franchise_platform.payments.selectors import (
+    deal_history,
+    deal_links_view,
+    payment_search,
+    payment_totals,
+)
 from tests.factories import shop
 from tests.panel_payments.conftest import crm_connection
 
@@ -258,6 +263,8 @@ def test_a_test_payment_is_recorded_as_test_and_never_counts(in_network):
     assert [m.kind for m in new] == ["note"]  # no paid state pushed to the lead
     assert "ТЕСТ" in new.get().payload["text"]
     assert payment_totals(payments=payment_search()).amount == Decimal("0.00")
+    widget = deal_links_view(deal=deal, network=in_network.network)["deal"]
+    assert (widget["paid"], widget["test_paid"]) == ("0.00", "1500.00")
 
 
 def test_switching_a_shop_to_live_retires_its_unpaid_test_invoices(in_network):

@@ -255,6 +255,8 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
         target = outbox_target(deal)
         if invoice.is_test:
             payment.save()
+            deal.test_paid = deal.test_paid + invoice.amount
+            deal.save(update_fields=["test_paid", "updated_at"])
             metric_invoice_paid(source="test")
             outbox_note_enqueue(
                 deal=deal, key=f"payment:{payment.pk}", text=_test_note(payment), target=target

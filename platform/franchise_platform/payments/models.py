@@ -42,6 +42,8 @@ class Deal(models.Model):
     )
     status = models.CharField(max_length=16, choices=DealStatus.choices, default=DealStatus.OPEN)
     overpaid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    # Test-mode payments, shown as «ТЕСТ» and never part of `paid`.
+    test_paid = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -79,6 +79,8 @@ def deal_links_view(*, deal: Deal, network: Network) -> dict[str, Any]:
             "currency": "RUB",
             "status": deal.status,
             "overpaid": _money(deal.overpaid_amount),
+            # Test-mode payments: shown as «ТЕСТ», never part of "paid".
+            "test_paid": _money(deal.test_paid),
         },
         "location": {"id": str(deal.location_id), "name": deal.location.name}
         if deal.location
