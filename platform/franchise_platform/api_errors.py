@@ -170,17 +170,18 @@ COMMON_ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429)
 ERROR_RESPONSES: dict[int, type[Schema]] = dict.fromkeys(COMMON_ERROR_STATUSES, ErrorBody)
 
 
-def document_common_errors(api: NinjaAPI) -> None:
+def document_common_errors(api: NinjaAPI, *, extra: tuple[int, ...] = ()) -> None:
     """Declare the common error answers on every operation, so the OpenAPI lists every status
     the API can answer. An operation declaring one non-200 status only (its default status when it
-    returns a bare body) is left as it is: more declarations would change that default."""
+    returns a bare body) is left as it is: more declarations would change that default. Call it
+    once every operation is registered."""
     for bound in api._get_bound_routers():
         for path_view in bound.path_operations.values():
             for operation in path_view.operations:
                 models = operation.response_models
                 if len(models) == 1 and next(iter(models)) != 200:
                     continue
-                for status in COMMON_ERROR_STATUSES:
+                for status in (*COMMON_ERROR_STATUSES, *extra):
                     if status not in models:
                         models[status] = operation._create_response_model(ErrorBody)
 

@@ -4,15 +4,17 @@ PostgreSQL cannot store U+0000 in text or jsonb, and psycopg2 refuses to send it
 path, query string, cookie, form field or a `\\u0000` in a JSON string would otherwise end as a 500
 wherever it first reaches a query (a session lookup, a slug, a callback's stored parameters). No
 legitimate client sends one, so the answer is a plain 400: the error shape on the APIs, a short
-Russian text elsewhere. Oversized bodies read here answer 413 in the same way.
+Russian text elsewhere. Oversized bodies read here answer 413 in the same way, a malformed form
+body 400, and a method an API path lacks 405 in the error shape (ninja writes plain text).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 
 from .api_errors import body_too_large
@@ -62,7 +64,7 @@ class InputGuardMiddleware:
             )
         except RequestDataTooBig:
             return _refusal(request, 413, body_too_large())
-        except SuspiciousOperation:
+        except (SuspiciousOperation, BadRequest, MultiPartParserError):
             # Too many fields, a malformed multipart body...: Django would answer a bare 400 page.
             return _refusal(request, 400, {"detail": _("Запрос не принят."), "code": "bad_request"})
         if refused:
@@ -74,4 +76,21 @@ class InputGuardMiddleware:
                     "code": "invalid_characters",
                 },
             )
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 405 and request.path.startswith(_API_PREFIXES):
+            return _method_not_allowed(response)
+        return response
+
+
+def _method_not_allowed(response: HttpResponse) -> HttpResponse:
+    """ninja answers a method the path lacks with plain text; the APIs answer in their shape."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        return response
+    answer = JsonResponse(
+        {"detail": _("Этот метод здесь не поддерживается."), "code": "method_not_allowed"},
+        status=405,
+        json_dumps_params={"ensure_ascii": False},
+    )
+    if response.has_header("Allow"):
+        answer["Allow"] = response["Allow"]
+    return answer

@@ -28,7 +28,7 @@ from crm_connectors.errors import (
     CrmRateLimited,
     WidgetTokenError,
 )
-from franchise_platform.api_errors import ApiError, install_error_handlers
+from franchise_platform.api_errors import ApiError, document_common_errors, install_error_handlers
 from franchise_platform.db import schema_to_public
 from franchise_platform.inputs import OptionalPrepaymentAmountIn
 from franchise_platform.payments.errors import LinkRefused
@@ -237,3 +237,7 @@ if settings.PERF_FLOOR_ENDPOINTS:
                 return {"exists": Deal.objects.filter(crm_deal_id=lead_id).exists()}
         finally:
             schema_to_public()
+
+
+# Last, once every operation exists; 424: amoCRM does not answer.
+document_common_errors(widget_api, extra=(424,))
