@@ -17,6 +17,8 @@ from django.core.signals import request_finished
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
+from .observability.masking import mask_capability_paths
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 # Defence in depth: values that look like credentials are masked even if a caller slips.
@@ -26,7 +28,10 @@ _SECRET_PATTERN = re.compile(
 
 
 def scrub(text: str) -> str:
-    return _SECRET_PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    # Capability URLs too: Django's own lines name the path ("Not Found: /pay/<token>").
+    return mask_capability_paths(
+        _SECRET_PATTERN.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    )
 
 
 class RequestContextMiddleware:

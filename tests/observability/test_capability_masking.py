@@ -131,6 +131,21 @@ def test_sentry_breadcrumb_of_an_outgoing_call_masks_its_url_and_query():
     assert SECRET not in repr(cleaned)
 
 
+@pytest.mark.parametrize("path", CAPABILITY_PATHS)
+def test_application_log_lines_mask_capability_paths(path):
+    """Django writes "Not Found: <path>" for a 404 and the web's logs carry it."""
+    from franchise_platform.request_context import JsonFormatter
+
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "Not Found: %s", (path,), None
+    )
+
+    line = JsonFormatter().format(record)
+
+    assert SECRET not in line
+    assert "***" in line
+
+
 def test_mask_url_keeps_the_names_of_query_parameters():
     assert mask_url(f"/pay/{SECRET}?InvId=5&x={SECRET}") == "/pay/***?InvId=***&x=***"
 
