@@ -188,3 +188,26 @@ def test_a_body_that_is_not_json_is_400_in_russian(owner_a):
 
 def test_a_path_id_that_is_not_a_uuid_is_422_in_russian(owner_a):
     assert_error_shape(_client(owner_a.api()).get("/api/v1/partners/zzz"), 422)
+
+
+def test_a_method_the_path_lacks_is_405_in_the_error_shape(owner_a):
+    response = _client(owner_a.api()).put("/api/v1/me")
+
+    assert_error_shape(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
+
+
+def test_a_malformed_multipart_body_is_400_in_the_error_shape():
+    response = _client(platform_client()).post(
+        "/api/v1/signup", '{"slug": "x"}', content_type="multipart/form-data"
+    )
+
+    assert_error_shape(response, 400, "bad_request")
+
+
+def test_the_openapi_documents_the_common_errors_on_every_operation(owner_a):
+    schema = owner_a.api().get("/api/v1/openapi.json").json()
+
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert {"401", "404", "413", "422"} <= set(operation["responses"]), (method, path)
