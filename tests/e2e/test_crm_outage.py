@@ -21,7 +21,7 @@ from franchise_platform.tasks import sweep_all_networks
 from tests.fakes.clock import ENV, SharedClock
 from tests.live import max_rps_since, wait_for
 
-from .test_lifecycle import IP_INN, _links
+from .test_lifecycle import _links, _setup
 
 pytestmark = pytest.mark.worker
 
@@ -47,37 +47,6 @@ def shifted_worker(celery_worker, tmp_path):
         celery_worker.stop()
         celery_worker.env = original
         celery_worker.start()
-
-
-def _connect(net, settings, live_port) -> None:
-    """Connect amoCRM through the services the OAuth callback runs (code exchange against the
-    fake, bind, fields sync and webhook queued for the real worker)."""
-    from franchise_platform.crm_sync.connect import code_exchange, network_bind
-
-    settings.AMOCRM_API_BASE_URL = net.amo.base_url
-    settings.PLATFORM_BASE_URL = f"http://localhost:{live_port}"
-    net.account_id = net.amo.add_account()
-    subdomain = net.amo.accounts[net.account_id].subdomain
-    exchanged = code_exchange(
-        code=net.amo.authorize(net.account_id), referer=f"{subdomain}.amocrm.ru"
-    )
-    network_bind(network=net.network(), exchanged=exchanged)
-    wait_for(lambda: net.field_map(), what="lead fields created by the worker")
-
-
-def _setup(net, settings, live_port) -> dict:
-    ip = net.add_partner(
-        name="ИП Иванов Иван Иванович",
-        legal_form="ip",
-        inn=IP_INN,
-        tax_system="usn_income",
-        vat="none",
-        login=f"{net.slug}-ip",
-        algorithm="md5",
-    )
-    location = net.add_location("Квест «Тайная комната», ул. Баумана 1", ip)
-    _connect(net, settings, live_port)
-    return location
 
 
 def _sweep():
@@ -120,11 +89,9 @@ def _outbox(net) -> dict[str, int]:
         }
 
 
-def test_an_hour_of_amocrm_outage_loses_nothing_duplicates_nothing(
-    live_network, shifted_worker, settings, live_port
-):
+def test_an_hour_of_amocrm_outage_loses_nothing_duplicates_nothing(live_network, shifted_worker):
     net, clock = live_network, shifted_worker
-    baumana = _setup(net, settings, live_port)
+    _, _, baumana, _ = _setup(net)
     leads = [7301, 7302, 7303, 7304]
     links = {}
     for lead_id in leads:
