@@ -89,9 +89,25 @@ def _refuse_unclaimable(binding: CrmAccountBinding | None) -> None:
         )
 
 
-def claim_code_issue(*, account_id: int) -> ClaimCode:
-    """The current code of an unbound account (a new one when it would soon expire).
-    Raises ClaimRefused when the account is bound already or its install has not arrived."""
+def _refuse_non_admin(binding: CrmAccountBinding, *, user_id: int, is_admin: bool | None) -> None:
+    """The code moves the account, and its admin's OAuth grant, into whichever network types it:
+    only an administrator of the account may hand it out. The widget token's `is_admin` says so
+    when amoCRM sends it; without it, the user who installed (admins only can) qualifies."""
+    if is_admin is True:
+        return
+    installer = binding.installer_user_id
+    if is_admin is None and installer is not None and installer == user_id:
+        return
+    raise ClaimRefused(
+        _("Код может получить только администратор аккаунта amoCRM."), "not_account_admin", 403
+    )
+
+
+def claim_code_issue(*, account_id: int, user_id: int, is_admin: bool | None) -> ClaimCode:
+    """The current code of an unbound account (a new one when it would soon expire), for an
+    administrator of that account (`user_id`, `is_admin` from the widget token). Raises
+    ClaimRefused when the account is bound already, its install has not arrived, or the caller
+    is not shown to be an administrator."""
     now = timezone.now()
     with schema_context("public"), transaction.atomic():
         binding = (
@@ -101,6 +117,7 @@ def claim_code_issue(*, account_id: int) -> ClaimCode:
         )
         _refuse_unclaimable(binding)
         assert binding is not None
+        _refuse_non_admin(binding, user_id=user_id, is_admin=is_admin)
         expires_at = binding.claim_code_expires_at
         if (
             not binding.claim_code_hash

@@ -99,6 +99,10 @@ class CrmAccountBinding(models.Model):
     pending_access_token = EncryptedField(null=True, blank=True, allow_public=True)
     pending_refresh_token = EncryptedField(null=True, blank=True, allow_public=True)
     pending_expires_at = models.DateTimeField(null=True, blank=True)
+    # The amoCRM user whose grant a marketplace install carries: only an account's administrators
+    # can install (shared/specs/amocrm.md §1.1), so this user may hand out the claim code even
+    # when the widget's token lacks the `is_admin` claim.
+    installer_user_id = models.BigIntegerField(null=True, blank=True)
     claim_code_hash = models.CharField(max_length=64, blank=True)
     claim_code_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

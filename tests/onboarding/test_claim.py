@@ -85,17 +85,43 @@ def test_the_code_needs_a_valid_amocrm_token(amo, unbound_account):
     assert not _binding(unbound_account).claim_code_hash
 
 
-@pytest.mark.parametrize("is_admin", [False, None])
-def test_only_an_account_admin_gets_a_code(amo, unbound_account, is_admin):
-    response = claim_code_request(amo, unbound_account, is_admin=is_admin)
-
+def _refused_as_non_admin(response, account_id: int) -> None:
     assert response.status_code == 403
     assert response.json() == {
         "detail": "Код может получить только администратор аккаунта amoCRM.",
         "code": "not_account_admin",
     }
-    binding = _binding(unbound_account)
+    binding = _binding(account_id)
     assert not binding.claim_code_hash and binding.claim_code_expires_at is None
+
+
+def test_a_manager_gets_no_code(amo, unbound_account):
+    manager = amo.accounts[unbound_account].user_id + 1000
+    token = amo.make_widget_token(
+        unbound_account, aud="http://localhost:8000", user_id=manager, extra={"is_admin": False}
+    )
+    response = platform_client().post(
+        "/api/widget/v1/claim-code", content_type="application/json", HTTP_X_AUTH_TOKEN=token
+    )
+    _refused_as_non_admin(response, unbound_account)
+
+
+def test_without_the_is_admin_claim_only_the_installing_admin_gets_a_code(amo, unbound_account):
+    installer = amo.accounts[unbound_account].user_id
+    assert _binding(unbound_account).installer_user_id == installer
+
+    def ask(user_id: int):
+        token = amo.make_widget_token(unbound_account, aud="http://localhost:8000", user_id=user_id)
+        return platform_client().post(
+            "/api/widget/v1/claim-code", content_type="application/json", HTTP_X_AUTH_TOKEN=token
+        )
+
+    _refused_as_non_admin(ask(installer + 1), unbound_account)
+    assert ask(installer).status_code == 200
+
+
+def test_an_explicit_non_admin_is_refused_even_as_the_installer(amo, unbound_account):
+    _refused_as_non_admin(claim_code_request(amo, unbound_account, is_admin=False), unbound_account)
 
 
 def test_links_still_say_the_account_is_not_bound(amo, unbound_account):

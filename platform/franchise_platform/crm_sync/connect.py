@@ -102,6 +102,7 @@ class Exchanged:
     subdomain: str
     base_url: str
     tokens: OAuthTokens
+    user_id: int | None = None  # the amoCRM user who granted access
 
 
 def referer_host(referer: str) -> str:
@@ -133,7 +134,9 @@ def code_exchange(*, code: str, referer: str) -> Exchanged:
         raise ConnectError(
             "amoCRM не принял код авторизации. Попробуйте подключить ещё раз.", exc.code
         ) from exc
-    return Exchanged(account.account_id, account.subdomain, stored_base, tokens)
+    return Exchanged(
+        account.account_id, account.subdomain, stored_base, tokens, account.current_user_id
+    )
 
 
 def network_bind(

@@ -128,6 +128,7 @@ def pending_install_exchange(*, pending_id: str) -> CrmAccountBinding | None:
         binding.pending_access_token = exchanged.tokens.access_token
         binding.pending_refresh_token = exchanged.tokens.refresh_token
         binding.pending_expires_at = exchanged.tokens.expires_at
+        binding.installer_user_id = exchanged.user_id
         binding.save()
         pending.delete()
         return binding

@@ -211,16 +211,11 @@ def claim_code(request: HttpRequest) -> dict[str, Any]:
     the panel or signs up with it (tenants/claims.py). 409 for a bound account or an install that
     has not arrived yet."""
     claims: WidgetClaims = request.auth  # type: ignore[attr-defined]
-    # The code moves the account, and its admin's OAuth grant, into whichever network types it:
-    # only the account's administrators may hand it out. A token without the claim proves nothing.
-    if claims.is_admin is not True:
-        raise ApiError(
-            403,
-            _("Код может получить только администратор аккаунта amoCRM."),
-            "not_account_admin",
-        )
     try:
-        issued = claim_code_issue(account_id=claims.account_id)
+        # Administrators of the account only (403 not_account_admin): tenants/claims.py.
+        issued = claim_code_issue(
+            account_id=claims.account_id, user_id=claims.user_id, is_admin=claims.is_admin
+        )
     except ClaimRefused as exc:
         raise ApiError(exc.status, exc.detail, exc.code) from exc
     return {"code": issued.code, "expires_at": issued.expires_at, "account_id": claims.account_id}
