@@ -24,6 +24,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, tenant_context
 
+from crm_connectors.amocrm import oauth
 from crm_connectors.base import OAuthTokens
 
 from .errors import ClaimRefused
@@ -192,6 +193,16 @@ def account_claim(
         ).first()
         if binding is None or not binding.pending_refresh_token:
             raise _invalid_code()
+        try:
+            # An install stored before the strict referer parse may name any host; its tokens
+            # (and on refresh our client secret) would go there. Such an install starts over.
+            oauth.stored_account_host(binding.base_url)
+        except ValueError:
+            raise ClaimRefused(
+                _("Установка повреждена: установите интеграцию заново из маркетплейса amoCRM."),
+                "bad_account_host",
+                409,
+            ) from None
         with tenant_context(network):
             other = (
                 CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED)

@@ -279,3 +279,22 @@ def test_the_api_signs_up_with_a_code_too(amo, unbound_account):
 
     assert response.status_code == 201
     assert _binding(unbound_account).network.slug == "api-claim"
+
+
+def test_an_install_stored_with_a_foreign_host_cannot_be_claimed(amo, unbound_account, net_a):
+    """A row written before the strict referer parse: claiming it would carry its host along."""
+    from tenants.claims import account_claim
+    from tenants.errors import ClaimRefused
+
+    code = claim_code_request(amo, unbound_account).json()["code"]
+    CrmAccountBinding.objects.filter(account_id=unbound_account).update(
+        base_url="https://evil.example"
+    )
+
+    with pytest.raises(ClaimRefused) as caught:
+        account_claim(network=net_a.network, code=code, actor="owner@alpha.test")
+
+    assert caught.value.code == "bad_account_host"
+    assert _binding(unbound_account).state == "unbound"
+    with tenant_context(net_a.network):
+        assert not CrmConnection.objects.filter(account_id=unbound_account).exists()
