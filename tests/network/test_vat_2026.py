@@ -150,3 +150,16 @@ def test_the_first_invoice_number_is_set_per_shop_through_the_api(owner_a):
     assert moved.json()["robokassa"]["invoice_number_start"] == 1_500_000_000
     assert too_high.status_code == 422
     assert too_high.json()["code"] == "invalid_invoice_number_start"
+
+
+def test_a_partner_with_an_old_pair_can_still_be_renamed_or_deactivated(in_network):
+    partner = shop().partner
+    Partner.objects.filter(pk=partner.pk).update(tax_system="osn", vat="vat5")
+    partner.refresh_from_db()
+
+    partner_update(
+        actor="owner", partner=partner, changes={"active": False, "name": "ООО «Старое»"}
+    )
+
+    partner.refresh_from_db()
+    assert (partner.active, partner.name, partner.vat) == (False, "ООО «Старое»", "vat5")

@@ -101,8 +101,17 @@ def _choice(
 
 
 def partner_problems(
-    *, name: str, legal_form: str, inn: str, ogrn: str, tax_system: str, vat: str
+    *,
+    name: str,
+    legal_form: str,
+    inn: str,
+    ogrn: str,
+    tax_system: str,
+    vat: str,
+    check_vat_pair: bool = True,
 ) -> list[Problem]:
+    """`check_vat_pair`: False for an update that leaves the tax settings alone, so a partner whose
+    pair predates a rule can still be renamed or deactivated (its invoices refuse the rate)."""
     problems: list[Problem] = []
     if not name:
         problems.append(Problem("name", _("Укажите название партнёра."), "name_required"))
@@ -126,7 +135,7 @@ def partner_problems(
             problems.append(Problem("ogrn", exc.messages[0], "invalid_ogrn"))
     problems += _choice("tax_system", tax_system, TaxSystem)
     problems += _choice("vat", vat, Vat)
-    problem = vat_problem(tax_system=tax_system, vat=vat)
+    problem = vat_problem(tax_system=tax_system, vat=vat) if check_vat_pair else None
     if problem is not None:
         problems.append(problem)
     return problems

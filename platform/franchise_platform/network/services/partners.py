@@ -160,7 +160,10 @@ def partner_update(
     account = ProviderAccount.objects.filter(partner=partner).first() or ProviderAccount(
         partner=partner, merchant_login=""
     )
-    problems = rules.partner_problems(**{k: v for k, v in merged.items() if k != "active"})
+    problems = rules.partner_problems(
+        **{k: v for k, v in merged.items() if k != "active"},
+        check_vat_pair=any(merged[f] != current[f] for f in RECEIPT_FIELDS),
+    )
     shop_changes: dict[str, tuple[Any, Any]] = {}
     if shop is not None:
         try:
