@@ -167,6 +167,9 @@ class BillingProvider(ABC):
     credentials come in every call as a ``ProviderAccount``."""
 
     slug: ClassVar[str]
+    # True when ``fetch_invoice_state`` answers NOT_FOUND for a number the shop never used, so
+    # the core can ask whether a number is free before handing it out.
+    tells_unused_numbers: ClassVar[bool] = False
     # Names (lower case) of the request and callback fields that carry a signature. Wherever raw
     # fields are shown or exported they are masked: with the other fields, which are not secret, a
     # signature lets anyone try passwords offline until one reproduces it.

@@ -112,6 +112,7 @@ class RobokassaProvider(BillingProvider):
     """
 
     slug: ClassVar[str] = "robokassa"
+    tells_unused_numbers: ClassVar[bool] = True  # OpStateExt result code 3
     signature_fields: ClassVar[frozenset[str]] = frozenset({"signaturevalue"})
 
     def __init__(

@@ -441,3 +441,14 @@ def test_a_test_payment_says_test_in_the_panel_and_the_export(in_network):
     assert 'id="payments-count">1<' not in listing  # not counted as money
     header, row = export.splitlines()[:2]
     assert header.endswith(",label") and row.endswith(",1,ТЕСТ")
+
+
+@override_settings(INVOICE_NUMBER_CHECK=True)
+def test_a_provider_that_cannot_tell_unused_numbers_is_not_asked(in_network):
+    account = shop(provider="dummy", invoice_number_start=_start_ahead())
+    deal = deal_with_links(account.partner.locations.get())
+
+    response = in_network.anonymous().get(f"/pay/{active_link(deal, LinkKind.PREPAYMENT).token}")
+
+    assert response.status_code == 302
+    assert Invoice.objects.get().pk == account.invoice_number_start

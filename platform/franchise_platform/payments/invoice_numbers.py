@@ -67,9 +67,10 @@ def _last_number() -> int:
 
 
 def _taken(account: ProviderAccount, data: ProviderAccountData, number: int) -> bool:
-    if not settings.INVOICE_NUMBER_CHECK:
+    provider = provider_get(account.provider)
+    if not settings.INVOICE_NUMBER_CHECK or not provider.tells_unused_numbers:
         return False
-    state = provider_get(account.provider).fetch_invoice_state(data, number)
+    state = provider.fetch_invoice_state(data, number)
     return state.status is not ProviderStatus.NOT_FOUND
 
 
