@@ -189,17 +189,23 @@ def test_callback_storm_200_for_50_invoices_with_duplicates_and_forgeries(live_n
             invoices.append(token)
     login = f"{net.slug}-storm"
     paid = []
+    markers = {}
     with net.server.client() as client:
         for token in invoices:
             target = client.get(f"http://{net.host}/pay/{token}").headers["Location"]
-            inv_id = int(dict(p.split("=", 1) for p in target.split("?", 1)[1].split("&"))["InvId"])
+            query = dict(p.split("=", 1) for p in target.split("?", 1)[1].split("&"))
+            inv_id = int(query["InvId"])
             paid.append(inv_id)
-    good = [net.robokassa.build_result_callback(login, inv, "1000.000000") for inv in paid]
+            markers[inv_id] = [("Shp_mark", query["Shp_mark"])]  # echoed by Robokassa
+    good = [
+        net.robokassa.build_result_callback(login, inv, "1000.000000", shp=markers[inv])
+        for inv in paid
+    ]
     rng = random.Random(42)
     duplicates = [rng.choice(good) for _ in range(67)]
     forged = [
         net.robokassa.build_result_callback(
-            login, rng.choice(paid), "1000.000000", password2="wrong"
+            login, (inv := rng.choice(paid)), "1000.000000", shp=markers[inv], password2="wrong"
         )
         for _ in range(40)
     ]
