@@ -273,14 +273,15 @@ def run() -> None:
                     invoice.pk,
                     str(loc.partner_id),
                     "2500.000000",
+                    [("Shp_mark", invoice.marker)],  # the marker Robokassa echoes
                 )
 
         issued = [
             issue(700_000 + i, locations[rng.randrange(LOCATIONS)]) for i in range(ACKS + BURST)
         ]
         forms = [
-            (robokassa.build_result_callback(login, inv, amount), partner)
-            for login, inv, partner, amount in issued
+            (robokassa.build_result_callback(login, inv, amount, shp=shp), partner)
+            for login, inv, partner, amount, shp in issued
         ]
         http = loopback_client(timeout=30)
 
@@ -371,7 +372,9 @@ def run() -> None:
             query = dict(p.split("=", 1) for p in target.split("?", 1)[1].split("&"))
             login, inv = query["MerchantLogin"], int(query["InvId"])
             time.sleep(1.0)  # let the links' own CRM writes finish first
-            form = robokassa.build_result_callback(login, inv, "3000.000000")
+            form = robokassa.build_result_callback(
+                login, inv, "3000.000000", shp=[("Shp_mark", query["Shp_mark"])]
+            )
             began = time.perf_counter()
             assert (
                 http.post(
