@@ -211,3 +211,11 @@ def test_the_openapi_documents_the_common_errors_on_every_operation(owner_a):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert {"401", "404", "413", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_a_nul_in_the_amocrm_webhook_path_is_400_not_a_500():
+    response = _client(platform_client()).post(
+        "/integrations/amocrm/webhook/ab%00cd/", {"leads[update][0][id]": "1"}
+    )
+
+    assert response.status_code == 400
