@@ -4,6 +4,7 @@ never final, and every change lands once afterwards (issue 13, item 6)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import httpx
@@ -203,3 +204,24 @@ def test_a_404_on_a_list_during_recovery_is_retried_not_dead(connected, amo, no_
     assert message.status == OutboxStatus.PENDING
     assert "list_not_found" in message.last_error
     assert amo.notes(account_id, 8141) == []
+
+
+def test_a_probe_refused_for_its_own_data_still_proves_the_crm_is_back(outage, amo, clock):
+    net, account_id, _ = outage
+    _changes(net, amo, account_id, range(8151, 8154))
+    with tenant_context(net.network):
+        _run_due(clock)
+        crm = CrmConnection.objects.get()
+        assert crm.breaker_open_since is not None
+        clock.shift(3600)  # the outage is over...
+        probe = OutboxMessage.objects.filter(status=OutboxStatus.PENDING).order_by("created_at")[0]
+        OutboxMessage.objects.filter(pk=probe.pk).update(next_attempt_at=clock.now())
+        amo.fail_next(1, 400)  # ...but amoCRM refuses this one change
+        outbox_message_send(message_id=str(probe.pk))
+
+        assert OutboxMessage.objects.get(pk=probe.pk).status == OutboxStatus.DEAD
+        assert CrmConnection.objects.get().breaker_open_since is None
+        held = OutboxMessage.objects.filter(status=OutboxStatus.PENDING)
+        assert held.exists() and all(
+            m.next_attempt_at <= clock.now() + timedelta(seconds=5) for m in held
+        )

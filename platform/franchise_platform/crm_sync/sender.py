@@ -175,7 +175,10 @@ def outbox_message_send(*, message_id: str) -> None:
             probe_at = breaker_failure(
                 connection_id=connection.pk, exc=exc, probe=probe, now=outbox_now()
             )
-        elif probe:
+        elif exc.permanent:
+            # amoCRM answered (it refused this one message): the account itself is healthy.
+            _crm_answered(connection, probe=probe)
+        elif probe:  # our own limiter had no slot: the probe learnt nothing
             breaker_release_probe(connection_id=connection.pk)
         _failed(message, exc, not_before=probe_at)
         return
@@ -186,6 +189,12 @@ def outbox_message_send(*, message_id: str) -> None:
         external_id=external_id[:64],
         last_error="",
     )
+    _crm_answered(connection, probe=probe)
+
+
+def _crm_answered(connection: CrmConnection, *, probe: bool) -> None:
+    """Reset the account's breaker after an answer (the row as read at the claim tells whether
+    there is anything to reset, so a healthy account costs no statement here)."""
     if (probe or connection.breaker_failures or connection.breaker_open_since) and breaker_success(
         connection_id=connection.pk
     ):
