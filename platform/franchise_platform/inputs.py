@@ -1,7 +1,7 @@
 """Values that come from outside (the APIs, the widget, the panel, providers' callbacks), parsed
 once, the same way everywhere, into what the database and the money rules can take.
 
-- Money: a finite decimal with at most two places and at most 8 integer digits (below 100 million
+- Money (MoneyIn and its kin for the APIs, MoneyFormField for the panel): a finite decimal with at most two places and at most 8 integer digits (below 100 million
   rubles), as a string ("1500.00", "1500,5") or a JSON number; anything else (NaN, Infinity,
   1e999999, 0.001, 10^12, true) is refused with a Russian message, before any arithmetic.
 - Times: ISO 8601; an aware value is moved to UTC here, so no offset PostgreSQL cannot take
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
@@ -113,6 +114,29 @@ OptionalPrepaymentAmountIn = Annotated[
     BeforeValidator(_money_validator("invalid_prepayment", blank_is_none=True)),
     WithJsonSchema({"anyOf": [_MONEY_SCHEMA, {"type": "null"}]}),
 ]
+
+
+class MoneyFormField(forms.CharField):
+    """A panel form's money field with the same rules as the APIs (money_parse); "1500,50" too."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if text in self.empty_values:
+            return None
+        try:
+            return money_parse(text)
+        except MoneyInputError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+    def prepare_value(self, value: Any) -> Any:
+        # Shown as a person types it in Russian: 1500,50.
+        if isinstance(value, Decimal):
+            return f"{value:.2f}".replace(".", ",")
+        return value
 
 
 def datetime_to_utc(value: datetime) -> datetime:

@@ -80,3 +80,55 @@ def test_settings_prepayment_that_is_not_money_is_422_in_russian(owner_a, value)
     assert response.json()["code"] == "invalid_prepayment"
     assert "prepayment.value" in response.json()["detail"]
     assert "Сумм" in response.json()["detail"] or "знак" in response.json()["detail"]
+
+
+PANEL_SETTINGS = {
+    "prepayment_mode": "fixed",
+    "prepayment_value": "1000",
+    "invoice_ttl_hours": "12",
+    "item_name": "Игра",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("123456789", "Сумма слишком большая"),
+        ("10,555", "не больше двух знаков"),
+        ("1e3", "Сумма должна быть числом"),
+    ],
+)
+def test_panel_settings_use_the_same_money_rules(owner_a, net_a, value, message):
+    from django_tenants.utils import tenant_context
+
+    from franchise_platform.network.models import NetworkSettings
+
+    client = owner_a.browser_client()
+    client.get("/panel/settings/")  # the settings row exists from the first visit on
+    with tenant_context(net_a.network):
+        before = NetworkSettings.objects.values_list("prepayment_value", flat=True).first()
+
+    response = client.post(
+        "/panel/settings/", {**PANEL_SETTINGS, "prepayment_value": value}
+    )
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    with tenant_context(net_a.network):
+        assert NetworkSettings.objects.values_list("prepayment_value", flat=True).first() == before
+
+
+@pytest.mark.django_db
+def test_panel_settings_take_a_comma(owner_a, net_a):
+    from django_tenants.utils import tenant_context
+
+    from franchise_platform.network.models import NetworkSettings
+
+    response = owner_a.browser_client().post(
+        "/panel/settings/", {**PANEL_SETTINGS, "prepayment_value": "1500,50"}
+    )
+
+    assert response.status_code == 302
+    with tenant_context(net_a.network):
+        assert NetworkSettings.objects.get().prepayment_value == Decimal("1500.50")

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from franchise_platform.inputs import MoneyFormField
+
 from .errors import InputRejected
 from .models import HashAlgorithm, LegalForm, Partner, PrepaymentMode, TaxSystem, Vat
 from .services import ShopInput
@@ -151,12 +153,10 @@ class SettingsForm(forms.Form):
     prepayment_mode = forms.ChoiceField(
         label=_("Предоплата"), choices=PrepaymentMode.choices, widget=forms.RadioSelect
     )
-    prepayment_value = forms.DecimalField(
+    # The same money rules as the API (franchise_platform/inputs.py): finite, 2 places, 8 digits.
+    prepayment_value = MoneyFormField(
         label=_("Размер предоплаты"),
-        max_digits=12,
-        decimal_places=2,
         help_text=_("Процент от суммы сделки или сумма в рублях; округляется до целых рублей."),
-        localize=True,
     )
     invoice_ttl_hours = forms.IntegerField(
         label=_("Срок жизни счёта, часов"),
