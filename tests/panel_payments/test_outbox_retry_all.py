@@ -91,3 +91,23 @@ def test_a_failing_account_says_so_while_its_breaker_is_open(in_network, owner):
 
     assert 'id="crm-unavailable"' in page
     assert "Платформа проверяет её одним запросом за раз" in page
+
+
+PANEL_PAGES = ["/panel/", "/panel/deals/", "/panel/payments/", "/panel/audit/"]
+
+
+def test_a_dead_update_is_announced_on_every_panel_page_until_retried(in_network, owner):
+    crm = crm_connection()
+    quiet = [owner.get(path).content.decode() for path in PANEL_PAGES]
+    dead_message(crm)
+    viewer = in_network.viewer.browser_client()
+
+    loud = [owner.get(path).content.decode() for path in PANEL_PAGES]
+    seen_by_viewer = viewer.get("/panel/").content.decode()
+    owner.post("/panel/integrations/outbox/retry-all/")
+    after = owner.get("/panel/").content.decode()
+
+    assert not any('id="crm-dead"' in page for page in quiet)
+    assert all('id="crm-dead"' in page and "/panel/integrations/#dead" in page for page in loud)
+    assert 'id="crm-dead"' in seen_by_viewer
+    assert 'id="crm-dead"' not in after

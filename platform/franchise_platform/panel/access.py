@@ -22,7 +22,7 @@ from franchise_platform.accounts.models import User
 from franchise_platform.accounts.selectors import totp_device_get
 from franchise_platform.request_context import client_ip
 
-from .selectors import crm_access_revoked
+from .selectors import crm_access_revoked, outbox_dead_exists
 
 View = Callable[..., HttpResponse]
 
@@ -56,6 +56,7 @@ def page(
         "suspended": network_is_suspended(request),
         "can_edit": can_edit(request),
         "crm_revoked": crm_access_revoked(),
+        "crm_dead": outbox_dead_exists(),
     }
     return render(request, template, {**base, **(context or {})}, status=status)
 

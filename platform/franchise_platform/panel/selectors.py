@@ -59,6 +59,14 @@ def crm_access_revoked() -> bool:
     return CrmConnection.objects.filter(status=ConnectionStatus.REVOKED).exists()
 
 
+def outbox_dead_exists() -> bool:
+    """True when some CRM update is dead (waits for «Повторить»): every panel page says so.
+    False outside a network's schema."""
+    if db.schema_name == "public":  # type: ignore[attr-defined]
+        return False
+    return OutboxMessage.objects.filter(status=OutboxStatus.DEAD).exists()
+
+
 @dataclass(frozen=True)
 class OutboxHealth:
     pending: int
