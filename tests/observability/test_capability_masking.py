@@ -214,3 +214,58 @@ def test_nginx_access_log_masks_capability_paths(tmp_path):
     assert '"path":"/integrations/amocrm/webhook/***/"' in text
     assert '"path":"/panel/password-reset/***/***/"' in text
     assert '"path":"/panel/password-reset/done/"' in text
+
+
+def test_a_real_gunicorn_with_the_deploy_config_logs_masked_paths(tmp_path):
+    """gunicorn -c deploy/gunicorn.conf.py in front of a tiny app; its access lines on stdout."""
+    import os
+    import sys
+
+    import httpx
+
+    from tests.live import free_port, wait_for
+
+    (tmp_path / "tinyapp.py").write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('204 No Content', [])\n"
+        "    return [b'']\n"
+    )
+    port = free_port()
+    log = (tmp_path / "gunicorn.log").open("wb")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "platform"), str(ROOT)])}
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "tinyapp:app",
+            "-c",
+            str(ROOT / "deploy/gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/up", timeout=1).status_code == 204
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, timeout=30, what="gunicorn answering")
+        for path in CAPABILITY_PATHS:
+            httpx.get(f"http://127.0.0.1:{port}{path}?code={SECRET}", timeout=5)
+        text = lambda: (tmp_path / "gunicorn.log").read_text()  # noqa: E731
+        wait_for(lambda: text().count("gunicorn.access") >= len(CAPABILITY_PATHS) + 1, what="log")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+
+    assert SECRET not in text()
+    assert "GET /pay/*** 204" in text()
