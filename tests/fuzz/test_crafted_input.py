@@ -33,10 +33,13 @@ def assert_error_shape(response, status: int, code: str | None = None) -> dict:
     return body
 
 
+@pytest.mark.parametrize("from_snapshot", [True, False], ids=["snapshot", "catalog-clone"])
 @pytest.mark.parametrize("slug", ["9rooms", "select", "user", "order"])
-def test_signup_takes_a_slug_postgresql_cannot_take_bare(slug):
+def test_signup_takes_a_slug_postgresql_cannot_take_bare(slug, from_snapshot, settings):
     """A leading digit or an SQL keyword is a valid address by the contract: the schema name is
-    quoted wherever it reaches SQL, and the network works."""
+    quoted wherever it reaches SQL, and the network works (made from the template's snapshot or,
+    without one, by django-tenants' catalog clone)."""
+    settings.TENANT_SNAPSHOT_CREATION = from_snapshot
     response = _client(platform_client()).post(
         "/api/v1/signup",
         {
