@@ -225,3 +225,47 @@ def test_a_probe_refused_for_its_own_data_still_proves_the_crm_is_back(outage, a
         assert held.exists() and all(
             m.next_attempt_at <= clock.now() + timedelta(seconds=5) for m in held
         )
+
+
+def test_a_timeout_is_retried_not_dead(connected, amo, no_wakeups, monkeypatch):
+    from crm_connectors.amocrm import client as amo_client
+
+    net, account_id, _ = connected
+    amo.set_lead(account_id, 8161, 3000)
+
+    def too_slow(request):
+        raise httpx.ReadTimeout("no answer in time", request=request)
+
+    monkeypatch.setattr(
+        amo_client,
+        "shared_http_client",
+        lambda: httpx.Client(transport=httpx.MockTransport(too_slow)),
+    )
+    with tenant_context(net.network):
+        deal = DealFactory(crm_deal_id=8161, total=Decimal("3000"))
+        message = outbox_note_enqueue(deal=deal, key="slow", text="Оплата получена")
+        outbox_message_send(message_id=str(message.pk))
+        message = OutboxMessage.objects.get(pk=message.pk)
+    assert message.status == OutboxStatus.PENDING
+    assert message.last_error.startswith("network:")
+
+
+def test_days_without_access_do_not_spend_the_retry_window(
+    connected, amo, clock, settings, no_wakeups, instant_in_call_retries
+):
+    net, account_id, crm = connected
+    amo.set_lead(account_id, 8171, 3000)
+    with tenant_context(net.network):
+        deal = DealFactory(crm_deal_id=8171, total=Decimal("3000"))
+        message = outbox_note_enqueue(deal=deal, key="revoked", text="Оплата получена")
+        CrmConnection.objects.filter(pk=crm.pk).update(status="revoked")
+        for _ in range(4):  # the owner takes four days to reconnect; the row waits, paused
+            clock.shift(24 * 3600)
+            OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=clock.now())
+            outbox_message_send(message_id=str(message.pk))
+        CrmConnection.objects.filter(pk=crm.pk).update(status="connected")
+        amo.fail_next(1, 503, path_contains="/notes")
+        OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=clock.now())
+        outbox_message_send(message_id=str(message.pk))
+        message = OutboxMessage.objects.get(pk=message.pk)
+    assert message.status == OutboxStatus.PENDING  # a first failure after reconnecting

@@ -142,9 +142,13 @@ def outbox_message_send(*, message_id: str) -> None:
     connection = message.connection
     now = outbox_now()
     if connection is None or connection.status != ConnectionStatus.CONNECTED:
-        # Waits (without spending attempts) until the owner reconnects.
+        # Waits (without spending attempts) until the owner reconnects; the time without access
+        # does not count against its retry window.
         OutboxMessage.objects.filter(pk=message.pk).update(
-            lease_until=None, next_attempt_at=now + PAUSED, attempts=F("attempts") - 1
+            lease_until=None,
+            next_attempt_at=now + PAUSED,
+            attempts=F("attempts") - 1,
+            retry_since=now,
         )
         return
     admission = breaker_admit(connection=connection, now=now)
