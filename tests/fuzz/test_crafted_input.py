@@ -222,3 +222,18 @@ def test_a_nul_in_the_amocrm_webhook_path_is_400_not_a_500():
     )
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("deal_id", ["99999999999999999999", "-1", "0"])
+def test_an_unknown_or_impossible_deal_id_is_404_in_russian(owner_a, deal_id):
+    assert_error_shape(_client(owner_a.api()).get(f"/api/v1/deals/{deal_id}"), 404, "not_found")
+
+
+def test_a_viewer_writing_is_403_in_russian(viewer_a):
+    response = _client(viewer_a.api()).post(
+        "/api/v1/locations",
+        {"name": "x", "partner_id": "00000000-0000-0000-0000-000000000001"},
+        content_type="application/json",
+    )
+
+    assert_error_shape(response, 403, "forbidden")

@@ -224,7 +224,7 @@ def test_unknown_or_malformed_ids(owner_a):
 
     assert (missing.status_code, missing.json()) == (
         404,
-        {"detail": "Partner not found.", "code": "not_found"},
+        {"detail": "Партнёр не найден.", "code": "not_found"},
     )
     assert malformed.status_code == 422
 

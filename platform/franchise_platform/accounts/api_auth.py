@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
 
 from franchise_platform.api_errors import ApiError
@@ -25,10 +26,12 @@ def require_editor(request: HttpRequest) -> None:
     """Owners and admins may write; viewers read only (403)."""
     user = request.auth  # type: ignore[attr-defined]
     if not getattr(user, "can_edit", False):
-        raise ApiError(403, "Your role allows reading only.", "forbidden")
+        raise ApiError(403, _("Ваша роль позволяет только просматривать данные."), "forbidden")
 
 
 def require_not_suspended(request: HttpRequest) -> None:
     tenant = getattr(request, "tenant", None)
     if tenant is not None and getattr(tenant, "is_suspended", False):
-        raise ApiError(403, "This network is suspended; changes are disabled.", "network_suspended")
+        raise ApiError(
+            403, _("Работа сети приостановлена: изменения недоступны."), "network_suspended"
+        )

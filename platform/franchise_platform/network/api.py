@@ -11,6 +11,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from franchise_platform.accounts.api_auth import (
@@ -67,14 +68,14 @@ def _partner(partner_id: UUID) -> Partner:
     try:
         return selectors.partner_get(partner_id=partner_id)
     except Partner.DoesNotExist as exc:
-        raise ApiError(404, "Partner not found.", "not_found") from exc
+        raise ApiError(404, _("Партнёр не найден."), "not_found") from exc
 
 
 def _location(location_id: UUID) -> Location:
     try:
         return selectors.location_get(location_id=location_id)
     except Location.DoesNotExist as exc:
-        raise ApiError(404, "Location not found.", "not_found") from exc
+        raise ApiError(404, _("Локация не найдена."), "not_found") from exc
 
 
 def _no_nulls(changes: dict[str, Any], *, nullable: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class TestInvoiceOut(Schema):
 def deal_show(request: HttpRequest, crm_deal_id: int) -> dict[str, Any]:
     deal = deal_by_crm_id(crm_deal_id=crm_deal_id)
     if deal is None:
-        raise ApiError(404, "No deal with this CRM id.", "not_found")
+        raise ApiError(404, _("Сделки с таким номером в CRM нет."), "not_found")
     body = deal_links_view(deal=deal, network=connection.tenant)  # type: ignore[attr-defined]
     body["payments"] = deal_payments_view(deal=deal)
     return body
@@ -106,7 +106,7 @@ def partner_test_invoice(request: HttpRequest, partner_id: str) -> tuple[int, di
         .first()
     )
     if partner is None or not hasattr(partner, "provider_account"):
-        raise ApiError(404, "Not found.", "not_found")
+        raise ApiError(404, _("Не найдено."), "not_found")
     try:
         invoice = shop_check_invoice_issue(partner=partner)
     except ProviderError as exc:
