@@ -64,6 +64,7 @@ def test_button_returns_the_contract_shape(lead, amo):
         "currency": "RUB",
         "status": "open",
         "overpaid": "0.00",
+        "test_paid": "0.00",
     }
     assert body["location"] == {"id": str(location.pk), "name": location.name}
     assert body["partner"]["id"] == str(location.partner_id)
