@@ -269,3 +269,19 @@ def test_days_without_access_do_not_spend_the_retry_window(
         outbox_message_send(message_id=str(message.pk))
         message = OutboxMessage.objects.get(pk=message.pk)
     assert message.status == OutboxStatus.PENDING  # a first failure after reconnecting
+
+
+def test_amocrms_429_is_counted_in_the_metrics(connected, amo, no_wakeups):
+    from prometheus_client import REGISTRY
+
+    net, account_id, _ = connected
+    labels = {"network": net.network.slug, "crm": "amocrm"}
+    before = REGISTRY.get_sample_value("fp_crm_rate_limited_total", labels) or 0.0
+    amo.set_lead(account_id, 8181, 3000)
+    with tenant_context(net.network):
+        deal = DealFactory(crm_deal_id=8181, total=Decimal("3000"))
+        message = outbox_note_enqueue(deal=deal, key="busy", text="Оплата получена")
+        amo.fail_next(1, 429, path_contains="/notes", retry_after=30)
+        outbox_message_send(message_id=str(message.pk))
+        assert OutboxMessage.objects.get(pk=message.pk).status == OutboxStatus.PENDING
+    assert REGISTRY.get_sample_value("fp_crm_rate_limited_total", labels) == before + 1

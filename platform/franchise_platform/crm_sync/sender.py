@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from crm_connectors.base import CrmConnector, DealStateUpdate, FieldMap, LocationOption
 from crm_connectors.errors import CrmAuthError, CrmError, CrmPaymentRequired, CrmRateLimited
 from franchise_platform.network.models import Location
+from franchise_platform.observability.metrics import metric_crm_rate_limited
 from franchise_platform.payments.models import Deal, LinkKind, LinkStatus
 from tenants.services import network_base_url
 
@@ -175,6 +176,8 @@ def outbox_message_send(*, message_id: str) -> None:
         return
     except CrmError as exc:
         probe_at = None
+        if isinstance(exc, CrmRateLimited) and exc.status == 429:
+            metric_crm_rate_limited(crm=connection.crm)
         if counts_against_crm(exc):
             probe_at = breaker_failure(
                 connection_id=connection.pk, exc=exc, probe=probe, now=outbox_now()
