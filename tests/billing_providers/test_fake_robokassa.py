@@ -142,3 +142,27 @@ def test_op_state_xml(fake):
     bad = [("MerchantLogin", LOGIN), ("InvoiceID", "8"), ("Signature", "00")]
     assert "<Result><Code>1</Code>" in fake._op_state(bad)[1]
     assert fake._op_state([("MerchantLogin", LOGIN)])[0] == 500
+
+
+def test_history_the_platform_did_not_create_is_reported_and_blocks_a_reused_number(fake):
+    fake.add_history(LOGIN, 7, "500.00", shp=[("Shp_order", "77")])
+    signature = fake_hash("md5", f"{LOGIN}:7:{P2}")
+    params = [("MerchantLogin", LOGIN), ("InvoiceID", "7"), ("Signature", signature)]
+
+    _, body, _, _ = fake._op_state(params)
+
+    assert "<State><Code>100</Code>" in body and "<OutSum>500.000000</OutSum>" in body
+    assert "<Name>shp_order</Name><Value>77</Value>" in body
+    assert _error(fake, _request(out_sum="100.00", inv="7")) == 40  # already paid in the shop
+    fake.add_history(LOGIN, 8, "500.00", state=10)  # cancelled: the number may be paid again
+    assert fake.accept_payment_request(_request(out_sum="100.00", inv="8")).inv_id == 8
+
+
+def test_a_callback_echoes_the_requested_shp_fields_unless_told_otherwise(fake):
+    fake.accept_payment_request(_request(inv="9", shp=[("Shp_mark", "abc")]))
+
+    echoed = fake.build_result_callback(LOGIN, 9, "100.00")
+    bare = fake.build_result_callback(LOGIN, 9, "100.00", shp=[])
+
+    assert echoed["Shp_mark"] == "abc" and "Shp_mark" not in bare
+    assert echoed["SignatureValue"] != bare["SignatureValue"]
