@@ -9,6 +9,8 @@ from django import forms
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from franchise_platform.inputs import BIGINT_MAX
+
 from .errors import NetworkError
 from .services import network_name_validate, owner_email_validate, owner_password_validate
 from .slugs import slug_ensure_available
@@ -79,7 +81,9 @@ class SignupForm(forms.Form):
             attrs={"autocomplete": "off", "autocapitalize": "characters", "class": "input-claim"}
         ),
     )
-    amocrm_account = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    amocrm_account = forms.IntegerField(
+        required=False, min_value=1, max_value=BIGINT_MAX, widget=forms.HiddenInput
+    )
     # A honeypot: hidden from people (off-screen, out of the tab order), filled by naive bots.
     website = forms.CharField(
         required=False,

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
+from franchise_platform.inputs import db_id_parse
 from franchise_platform.rate_limits import budget_spend
 from franchise_platform.request_context import client_ip_bucket
 
@@ -49,9 +50,10 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
     if slug:
         initial["slug"] = slug
         initial["network_name"] = subdomain.replace("-", " ").title()
-    account = request.GET.get("amocrm_account", "")
-    if account.isdigit():
-        initial["amocrm_account"] = int(account)
+    # ASCII digits within a bigint only: "²".isdigit() is true and int("²") raises.
+    account = db_id_parse(request.GET.get("amocrm_account"))
+    if account is not None:
+        initial["amocrm_account"] = account
     if request.GET.get("claim"):
         initial["claim_code"] = request.GET["claim"][:12]
     return initial

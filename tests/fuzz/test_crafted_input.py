@@ -237,3 +237,26 @@ def test_a_viewer_writing_is_403_in_russian(viewer_a):
     )
 
     assert_error_shape(response, 403, "forbidden")
+
+
+@pytest.mark.parametrize("account", ["²", "١٢٣", "99999999999999999999", "-5", "x"])
+def test_the_signup_page_with_a_crafted_amocrm_account_is_shown(account):
+    response = _client(platform_client()).get("/signup/", {"amocrm_account": account})
+
+    assert response.status_code == 200
+
+
+def test_a_signup_form_with_an_amocrm_account_beyond_bigint_is_refused_not_a_500():
+    response = _client(platform_client()).post(
+        "/signup/",
+        {
+            "network_name": "Сеть",
+            "slug": "bigint-acc",
+            "owner_email": "owner@bigint-acc.test",
+            "owner_password": PASSWORD,
+            "amocrm_account": "99999999999999999999",
+            "claim_code": "ABCD-EFGH",
+        },
+    )
+
+    assert response.status_code < 500
