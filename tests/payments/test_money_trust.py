@@ -33,6 +33,7 @@ from franchise_platform.payments.reconciliation import invoice_reconcile
 from franchise_platform.payments.selectors import (
     deal_history,
     deal_links_view,
+    deal_payments_view,
     payment_search,
     payment_totals,
 )
@@ -265,6 +266,7 @@ def test_a_test_payment_is_recorded_as_test_and_never_counts(in_network):
     assert payment_totals(payments=payment_search()).amount == Decimal("0.00")
     widget = deal_links_view(deal=deal, network=in_network.network)["deal"]
     assert (widget["paid"], widget["test_paid"]) == ("0.00", "1500.00")
+    assert [p["is_test"] for p in deal_payments_view(deal=deal)] == [True]
 
 
 def test_switching_a_shop_to_live_retires_its_unpaid_test_invoices(in_network):
