@@ -260,3 +260,17 @@ def test_a_signup_form_with_an_amocrm_account_beyond_bigint_is_refused_not_a_500
     )
 
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("code", ["²²²²²²", "١٢٣٤٥٦"])
+def test_a_second_factor_code_of_non_ascii_digits_is_refused_not_a_500(owner_a, net_a, code):
+    from tests.accounts.test_login import _enrolled, _login
+
+    _enrolled(owner_a)
+    client = _client(net_a.anonymous())
+    _login(client, owner_a.email, owner_a.password)
+
+    response = client.post("/panel/login/code/", {"code": code})
+
+    assert response.status_code == 200
+    assert client.get("/panel/").status_code == 302

@@ -75,6 +75,7 @@ class CodeForm(forms.Form):
 
     def clean_code(self) -> str:
         code = "".join(str(self.cleaned_data["code"]).split())
-        if not code.isdigit():
+        # ASCII digits only: "²²²²²²".isdigit() is true, and int() of it raises.
+        if not (code.isascii() and code.isdigit()):
             raise forms.ValidationError(_("Код состоит из цифр."))
         return code

@@ -76,7 +76,11 @@ def totp_verify(*, device: TOTPDevice, code: str) -> bool:
         return False
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time()
-    if code.isdigit() and totp.verify(int(code), device.tolerance, device.last_t + 1):
+    if (
+        code.isascii()
+        and code.isdigit()
+        and totp.verify(int(code), device.tolerance, device.last_t + 1)
+    ):
         step = totp.t()
         drift = totp.drift if getattr(settings, "OTP_TOTP_SYNC", True) else device.drift
         claimed = TOTPDevice.objects.filter(pk=device.pk, last_t__lt=step).update(

@@ -152,7 +152,7 @@ def token_version(token: str) -> int:
         len(parts) != 4
         or parts[0] != PREFIX
         or parts[1] != FORMAT_VERSION
-        or not parts[2].isdigit()
+        or not (parts[2].isascii() and parts[2].isdigit())
     ):
         raise DecryptionError("Not an encrypted value of this platform.")
     return int(parts[2])
