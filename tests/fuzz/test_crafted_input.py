@@ -274,3 +274,17 @@ def test_a_second_factor_code_of_non_ascii_digits_is_refused_not_a_500(owner_a, 
 
     assert response.status_code == 200
     assert client.get("/panel/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("page", "query"),
+    [
+        ("/panel/deals/", {"created_to": "9999-12-31"}),
+        ("/panel/deals/", {"paid_to": "9999-12-31", "paid_from": "0001-01-01"}),
+        ("/panel/payments/", {"paid_to": "9999-12-31"}),
+    ],
+)
+def test_panel_filters_at_the_ends_of_the_calendar_are_shown(owner_a, page, query):
+    client = _client(owner_a.browser_client())
+
+    assert client.get(page, query).status_code == 200

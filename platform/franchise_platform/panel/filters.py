@@ -30,7 +30,10 @@ def _day_start(day: date | None) -> datetime | None:
 
 
 def _day_after(day: date | None) -> datetime | None:
-    return _day_start(day + timedelta(days=1)) if day else None
+    # The calendar's last day (9999-12-31, typed by hand) has no day after it: no upper bound.
+    if day is None or day >= date.max:
+        return None
+    return _day_start(day + timedelta(days=1))
 
 
 class _ListFilter(forms.Form):
