@@ -13,6 +13,7 @@ from uuid import UUID
 from ninja import Field, Schema
 from pydantic import SecretStr
 
+from franchise_platform.api_errors import ErrorBody
 from franchise_platform.inputs import PrepaymentAmountIn
 
 LegalFormT = Literal["ip", "ooo"]
@@ -166,6 +167,5 @@ class MeOut(Schema):
     network: NetworkOut
 
 
-class ErrorOut(Schema):
-    detail: str
-    code: str
+# One error schema for every API (api_errors.py), so the OpenAPI names one component for it.
+ErrorOut = ErrorBody
