@@ -5,11 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from franchise_platform.crm_sync.sender import BACKOFF_CAP
+from franchise_platform.crm_sync.breaker import backoff_cap_seconds
 from franchise_platform.payments.callbacks import callback_apply
 from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind, Payment
 from tests.factories import shop
@@ -98,7 +97,9 @@ def test_apply_twice_after_a_lost_ack_changes_nothing(in_network, issued):
     assert Payment.objects.get().amount == Decimal("10.00")
 
 
-def test_no_countdown_exceeds_the_brokers_visibility_timeout():
+def test_no_countdown_exceeds_the_brokers_visibility_timeout(settings):
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    assert visibility > BACKOFF_CAP
+    assert visibility > backoff_cap_seconds()
+    settings.OUTBOX_BACKOFF_CAP_SECONDS = 24 * 3600  # a misconfigured cap is clamped
+    assert visibility > backoff_cap_seconds()
     assert visibility > settings.CELERY_TASK_TIME_LIMIT
