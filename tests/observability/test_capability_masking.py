@@ -146,6 +146,28 @@ def test_application_log_lines_mask_capability_paths(path):
     assert "***" in line
 
 
+def test_sentry_transaction_spans_mask_urls_and_queries():
+    event = {
+        "type": "transaction",
+        "transaction": "/pay/{token}",
+        "spans": [
+            {
+                "op": "http.client",
+                "description": f"GET https://auth.robokassa.ru/pay/{SECRET}",
+                "data": {
+                    "url": f"https://x.test/integrations/amocrm/webhook/{SECRET}/?a={SECRET}",
+                    "http.query": f"Signature={SECRET}",
+                },
+            }
+        ],
+    }
+
+    cleaned = scrub_event(event)
+
+    assert SECRET not in repr(cleaned)
+    assert cleaned["transaction"] == "/pay/{token}"
+
+
 def test_mask_url_keeps_the_names_of_query_parameters():
     assert mask_url(f"/pay/{SECRET}?InvId=5&x={SECRET}") == "/pay/***?InvId=***&x=***"
 

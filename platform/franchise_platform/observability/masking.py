@@ -18,10 +18,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 MASK = "***"
 
 # The secret segment of each capability path; matched anywhere in a text (a full URL, a log line).
+# A route template's placeholder ("/pay/{token}", a transaction's name) is not a secret.
+_SEGMENT = r"(?!\{)[^/?#\s\"'<>]+"
 _CAPABILITY = re.compile(
     r"(?P<head>/pay/|/integrations/amocrm/webhook/|/login/link/|/verify-email/)"
-    r"(?P<secret>[^/?#\s\"'<>]+)"
-    r"|(?P<reset>/password-reset/)(?P<uid>[^/?#\s\"'<>]+)/(?P<token>[^/?#\s\"'<>]+)"
+    rf"(?P<secret>{_SEGMENT})"
+    rf"|(?P<reset>/password-reset/)(?P<uid>{_SEGMENT})/(?P<token>{_SEGMENT})"
 )
 _RESET_STEPS = frozenset({"sent", "done"})
 

@@ -34,15 +34,26 @@ def _clean(value: Any, depth: int = 0) -> Any:
         # wherever they appear: the request's URL, a message, an exception, a breadcrumb.
         return mask_capability_paths(scrub(value))
     if isinstance(value, dict):
-        return {
-            key: MASK
-            if isinstance(key, str) and _SECRET_KEY.search(key)
-            else _clean(item, depth + 1)
-            for key, item in value.items()
-        }
+        return {key: _clean_item(key, item, depth) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(item, depth + 1) for item in value]
     return value
+
+
+# Where an HTTP call's address travels (breadcrumbs, spans of a transaction): the URL keeps its
+# shape with capability segments and query values masked; a query or fragment alone goes.
+_URL_KEYS = frozenset({"url", "http.url"})
+_QUERY_KEYS = frozenset({"http.query", "http.fragment", "query_string"})
+
+
+def _clean_item(key: Any, item: Any, depth: int) -> Any:
+    if not isinstance(key, str):
+        return _clean(item, depth + 1)
+    if _SECRET_KEY.search(key) or (key in _QUERY_KEYS and item):
+        return MASK
+    if key in _URL_KEYS and isinstance(item, str):
+        return mask_url(item)
+    return _clean(item, depth + 1)
 
 
 def scrub_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
