@@ -109,9 +109,7 @@ def test_panel_settings_use_the_same_money_rules(owner_a, net_a, value, message)
     with tenant_context(net_a.network):
         before = NetworkSettings.objects.values_list("prepayment_value", flat=True).first()
 
-    response = client.post(
-        "/panel/settings/", {**PANEL_SETTINGS, "prepayment_value": value}
-    )
+    response = client.post("/panel/settings/", {**PANEL_SETTINGS, "prepayment_value": value})
 
     assert response.status_code == 200
     assert message in response.content.decode()
