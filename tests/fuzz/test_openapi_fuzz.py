@@ -101,3 +101,10 @@ def test_widget_api_answers_only_documented_4xx(case, connected, amo):
     response = _call(case, base_url="http://localhost", headers={"X-Auth-Token": token})
     _error_shape(response)
     case.validate_response(response, checks=CHECKS)
+
+
+def test_the_fuzzed_schema_is_the_one_served(owner_a):
+    """The schema above is built in-process at collection time; it is /api/v1/openapi.json."""
+    served = owner_a.api().get("/api/v1/openapi.json").json()
+
+    assert served["paths"] == network_schema.raw_schema["paths"]
