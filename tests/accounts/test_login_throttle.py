@@ -48,7 +48,7 @@ def test_failures_from_one_address_slow_that_address_down_with_a_russian_page(ow
     assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
     assert right_from_there.status_code == 429
     html = right_from_there.content.decode()
-    assert "Вход временно заблокирован" in html and "попробуйте снова через 1\u00a0мин." in html
+    assert "Вход временно заблокирован" in html and "попробуйте снова через 1 мин." in html
     assert right_from_there["Retry-After"] == "60"
 
 

@@ -59,8 +59,8 @@ def delay_after(failures: int, *, free: int) -> int:
 
 
 def wait_text(seconds: int) -> str:
-    """«5 мин.»: minutes, rounded up (no plural forms to get wrong), kept on one line."""
-    return _("%(minutes)s\u00a0мин.") % {"minutes": max(1, math.ceil(seconds / 60))}
+    """«5 мин.»: minutes, rounded up (no plural forms to get wrong)."""
+    return _("%(minutes)s мин.") % {"minutes": max(1, math.ceil(seconds / 60))}
 
 
 @transaction.atomic
