@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # One entrypoint for every role, used by `make run` and by the container image:
-#   entrypoint.sh migrate | web | worker | beat | flower | all
-# `all` (what `make run` uses) migrates, then runs web, worker and beat together; Ctrl-C stops all.
+#   entrypoint.sh migrate | web | worker | beat | flower | all | dev
+# `all` (what `make run` uses) migrates, collects static files, seeds the demo network, then runs
+# the web as the image does (gunicorn with deploy/gunicorn.conf.py, sized for this machine), the
+# worker and beat together; Ctrl-C stops all. `dev` (`make dev`) is the same with Django's
+# auto-reloading runserver as the web (settings/dev.py: DEBUG and its error pages).
 # In the image VENV=/opt/venv (see deploy/Dockerfile); in the repository the default is .venv.
 #
 # Environment (all optional): PORT (web; default: the port of PLATFORM_BASE_URL, else 8000),
-# WEB_CONCURRENCY, WORKER_CONCURRENCY, WORKER_QUEUES (comma-separated; default: the default queue),
+# WEB_CONCURRENCY (gunicorn processes; 3 for `web`, one more than the CPUs for `all`), WEB_THREADS
+# (per process; 2 for `all`: 3 x 2 served best on two cores, README «Benchmarks»), WORKER_CONCURRENCY, WORKER_QUEUES (comma-separated; default: the default queue),
 # WORKER_MAX_TASKS_PER_CHILD, BEAT_SCHEDULE_FILE, MIGRATION_EXECUTOR (standard | multiprocessing),
 # DATABASE_CREATE (1: create the database when missing, as `make run` does; 0 in clusters),
 # PROMETHEUS_MULTIPROC_DIR (emptied at start: each container has its own), FLOWER_BASIC_AUTH.
@@ -15,7 +19,6 @@ cd "$ROOT" || exit 1
 
 role="${1:-all}"
 PORT="${PORT:-$("$PY" -c 'import os,urllib.parse as u; print(u.urlsplit(os.environ.get("PLATFORM_BASE_URL","http://localhost:8000")).port or 8000)')}"
-WEB_CONCURRENCY="${WEB_CONCURRENCY:-3}"
 
 migrate() {
   if [ "${DATABASE_CREATE:-1}" = "1" ]; then ensure_database; fi
@@ -48,7 +51,7 @@ case "$role" in
   web)
     metrics_dir
     exec "$VENV/bin/gunicorn" franchise_platform.wsgi:application -c "$ROOT/deploy/gunicorn.conf.py" \
-      --bind "0.0.0.0:$PORT" --workers "$WEB_CONCURRENCY" ;;
+      --bind "0.0.0.0:$PORT" --workers "${WEB_CONCURRENCY:-3}" ;;
   worker)
     metrics_dir
     mapfile -t args < <(worker_args)
@@ -62,8 +65,9 @@ case "$role" in
     # Celery's monitor; only with a login (Flower itself reads FLOWER_BASIC_AUTH).
     [ -n "${FLOWER_BASIC_AUTH:-}" ] || die "flower needs FLOWER_BASIC_AUTH=user:password"
     exec "$VENV/bin/celery" -A franchise_platform flower --port="${FLOWER_PORT:-5555}" ;;
-  all)
+  all | dev)
     migrate
+    if [ "$role" = "all" ]; then "$PY" manage.py collectstatic --noinput -v 0; fi
     "$PY" manage.py demo_network
     mkdir -p "$ROOT/.local"
     # One directory for the three processes: /metrics on the web then shows the worker's too.
@@ -71,11 +75,18 @@ case "$role" in
     metrics_dir
     pids=()
     trap 'say "stopping"; kill "${pids[@]}" 2>/dev/null; wait; exit 0' INT TERM
-    "$PY" manage.py runserver "0.0.0.0:$PORT" --noreload & pids+=($!)
+    if [ "$role" = "all" ]; then
+      # The image's server and configuration; WhiteNoise in it serves the collected static files.
+      WEB_THREADS="${WEB_THREADS:-2}" "$VENV/bin/gunicorn" franchise_platform.wsgi:application \
+        -c "$ROOT/deploy/gunicorn.conf.py" --bind "0.0.0.0:$PORT" \
+        --workers "${WEB_CONCURRENCY:-$(( $(nproc) + 1 ))}" & pids+=($!)
+    else
+      "$PY" manage.py runserver "0.0.0.0:$PORT" & pids+=($!)
+    fi
     # The worker below the web's CPU priority: on one host a burst of payments is acknowledged
     # first and applied right after (deploy/compose.yaml gives it fewer CPU shares likewise).
     nice -n "${WORKER_NICE:-19}" "$VENV/bin/celery" -A franchise_platform worker --loglevel INFO \
-      --concurrency 2 & pids+=($!)
+      --concurrency "${WORKER_CONCURRENCY:-2}" & pids+=($!)
     "$VENV/bin/celery" -A franchise_platform beat --loglevel INFO \
       --schedule "${BEAT_SCHEDULE_FILE:-$ROOT/.local/celerybeat-schedule}" & pids+=($!)
     say "web on :$PORT, worker and beat running — Ctrl-C stops all three"
@@ -83,5 +94,5 @@ case "$role" in
     kill "${pids[@]}" 2>/dev/null || true
     wait
     ;;
-  *) die "unknown role: $role (migrate | web | worker | beat | flower | all)" ;;
+  *) die "unknown role: $role (migrate | web | worker | beat | flower | all | dev)" ;;
 esac

@@ -134,6 +134,15 @@ class Proc:
             time.sleep(0.2)
         raise AssertionError(f"{self.name}: no {what} within {timeout} s:\n{self.log()[-3000:]}")
 
+    def wait_for_exit(self, timeout: float = 30) -> int:
+        """The process's exit code once it has exited by itself (AssertionError otherwise)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"{self.name} still running after {timeout} s:\n{self.log()[-3000:]}"
+            ) from None
+
     def group_alive(self) -> bool:
         try:
             os.killpg(self.proc.pid, 0)

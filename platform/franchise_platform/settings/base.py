@@ -153,7 +153,9 @@ CACHES = {
 }
 
 # --- Celery (see specs/reliability.md section 3) -----------------------------------------------
-CELERY_BROKER_URL = REDIS_URL
+# Redis by default; amqp://… selects RabbitMQ with quorum queues (celery.py, deploy/SCALING.md).
+# Results and the cache stay on Redis.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 # Celery's Django fixup closes every database connection before and after each task unless this
 # is set: a new PostgreSQL connection (two of them) per task, most of a payment's apply time. With
@@ -172,7 +174,8 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Longer than any countdown we use (the longest is the outbox's 15-minute backoff cap), so an
-# unacked message is never redelivered while it legitimately waits.
+# unacked message is never redelivered while it legitimately waits. Redis only: on RabbitMQ
+# celery.py replaces these options (publisher confirms; no visibility timeout there).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
@@ -226,6 +229,11 @@ ROBOKASSA_API_BASE_URL = env_str("ROBOKASSA_API_BASE_URL", "")
 BILLING_PROVIDER_OPTIONS = {
     "robokassa": {"payment_url": ROBOKASSA_PAYMENT_URL, "api_base_url": ROBOKASSA_API_BASE_URL},
     "dummy": {},
+}
+# Constructor options of a CRM connector besides the connection's own (crm_sync/connectors.py):
+# the dummy's leads live in process memory unless a file is named (the demo: web and worker share it).
+CRM_CONNECTOR_OPTIONS: dict[str, dict[str, object]] = {
+    "dummy": {"store_path": env_str("DUMMY_CRM_STORE_PATH", "")}
 }
 # A paid invoice we heard nothing about is asked about after this many minutes (OpStateExt).
 RECONCILE_AFTER_MINUTES = env_int("RECONCILE_AFTER_MINUTES", 15)
@@ -346,6 +354,22 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = REPO_DIR / "staticfiles"
 STATICFILES_DIRS = [REPO_DIR / "frontend" / "static"]
+# What a served instance uses (the image, `make run`): content-hashed names, so a file can be cached
+# for good, and gzip copies, both made by collectstatic (the image's build, the `all` role) and served
+# by WhiteNoise in the web process (deploy/gunicorn.conf.py). Development and tests, which serve
+# sources without collecting them, use the plain storage (settings/dev.py, settings/test.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+PLAIN_STATIC_STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# The demo's sandbox (franchise_platform/sandbox/): a stand-in amoCRM deal card on the platform host
+# running the real widget against the dummy CRM, and the dummy provider's payment page. Never in
+# production: it mints widget tokens with the integration's secret for the demo account.
+DEMO_SANDBOX = env_bool("DEMO_SANDBOX", False)
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@localhost")

@@ -1,9 +1,25 @@
-"""Local development: `make run`."""
+"""Local development: `make dev` (runserver with auto-reload and debug pages). `make run` uses
+settings/local.py, which is this with the production server's DEBUG and static files."""
 
 from .base import *  # noqa: F403
+from .env import env_bool, env_str
 from .local_secrets import local_secret_key
 
 DEBUG = True
+# runserver serves static sources from their folders; nothing is collected first.
+STORAGES = PLAIN_STATIC_STORAGES  # noqa: F405
+# The demo (README «Try it locally»): the sandbox deal card, the dummy CRM's leads in a file that
+# web and worker share, and the dummy provider's payment page on the network host.
+DEMO_SANDBOX = env_bool("DEMO_SANDBOX", True)
+CRM_CONNECTOR_OPTIONS = {
+    "dummy": {
+        "store_path": env_str(
+            "DUMMY_CRM_STORE_PATH",
+            str(REPO_DIR / ".local" / "dummy-crm.json"),  # noqa: F405
+        )
+    }
+}
+BILLING_PROVIDER_OPTIONS["dummy"] = {"payment_url": "/sandbox/pay/"}  # noqa: F405
 
 # Never a constant: `make run` exports SECRET_KEY from .local/secret-key; manage.py run by hand
 # reads the same file, generating it on the first run.

@@ -7,13 +7,16 @@ from .base import REDIS_URL, ROBOKASSA_API_BASE_URL
 from .env import env_bool, env_str
 
 DEBUG = False
+# Sources served as they are (nothing is collected before a test run).
+STORAGES = PLAIN_STATIC_STORAGES  # noqa: F405
 # The test suite's own key (never used outside it) unless the environment gives one.
 SECRET_KEY = env_str("SECRET_KEY", "test-only-secret-key-never-used-outside-the-test-suite-0123")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A Redis database of its own per test run (2–11; development uses 0, benchmarks 12), so a run that
 # flushes it (the "Redis lost" tests do) never touches another run's queue or rate-limit windows.
 REDIS_URL = env_str("TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0] + f"/{2 + os.getpid() % 10}")
-CELERY_BROKER_URL = REDIS_URL
+# (tests/foundation/test_broker_rabbitmq.py starts a worker with TEST_CELERY_BROKER_URL=amqp://…)
+CELERY_BROKER_URL = env_str("TEST_CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = REDIS_URL
 CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
