@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from celery import Celery
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,11 @@ class WorkerProcess:
         name: str = "test",
         env: dict[str, str] | None = None,
         nice: int = 0,
+        app: Celery | None = None,
     ) -> None:
+        # `app`: the Celery app that pings the worker (one on the worker's broker, if not the
+        # settings' broker: tests/foundation/test_broker_rabbitmq.py).
+        self.app = app
         self.concurrency = concurrency
         self.nice = nice
         self.env = env
@@ -46,8 +51,9 @@ class WorkerProcess:
         self.log_path = LOG_DIR / f"celery-worker-{name}.log"
 
     def start(self) -> WorkerProcess:
-        from franchise_platform.celery import app
+        from franchise_platform.celery import app as default_app
 
+        app = self.app or default_app
         celery_bin = str(Path(sys.executable).parent / "celery")
         # `nice`: background work below the web tier's CPU priority, as deploy/ runs it on one host.
         prefix = ["nice", "-n", str(self.nice)] if self.nice else []

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
+from kombu.connection import Connection
 
 from franchise_platform.db import schema_to_public
 
@@ -30,7 +31,13 @@ def _database_ok() -> bool:
 
 
 def _broker_ok() -> bool:
+    from franchise_platform.celery import broker_is_rabbitmq
+
     try:
+        if broker_is_rabbitmq(settings.CELERY_BROKER_URL):
+            with Connection(settings.CELERY_BROKER_URL, connect_timeout=1) as broker:  # type: ignore[no-untyped-call]
+                broker.ensure_connection(max_retries=0)  # one attempt: a probe has seconds
+                return bool(broker.connected)
         client = redis.Redis.from_url(
             settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1
         )
