@@ -52,6 +52,7 @@ class Network(TenantMixin):
         from django.conf import settings
         from django_tenants.utils import schema_exists
 
+        from .citus import network_schema_build
         from .template import schema_create_from_template
 
         if check_if_exists and schema_exists(self.schema_name):
@@ -59,11 +60,13 @@ class Network(TenantMixin):
         use_snapshot = (
             settings.TENANT_CREATION_FAKES_MIGRATIONS and settings.TENANT_SNAPSHOT_CREATION
         )
-        if sync_schema and use_snapshot and schema_create_from_template(self.schema_name):
-            return
-        super().create_schema(
-            check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity
-        )
+        # On Citus the schema is built on the coordinator and then distributed to one worker.
+        with network_schema_build(self.schema_name):
+            if sync_schema and use_snapshot and schema_create_from_template(self.schema_name):
+                return
+            super().create_schema(
+                check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity
+            )
 
 
 class Domain(DomainMixin):

@@ -1,0 +1,133 @@
+"""On Citus: migrate_schemas runs Django's ADD COLUMN ... CHECK on a distributed network schema,
+and a network's schema moves to another worker while provider callbacks keep arriving, every one
+acknowledged and stored. Committed data (a real second connection moves the schema), so these
+tests take `fresh_network` and no test transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from decimal import Decimal
+
+import psycopg2
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind, Payment
+from tenants.citus import schema_nodes
+from tests.citus.conftest import CITUS_DATABASE_URL
+from tests.factories import shop
+from tests.payments.helpers import active_link, callback, deal_with_links, visit
+
+pytestmark = [
+    pytest.mark.citus,
+    pytest.mark.skipif(not CITUS_DATABASE_URL, reason="CITUS_DATABASE_URL names no coordinator"),
+]
+
+
+def _check_constraints(schema: str, table: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'c' AND conrelid = "
+            "to_regclass(quote_ident(%s) || '.' || quote_ident(%s)) ORDER BY 1",
+            [schema, table],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_migrate_schemas_adds_a_checked_column_on_a_distributed_schema(
+    fresh_network, django_db_blocker
+):
+    schema = fresh_network.network.schema_name
+    with django_db_blocker.unblock():
+        node = schema_nodes(schema)
+        before = _check_constraints(schema, "crm_sync_crmconnection")
+        # Back to before crm_sync 0003, then forward: 0003 adds PositiveIntegerFields (CHECK >= 0).
+        call_command("migrate_schemas", "crm_sync", "0002", schema_name=schema, verbosity=0)
+        assert _check_constraints(schema, "crm_sync_crmconnection") != before
+        started = time.monotonic()
+        call_command("migrate_schemas", "crm_sync", schema_name=schema, verbosity=0)
+        print(
+            f"\ncitus: crm_sync 0003 forward on a distributed schema: {time.monotonic() - started:.2f}s"
+        )
+
+        assert _check_constraints(schema, "crm_sync_crmconnection") == before
+        assert schema_nodes(schema) == node  # still whole on its worker
+        connection.set_schema_to_public()
+
+
+def _deals(count: int) -> tuple[object, list[object]]:
+    account = shop()
+    location = account.partner.locations.get()
+    return account, [deal_with_links(location, lead=9000 + lead) for lead in range(count)]
+
+
+def _move(schema: str, target: tuple[str, int], result: dict[str, object]) -> None:
+    db = settings.DATABASES["default"]
+    conn = psycopg2.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+    )
+    conn.autocommit = True
+    started = time.monotonic()
+    try:
+        with contextlib.closing(conn), conn.cursor() as cursor:
+            cursor.execute("SELECT citus_schema_move(%s::regnamespace, %s, %s)", [schema, *target])
+    except Exception as exc:  # reported by the test, not lost in the thread
+        result["error"] = exc
+    result["seconds"] = time.monotonic() - started
+
+
+def test_schema_moves_to_another_worker_while_callbacks_keep_arriving(
+    fresh_network, django_db_blocker
+):
+    schema = fresh_network.network.schema_name
+    with django_db_blocker.unblock():
+        with tenant_context(fresh_network.network):
+            account, deals = _deals(60)
+            anonymous = fresh_network.anonymous()
+            for deal in deals:
+                visit(anonymous, active_link(deal, LinkKind.PREPAYMENT))
+            invoices = list(Invoice.objects.order_by("pk"))
+        connection.set_schema_to_public()
+        (source,) = schema_nodes(schema)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT node_name, node_port FROM citus_get_active_worker_nodes()")
+            target = next((h, int(p)) for h, p in cursor.fetchall() if (h, int(p)) != source)
+
+        result: dict[str, object] = {}
+        mover = threading.Thread(target=_move, args=(schema, target, result))
+        answers, during = [], 0
+        mover.start()
+        with tenant_context(fresh_network.network):
+            for invoice in invoices:
+                moving = mover.is_alive()
+                response = callback(anonymous, account, inv_id=invoice.pk, out_sum="1500.000000")
+                answers.append((response.status_code, response.content.decode(), invoice.pk))
+                during += moving and mover.is_alive()
+        mover.join(timeout=240)
+
+        assert not mover.is_alive() and "error" not in result, result
+        assert schema_nodes(schema) == [target]
+        assert during > 0, "no callback arrived while the schema was moving"
+        assert answers == [(200, f"OK{pk}", pk) for _, _, pk in answers]
+        with tenant_context(fresh_network.network):
+            events = list(CallbackEvent.objects.values_list("pk", flat=True))
+            assert len(events) == len(invoices)  # none lost
+            for event_id in events:
+                callback_apply(event_id=str(event_id))
+            assert Payment.objects.count() == len(invoices)
+            assert {p.amount for p in Payment.objects.all()} == {Decimal("1500.00")}
+        connection.set_schema_to_public()
+        print(
+            f"\ncitus: citus_schema_move {source} -> {target}: {result['seconds']:.2f}s, "
+            f"{during} of {len(answers)} callbacks sent and acknowledged during the move"
+        )
