@@ -6,7 +6,7 @@ from typing import Any
 from django.db import connection
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
 from billing_providers.errors import ProviderError
@@ -115,9 +115,12 @@ def partner_test_invoice(request: HttpRequest, partner_id: str) -> tuple[int, di
             _("Не удалось выставить тестовый счёт: укажите тестовые пароли #1 и #2 магазина."),
             "shop_not_ready",
         ) from exc
-    return 201, {
-        "invoice_id": invoice.pk,
-        "amount": f"{invoice.amount:.2f}",
-        "payment_url": invoice.payment_url,
-        "is_test": invoice.is_test,
-    }
+    return Status(
+        201,
+        {
+            "invoice_id": invoice.pk,
+            "amount": f"{invoice.amount:.2f}",
+            "payment_url": invoice.payment_url,
+            "is_test": invoice.is_test,
+        },
+    )
