@@ -30,7 +30,7 @@ dev:
 
 test:
 	@source scripts/lib.sh && ensure_venv && ensure_services && ensure_chromium && compile_translations \
-	  && ensure_pgbouncer && ensure_deploy_linters \
+	  && ensure_pgbouncer && ensure_deploy_linters && ensure_rabbitmq \
 	  && DJANGO_SETTINGS_MODULE=franchise_platform.settings.test .venv/bin/pytest $(PYTEST_ARGS)
 
 lint:

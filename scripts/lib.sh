@@ -94,6 +94,28 @@ ensure_services() {
   fi
 }
 
+# RabbitMQ for tests/foundation/test_broker_rabbitmq.py (TEST_RABBITMQ_URL, default the local
+# one): an installed server that is down is started. Redis stays the default broker, so none
+# installed is fine: those tests skip, saying why.
+_rabbitmq_url() { echo "${TEST_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672}"; }
+_rabbitmq_up() {
+  "$PY" -c 'import socket,sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); socket.create_connection((p.hostname or "127.0.0.1", p.port or 5672), 1).close()' \
+    "$(_rabbitmq_url)" 2>/dev/null
+}
+ensure_rabbitmq() {
+  _rabbitmq_up && return 0
+  local server
+  server="$(command -v rabbitmq-server || { [ -x /usr/sbin/rabbitmq-server ] && echo /usr/sbin/rabbitmq-server; } || true)"
+  if [ -z "$server" ]; then
+    say "RabbitMQ is not installed: the RabbitMQ broker tests will be skipped (Debian: apt-get install rabbitmq-server)"
+    return 0
+  fi
+  say "RabbitMQ is down; starting the installed server"
+  "$server" -detached >/dev/null 2>&1 || true
+  for _ in $(seq 1 60); do _rabbitmq_up && return 0; sleep 0.5; done
+  say "RabbitMQ did not answer at $(_rabbitmq_url) within 30 s: the RabbitMQ broker tests will be skipped"
+}
+
 # The database named in DATABASE_URL, created when missing.
 ensure_database() {
   "$PY" - "$(_pg_url)" <<'PYEOF'
