@@ -79,7 +79,7 @@ class Partner(models.Model):
 class ProviderAccount(models.Model):
     """A partner's shop at a payment provider. Passwords are sealed with the network's data key."""
 
-    SECRET_FIELDS = ("password1", "password2", "test_password1", "test_password2")
+    SECRET_FIELDS = ("password1", "password2", "test_password1", "test_password2", "password3")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     partner = models.OneToOneField(
@@ -91,6 +91,8 @@ class ProviderAccount(models.Model):
     password2 = EncryptedField(blank=True, null=True)
     test_password1 = EncryptedField(blank=True, null=True)
     test_password2 = EncryptedField(blank=True, null=True)
+    # Robokassa's Refund API only (issued on request to its support); optional.
+    password3 = EncryptedField(blank=True, null=True)
     hash_algorithm = models.CharField(
         max_length=16, choices=HashAlgorithm.choices, default=HashAlgorithm.MD5
     )

@@ -22,6 +22,8 @@ class DealStatus(models.TextChoices):
     PARTIALLY_PAID = "partially_paid", _("Оплачена частично")
     PAID = "paid", _("Оплачена")
     OVERPAID = "overpaid", _("Переплата")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Частичный возврат")
+    REFUNDED = "refunded", _("Возврат")
 
 
 class Deal(models.Model):
@@ -40,7 +42,9 @@ class Deal(models.Model):
     partner = models.ForeignKey(
         "network.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="deals"
     )
-    status = models.CharField(max_length=16, choices=DealStatus.choices, default=DealStatus.OPEN)
+    status = models.CharField(max_length=20, choices=DealStatus.choices, default=DealStatus.OPEN)
+    # Returned to the buyer so far; `paid` is what the deal keeps (received minus returned).
+    refunded = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     overpaid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     # Test-mode payments, shown as «ТЕСТ» and never part of `paid`.
     test_paid = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
@@ -246,3 +250,92 @@ class CallbackEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} callback for {self.invoice_number}"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("Отправляется")
+    PROCESSING = "processing", _("Выполняется")
+    FINISHED = "finished", _("Выполнен")
+    CANCELED = "canceled", _("Отменён")
+    FAILED = "failed", _("Отклонён")
+    # No answer to the request: it may exist at the provider. Never re-sent automatically (the
+    # Refund API has no idempotency key); a person checks the provider's cabinet.
+    UNKNOWN = "unknown", _("Неизвестно: проверьте кабинет")
+
+
+# What a refund holds of its payment: everything but a refusal or a cancellation.
+REFUND_HOLDING = (
+    RefundStatus.PENDING,
+    RefundStatus.PROCESSING,
+    RefundStatus.FINISHED,
+    RefundStatus.UNKNOWN,
+)
+
+
+class RefundSource(models.TextChoices):
+    PLATFORM = "platform", _("Возврат через платформу")
+    PROVIDER = "provider", _("Возврат не платформой (кабинет, чарджбэк)")
+
+
+class RefundReceipt(models.TextChoices):
+    """The refund receipt («возврат прихода», fiscal.md §3, §5)."""
+
+    NOT_REQUIRED = "not_required", _("Не нужен: магазин без фискализации")
+    PROVIDER = "provider", _("Формирует Robokassa по позициям возврата")
+    ISSUED = "issued", _("Сформирован Robokassa")
+    # A refund made elsewhere: Robokassa is not known to issue a receipt; the partner decides.
+    MANUAL = "manual", _("Решает партнёр (возврат сделан не платформой)")
+
+
+class Refund(models.Model):
+    """Money of one payment returned to the buyer, asked for by us or noticed at the provider."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(
+        max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING
+    )
+    source = models.CharField(
+        max_length=16, choices=RefundSource.choices, default=RefundSource.PLATFORM
+    )
+    receipt = models.CharField(max_length=16, choices=RefundReceipt.choices)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    provider_request_id = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    # The deal, its links and the lead took this refund into account (exactly once).
+    applied = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="refund_unique_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["provider_request_id"],
+                condition=~Q(provider_request_id=""),
+                name="refund_unique_provider_request",
+            ),
+            # A refund noticed at the provider (OpStateExt State 60) is recorded once per
+            # operation, whatever the number of polls.
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=Q(source="provider"),
+                name="refund_one_noticed_per_payment",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_check_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount} of payment {self.payment_id}"
