@@ -131,6 +131,69 @@ class LeadSnapshot:
     location_key: str | None
     location_label: str | None
     updated_at: datetime | None
+    # Where the lead stands (CRM ids as strings); "" when the CRM has no pipelines.
+    pipeline_id: str = ""
+    stage_id: str = ""
+
+
+# A stage's kind: the platform may move a lead only into an ``open`` stage or a closing one
+# (``won``/``lost``); ``unsorted`` is the CRM's inbox. A lead in a closing stage is never moved.
+STAGE_OPEN = "open"
+STAGE_UNSORTED = "unsorted"
+STAGE_WON = "won"
+STAGE_LOST = "lost"
+STAGE_KINDS = frozenset({STAGE_OPEN, STAGE_UNSORTED, STAGE_WON, STAGE_LOST})
+CLOSED_STAGE_KINDS = frozenset({STAGE_WON, STAGE_LOST})
+
+
+@dataclass(frozen=True)
+class PipelineStage:
+    """One stage (amoCRM "status") of a pipeline; ``sort`` orders the stages of one pipeline."""
+
+    stage_id: str
+    name: str
+    sort: int
+    kind: str = STAGE_OPEN
+
+    def __post_init__(self) -> None:
+        if self.kind not in STAGE_KINDS:
+            raise ValueError(f"unknown stage kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    pipeline_id: str
+    name: str
+    sort: int
+    stages: tuple[PipelineStage, ...]
+    is_main: bool = False
+    is_archive: bool = False
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.stages, key=lambda s: (s.sort, s.stage_id)))
+        object.__setattr__(self, "stages", ordered)
+
+    def stage(self, stage_id: str) -> PipelineStage | None:
+        return next((s for s in self.stages if s.stage_id == stage_id), None)
+
+    def is_before(self, current_id: str, target_id: str) -> bool:
+        """True when a lead at ``current_id`` may move forward to ``target_id``: both are
+        stages here, the current one is not closed and comes strictly before the target."""
+        current, target = self.stage(current_id), self.stage(target_id)
+        if current is None or target is None or current.kind in CLOSED_STAGE_KINDS:
+            return False
+        if target.kind == STAGE_UNSORTED:
+            return False
+        return (current.sort, current.stage_id) < (target.sort, target.stage_id)
+
+
+@dataclass(frozen=True)
+class StageMove:
+    """Put the lead into ``stage_id`` of ``pipeline_id`` (CRM ids as strings)."""
+
+    lead_id: int
+    pipeline_id: str
+    stage_id: str
 
 
 @dataclass(frozen=True)
@@ -236,6 +299,23 @@ class CrmConnector(abc.ABC):
         """Find or create the platform's lead fields and make the location list follow
         ``locations`` (added, renamed, deactivated). Idempotent: a second call with the same
         input changes nothing in the CRM. Returns the ids to store."""
+
+    # Pipelines: optional for a connector; the default says the CRM has none (the platform then
+    # moves no lead and takes locations only from the select field).
+    supports_pipelines: ClassVar[bool] = False
+
+    def read_pipelines(self) -> list[Pipeline]:
+        """Every lead pipeline of the account with its stages, in the CRM's order."""
+        raise CrmValidationError("this CRM has no pipelines", code="no_pipelines")
+
+    def read_pipeline(self, pipeline_id: str) -> Pipeline:
+        """One pipeline as it is now. Raises CrmNotFound when it is gone."""
+        raise CrmValidationError("this CRM has no pipelines", code="no_pipelines")
+
+    def move_lead(self, move: StageMove) -> None:
+        """Set the lead's pipeline and stage (idempotent). Raises CrmValidationError when the
+        CRM refuses the stage, CrmNotFound when the lead is gone."""
+        raise CrmValidationError("this CRM has no pipelines", code="no_pipelines")
 
     @abc.abstractmethod
     def subscribe_webhook(self, destination_url: str) -> None:

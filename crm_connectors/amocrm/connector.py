@@ -13,6 +13,7 @@ import httpx
 from crm_connectors.amocrm.client import AmoClient, AmoClientOptions
 from crm_connectors.amocrm.consts import DEFAULT_WEBHOOK_EVENTS, NOTE_TYPE_COMMON, SLUG
 from crm_connectors.amocrm.fields import FieldOptions, FieldSynchronizer
+from crm_connectors.amocrm.pipelines import PIPELINES_PATH, pipeline_from_api, pipelines_from_api
 from crm_connectors.amocrm.webhooks import parse_lead_events
 from crm_connectors.base import (
     PAYMENT_STATUS_LABELS,
@@ -23,7 +24,9 @@ from crm_connectors.base import (
     LeadEvent,
     LeadSnapshot,
     LocationOption,
+    Pipeline,
     RateLimiter,
+    StageMove,
     TokenStore,
 )
 from crm_connectors.errors import CrmError, CrmNotFound, CrmUnavailable, CrmValidationError
@@ -50,8 +53,16 @@ def _url_value(field_id: int, url: str | None) -> dict[str, Any]:
     return {"field_id": field_id, "values": [{"value": url}]}
 
 
+def _amo_id(value: str, what: str) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or not 0 < int(text) < 2**63:
+        raise CrmValidationError(f"{what} must be a positive amoCRM id", code="bad_id")
+    return int(text)
+
+
 class AmoCrmConnector(CrmConnector):
     slug = SLUG
+    supports_pipelines = True
 
     def __init__(
         self,
@@ -110,6 +121,7 @@ class AmoCrmConnector(CrmConnector):
                 label = first.get("value")
                 location_label = label if isinstance(label, str) else None
         updated = data.get("updated_at")
+        pipeline_id, status_id = data.get("pipeline_id"), data.get("status_id")
         return LeadSnapshot(
             lead_id=int(data.get("id", lead_id)),
             title=str(data.get("name") or ""),
@@ -117,7 +129,26 @@ class AmoCrmConnector(CrmConnector):
             location_key=location_key,
             location_label=location_label,
             updated_at=datetime.fromtimestamp(updated, UTC) if isinstance(updated, int) else None,
+            pipeline_id=str(pipeline_id) if isinstance(pipeline_id, int) else "",
+            stage_id=str(status_id) if isinstance(status_id, int) else "",
         )
+
+    def read_pipelines(self) -> list[Pipeline]:
+        # Not paginated (≤ 50 pipelines per account, §2.8), statuses embedded.
+        return pipelines_from_api(self.client.get(PIPELINES_PATH))
+
+    def read_pipeline(self, pipeline_id: str) -> Pipeline:
+        data = self.client.get(f"{PIPELINES_PATH}/{_amo_id(pipeline_id, 'pipeline id')}")
+        if data is None:
+            raise CrmNotFound(f"pipeline {pipeline_id} not found", status=204)
+        return pipeline_from_api(data)
+
+    def move_lead(self, move: StageMove) -> None:
+        body = {
+            "status_id": _amo_id(move.stage_id, "stage id"),
+            "pipeline_id": _amo_id(move.pipeline_id, "pipeline id"),
+        }
+        self.client.patch(f"/api/v4/leads/{int(move.lead_id)}", body)
 
     def _status_value(self, label: str, fields: FieldMap) -> dict[str, Any]:
         key = label if label in PAYMENT_STATUS_LABELS else _STATUS_KEY_BY_LABEL.get(label)

@@ -25,8 +25,27 @@ from crm_connectors.base import (
     LeadEvent,
     LeadSnapshot,
     LocationOption,
+    Pipeline,
+    PipelineStage,
+    StageMove,
 )
 from crm_connectors.errors import CrmNotFound, CrmValidationError
+
+# One pipeline, the same in every dummy account, shaped like amoCRM's (inbox, stages, 142/143).
+DUMMY_PIPELINE = Pipeline(
+    pipeline_id="1",
+    name="Воронка",
+    sort=1,
+    is_main=True,
+    stages=(
+        PipelineStage("10", "Неразобранное", 10, "unsorted"),
+        PipelineStage("20", "Первичный контакт", 20),
+        PipelineStage("30", "Предоплата получена", 30),
+        PipelineStage("40", "Оплачено", 40),
+        PipelineStage("142", "Успешно реализовано", 10000, "won"),
+        PipelineStage("143", "Закрыто и не реализовано", 11000, "lost"),
+    ),
+)
 
 
 @dataclass
@@ -38,6 +57,7 @@ class DummyLead:
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: DealStateUpdate | None = None
     notes: list[tuple[int, str]] = field(default_factory=list)
+    stage_id: str = "20"
 
 
 @dataclass
@@ -72,6 +92,7 @@ _STATUS_OPTIONS = {key: 100 + n for n, key in enumerate(PAYMENT_STATUS_LABELS)}
 
 class DummyCrmConnector(CrmConnector):
     slug = "dummy"
+    supports_pipelines = True
 
     def __init__(
         self,
@@ -123,7 +144,28 @@ class DummyCrmConnector(CrmConnector):
                 location_key=lead.location_key if option else None,
                 location_label=label,
                 updated_at=lead.updated_at,
+                pipeline_id=DUMMY_PIPELINE.pipeline_id,
+                stage_id=lead.stage_id,
             )
+
+    def read_pipelines(self) -> list[Pipeline]:
+        return [DUMMY_PIPELINE]
+
+    def read_pipeline(self, pipeline_id: str) -> Pipeline:
+        if pipeline_id != DUMMY_PIPELINE.pipeline_id:
+            raise CrmNotFound(f"pipeline {pipeline_id} not found")
+        return DUMMY_PIPELINE
+
+    def move_lead(self, move: StageMove) -> None:
+        stage = DUMMY_PIPELINE.stage(move.stage_id)
+        if move.pipeline_id != DUMMY_PIPELINE.pipeline_id or stage is None:
+            raise CrmValidationError("no such stage in the pipeline", code="bad_stage")
+        if stage.kind == "unsorted":
+            raise CrmValidationError("a lead cannot be moved into unsorted", code="bad_stage")
+        with self.store.lock:
+            lead = self._lead(move.lead_id)
+            lead.stage_id = stage.stage_id
+            lead.updated_at = datetime.now(UTC)
 
     def write_deal_state(self, update: DealStateUpdate, fields: FieldMap) -> None:
         labels = set(PAYMENT_STATUS_LABELS) | set(PAYMENT_STATUS_LABELS.values())

@@ -12,7 +12,10 @@ amoCRM-shaped custom_fields_values, per-account field and enum ids starting at r
 the full-list enum semantics of PATCH, 204 for empty lists, problem+json validation errors.
 
 Knobs for tests: ``fail_next``, ``fail_for``, ``fail_while``, ``delay_next``, ``revoke``,
-``expire_access_tokens``, ``set_lead``, ``add_field``, ``disable_webhook``. Observations:
+``expire_access_tokens``, ``set_lead``, ``add_field``, ``disable_webhook``, ``add_pipeline``,
+``move_lead_by_hand`` (a manager dragging the lead; every account has a main pipeline with the
+unsorted inbox, four stages and the system stages 142/143; a PATCH of ``status_id``/``pipeline_id``
+must name a stage of that pipeline other than the inbox). Observations:
 ``requests`` (a log), ``max_rps_seen``, ``token_grants``, ``lead``, ``notes``, ``fields``,
 ``webhooks``.
 Helpers: ``webhook_form`` / ``fire_webhook`` (the form amoCRM posts), ``make_widget_token``
@@ -121,6 +124,7 @@ class FakeAccount:
     fields: dict[int, dict[str, Any]] = field(default_factory=dict)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pipelines: dict[int, dict[str, Any]] = field(default_factory=dict)
     arrivals: deque[float] = field(default_factory=deque)
     revoked_status: int | None = None
     banned: bool = False
@@ -229,6 +233,13 @@ class FakeAmoCrm:
                 user_id=rng.randint(5_000_000, 9_000_000),
             )
             self.accounts[account_id] = account
+            # Every account has a main pipeline (its ids differ per account, like field ids).
+            self.add_pipeline(
+                account_id,
+                "Воронка",
+                ["Первичный контакт", "Переговоры", "Принимают решение", "Согласование договора"],
+                is_main=True,
+            )
             if with_default_fields:
                 # Fields an account already has, so nothing can assume "ours come first".
                 self.add_field(
@@ -371,6 +382,124 @@ class FakeAmoCrm:
             )
             return copy.deepcopy(created)
 
+    # -- pipelines ----------------------------------------------------------------------------
+
+    def add_pipeline(
+        self,
+        account_id: int,
+        name: str,
+        stages: Sequence[str],
+        *,
+        is_main: bool = False,
+        is_archive: bool = False,
+    ) -> dict[str, Any]:
+        """A pipeline with the unsorted inbox (type 1), ``stages`` in this order (sort 20, 30,
+        ...; ids at a random offset) and the shared system stages 142 (won) and 143 (lost)."""
+        with self.lock:
+            account = self.accounts[account_id]
+            pipeline_id = account.rng.randint(5_000_000, 9_999_999)
+            while pipeline_id in account.pipelines:
+                pipeline_id += 1
+            base = account.rng.randint(40_000_000, 79_000_000)
+            statuses = [{"id": base, "name": "Неразобранное", "sort": 10, "type": 1}]
+            statuses += [
+                {"id": base + n, "name": stage, "sort": 10 + 10 * n, "type": 0}
+                for n, stage in enumerate(stages, start=1)
+            ]
+            statuses += [
+                {"id": 142, "name": "Успешно реализовано", "sort": 10000, "type": 0},
+                {"id": 143, "name": "Закрыто и не реализовано", "sort": 11000, "type": 0},
+            ]
+            account.pipelines[pipeline_id] = {
+                "id": pipeline_id,
+                "name": name,
+                "sort": 1 + len(account.pipelines),
+                "is_main": is_main,
+                "is_archive": is_archive,
+                "statuses": statuses,
+            }
+            return self._render_pipeline(account, account.pipelines[pipeline_id])
+
+    def pipelines(self, account_id: int) -> list[dict[str, Any]]:
+        with self.lock:
+            account = self.accounts[account_id]
+            return [self._render_pipeline(account, p) for p in account.pipelines.values()]
+
+    def stage_id(self, account_id: int, pipeline_id: int, name: str) -> int:
+        """The id of the stage called ``name`` in that pipeline."""
+        with self.lock:
+            statuses = self.accounts[account_id].pipelines[pipeline_id]["statuses"]
+            return int(next(s["id"] for s in statuses if s["name"] == name))
+
+    def main_pipeline_id(self, account_id: int) -> int:
+        with self.lock:
+            pipelines = self.accounts[account_id].pipelines.values()
+            return int(next(p["id"] for p in pipelines if p["is_main"]))
+
+    def move_lead_by_hand(
+        self, account_id: int, lead_id: int, status_id: int, pipeline_id: int | None = None
+    ) -> None:
+        """What a manager dragging the lead in amoCRM's UI does (no API call, no rate limit)."""
+        with self.lock:
+            lead = self.accounts[account_id].leads[lead_id]
+            pipeline = pipeline_id or lead["pipeline_id"]
+            self._check_stage(self.accounts[account_id], pipeline, status_id, "0")
+            lead["pipeline_id"], lead["status_id"] = pipeline, status_id
+            lead["updated_at"] = int(time.time())
+
+    def _check_stage(
+        self, account: FakeAccount, pipeline_id: Any, status_id: Any, request_id: str
+    ) -> None:
+        if not _is_int(pipeline_id) or pipeline_id not in account.pipelines:
+            raise validation(
+                ("NotSupportedChoice", "pipeline_id", "pipeline not found"), request_id=request_id
+            )
+        statuses = account.pipelines[pipeline_id]["statuses"]
+        status = next((s for s in statuses if _is_int(status_id) and s["id"] == status_id), None)
+        if status is None:
+            raise validation(
+                ("NotSupportedChoice", "status_id", "status not found in the pipeline"),
+                request_id=request_id,
+            )
+        if status["type"] == 1:
+            raise validation(
+                ("NotSupportedChoice", "status_id", "a lead cannot be moved into unsorted"),
+                request_id=request_id,
+            )
+
+    def _render_pipeline(self, account: FakeAccount, p: dict[str, Any]) -> dict[str, Any]:
+        href = f"{self.base_url}/api/v4/leads/pipelines/{p['id']}"
+        return copy.deepcopy(
+            {
+                "id": p["id"],
+                "name": p["name"],
+                "sort": p["sort"],
+                "is_main": p["is_main"],
+                "is_unsorted_on": True,
+                "is_archive": p["is_archive"],
+                "account_id": account.account_id,
+                "_links": {"self": {"href": href}},
+                "_embedded": {
+                    "statuses": [
+                        {
+                            "id": s["id"],
+                            "name": s["name"],
+                            "sort": s["sort"],
+                            "is_editable": s["id"] not in (142, 143) and s["type"] != 1,
+                            "pipeline_id": p["id"],
+                            "color": "#99ccff",
+                            "type": s["type"],
+                            "account_id": account.account_id,
+                            "_links": {"self": {"href": f"{href}/statuses/{s['id']}"}},
+                        }
+                        for s in p["statuses"]
+                    ]
+                },
+            }
+        )
+
+    # -- leads ------------------------------------------------------------------------------
+
     def set_lead(
         self,
         account_id: int,
@@ -380,11 +509,16 @@ class FakeAmoCrm:
         location_enum_id: int | None = None,
         name: str | None = None,
         updated_at: int | None = None,
+        pipeline_id: int | None = None,
+        status_id: int | None = None,
     ) -> dict[str, Any]:
         """Create or replace a lead; ``location_enum_id`` selects that option of whichever
-        select field owns it."""
+        select field owns it. By default the lead is in the first stage after "unsorted" of
+        the main pipeline (or of ``pipeline_id``)."""
         with self.lock:
             account = self.accounts[account_id]
+            pipeline = pipeline_id or self.main_pipeline_id(account_id)
+            status = status_id or account.pipelines[pipeline]["statuses"][1]["id"]
             now = updated_at or int(time.time())
             lead: dict[str, Any] = {
                 "id": lead_id,
@@ -392,8 +526,8 @@ class FakeAmoCrm:
                 "price": price,
                 "responsible_user_id": account.user_id,
                 "group_id": 0,
-                "status_id": 67548607,
-                "pipeline_id": 8572511,
+                "status_id": status,
+                "pipeline_id": pipeline,
                 "loss_reason_id": None,
                 "created_by": account.user_id,
                 "updated_by": account.user_id,
@@ -856,7 +990,32 @@ class FakeAmoCrm:
                 return self._list_notes(account, q, path, None)
         if path == "/api/v4/webhooks":
             return self._webhooks(account, method, q, data)
+        if path == "/api/v4/leads/pipelines" or path.startswith("/api/v4/leads/pipelines/"):
+            return self._pipelines_route(account, method, path)
         raise problem(404, "Not Found")
+
+    def _pipelines_route(self, account: FakeAccount, method: str, path: str) -> tuple[int, Any]:
+        if method != "GET":  # creating and editing pipelines is not part of the fake
+            raise problem(405, "Method Not Allowed")
+        if path == "/api/v4/leads/pipelines":
+            items = [self._render_pipeline(account, p) for p in account.pipelines.values()]
+            return 200, {
+                "_total_items": len(items),
+                "_links": {"self": {"href": f"{self.base_url}{path}"}},
+                "_embedded": {"pipelines": items},
+            }
+        m = re.fullmatch(r"/api/v4/leads/pipelines/(\d+)(/statuses)?", path)
+        pipeline = account.pipelines.get(int(m.group(1))) if m else None
+        if m is None or pipeline is None:
+            raise problem(404, "Not Found")
+        rendered = self._render_pipeline(account, pipeline)
+        if m.group(2):
+            return 200, {
+                "_total_items": len(pipeline["statuses"]),
+                "_links": {"self": {"href": f"{self.base_url}{path}"}},
+                "_embedded": {"statuses": rendered["_embedded"]["statuses"]},
+            }
+        return 200, rendered
 
     @staticmethod
     def _json(body: bytes) -> Any:
@@ -1146,6 +1305,18 @@ class FakeAmoCrm:
                     account, entry, f"custom_fields_values.{i}", request_id
                 )
                 updates[fid] = values
+        if "status_id" in item or "pipeline_id" in item:
+            if "pipeline_id" in item and "status_id" not in item:
+                raise validation(
+                    ("NotSupportedChoice", "status_id", "moving to a pipeline needs its status"),
+                    request_id=request_id,
+                )
+            self._check_stage(
+                account,
+                item.get("pipeline_id", lead["pipeline_id"]),
+                item["status_id"],
+                request_id,
+            )
         for key in ("name", "price", "status_id", "pipeline_id", "responsible_user_id"):
             if key in item:
                 lead[key] = item[key]
