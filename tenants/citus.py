@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection, transaction
+from psycopg2 import sql
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +89,14 @@ def schema_distribute(schema_name: str) -> None:
     logger.info("schema %s distributed", schema_name)
 
 
-def schema_undistribute(schema_name: str) -> None:
-    """Bring the schema's tables back to the coordinator (the template must stay local)."""
+def schema_drop(schema_name: str) -> None:
+    """Drop a schema whatever it holds (the template, which `migrate_schemas` rebuilds)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT citus_schema_undistribute(%s::regnamespace)", [schema_name])
-    logger.warning("schema %s was distributed; undistributed", schema_name)
+        cursor.execute(
+            sql.SQL("DROP SCHEMA {} CASCADE")
+            .format(sql.Identifier(schema_name))
+            .as_string(cursor.cursor)
+        )
 
 
 def schema_nodes(schema_name: str) -> list[tuple[str, int]]:

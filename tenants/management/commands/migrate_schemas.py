@@ -6,6 +6,7 @@ carry every migration; it has no Network row, so it never appears in any listing
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -20,10 +21,12 @@ from tenants.citus import (
     citus_migrations_prepare,
     local_schema_creation,
     network_schemas_distribute_missing,
+    schema_drop,
     schema_is_distributed,
-    schema_undistribute,
 )
 from tenants.template import template_snapshot_refresh
+
+logger = logging.getLogger(__name__)
 
 
 class Command(MigrateSchemasCommand):
@@ -51,7 +54,12 @@ def template_schema_sync(executor_name: str | None, args: Any, options: dict[str
 
     template = settings.TENANT_BASE_SCHEMA
     # The template stays on the coordinator even where Citus distributes new schemas: pg_dump's
-    # snapshot of it is replayed locally and distributed only as a network's schema.
+    # snapshot of it is replayed locally and distributed only as a network's schema. One that an
+    # older run let Citus distribute cannot come back (citus_schema_undistribute refuses identity
+    # columns) and pg_dump would miss its rows on the worker; it holds no data, so it is rebuilt.
+    if citus_active() and schema_exists(template) and schema_is_distributed(template):
+        logger.warning("the template schema %s was distributed: rebuilding it locally", template)
+        schema_drop(template)
     if not schema_exists(template):
         with local_schema_creation(), connection.cursor() as cursor:
             cursor.execute(
@@ -59,8 +67,6 @@ def template_schema_sync(executor_name: str | None, args: Any, options: dict[str
                 .format(sql.Identifier(template))
                 .as_string(cursor.cursor)
             )
-    elif citus_active() and schema_is_distributed(template):
-        schema_undistribute(template)
     # The parallel executors need tenant rows; the template has none, so it goes standard.
     options = {**options, "schema_name": template}
     get_executor(codename="standard")(args, options).run_migrations(tenants=[template])
