@@ -82,8 +82,17 @@ class DummyProvider(BillingProvider):
             raise ProviderConfigError("Amount must be positive", code="bad_amount")
         amount = _amount_text(request.amount)
         inv = str(request.invoice_id)
+        # The custom fields travel with the buyer, as a real provider's do (Robokassa's Shp_), so
+        # that its payment page can echo them in the callback; the link's signature covers them.
+        extra = dict(request.extra)
+        sig = _sign(self._secret(account), "pay", inv, amount, *_extra_parts(extra))
         query = urlencode(
-            {"inv": inv, "sum": amount, "sig": _sign(self._secret(account), "pay", inv, amount)}
+            {
+                "inv": inv,
+                "sum": amount,
+                **{EXTRA_PREFIX + key: value for key, value in sorted(extra.items())},
+                "sig": sig,
+            }
         )
         return IssuedInvoice(
             invoice_id=request.invoice_id,
@@ -110,6 +119,26 @@ class DummyProvider(BillingProvider):
         fields = {"inv": inv, "sum": total, "sig": sig}
         fields.update({EXTRA_PREFIX + key: value for key, value in extra.items()})
         return fields
+
+    def payment_page_request(
+        self, account: ProviderAccount, params: Mapping[str, str]
+    ) -> tuple[int, Decimal, dict[str, str]] | None:
+        """The (invoice id, amount, custom fields) of a buyer's visit to the payment page
+        (``issue_invoice``'s link), or None when its signature does not hold. Never raises."""
+        invoice_id = self.callback_invoice_id(params)
+        raw_sum = params.get("sum") or ""
+        secret = account.secrets.get(SECRET_KEY)
+        if invoice_id is None or not _AMOUNT.fullmatch(raw_sum) or not secret:
+            return None
+        extra = {
+            key[len(EXTRA_PREFIX) :]: value
+            for key, value in params.items()
+            if key.startswith(EXTRA_PREFIX)
+        }
+        expected = _sign(secret, "pay", params["inv"], raw_sum, *_extra_parts(extra))
+        if not hmac.compare_digest(expected.encode(), (params.get("sig") or "").lower().encode()):
+            return None
+        return invoice_id, Decimal(raw_sum), extra
 
     def callback_invoice_id(self, params: Mapping[str, str]) -> int | None:
         """The ``inv`` field as an int, or None. Never raises."""

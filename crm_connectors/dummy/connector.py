@@ -85,6 +85,18 @@ class DummyCrmStore:
 
 
 DEFAULT_STORE = DummyCrmStore()
+_FILE_STORES: dict[str, DummyCrmStore] = {}
+
+
+def file_store(path: str) -> DummyCrmStore:
+    """The process's one store over the JSON file at ``path`` (crm_connectors/dummy/store.py)."""
+    with DEFAULT_STORE.lock:
+        if path not in _FILE_STORES:
+            from .store import FileCrmStore
+
+            _FILE_STORES[path] = FileCrmStore(path)
+        return _FILE_STORES[path]
+
 
 _FIELD_IDS = {"location": 1, "prepayment_url": 2, "full_url": 3, "paid_sum": 4, "status": 5}
 _STATUS_OPTIONS = {key: 100 + n for n, key in enumerate(PAYMENT_STATUS_LABELS)}
@@ -100,12 +112,14 @@ class DummyCrmConnector(CrmConnector):
         account: CrmAccountRef | None = None,
         account_id: int | None = None,
         store: DummyCrmStore | None = None,
+        store_path: str = "",
         **_unused: object,
     ) -> None:
         # ``_unused`` takes the amoCRM-only options (tokens, limiter...) so that the core can
-        # build either connector with the same call.
+        # build either connector with the same call. ``store_path``: leads in that JSON file,
+        # shared by every process (the demo's web and worker), instead of this process's memory.
         self.account_id = account_id or (account.account_id if account else 1)
-        self.store = store or DEFAULT_STORE
+        self.store = store or (file_store(store_path) if store_path else DEFAULT_STORE)
 
     def _account(self) -> DummyAccount:
         return self.store.account(self.account_id)

@@ -1,5 +1,6 @@
 """URLs of the platform host (public schema)."""
 
+from django.conf import settings
 from django.urls import include, path
 
 from .api import public_api
@@ -10,3 +11,6 @@ urlpatterns = [
     path("", include("franchise_platform.crm_sync.urls_public")),
     path("", include("tenants.urls")),
 ]
+
+if settings.DEMO_SANDBOX:  # the demo's stand-ins (franchise_platform/sandbox/), never in production
+    urlpatterns.insert(0, path("", include("franchise_platform.sandbox.urls_public")))

@@ -18,3 +18,6 @@ if settings.PERF_FLOOR_ENDPOINTS:
     from .floor import network_floor
 
     urlpatterns.append(path("callbacks/robokassa/<uuid:partner_id>/floor/", network_floor))
+
+if settings.DEMO_SANDBOX:  # the demo's stand-ins (franchise_platform/sandbox/), never in production
+    urlpatterns.insert(0, path("", include("franchise_platform.sandbox.urls_tenant")))

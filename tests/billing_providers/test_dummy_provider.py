@@ -33,6 +33,19 @@ def test_issues_a_signed_local_link(dummy):
     )
 
 
+def test_the_payment_link_carries_the_custom_fields_under_its_signature(dummy):
+    """The buyer's page gets the marker to echo in the callback; a changed field is refused."""
+    account = make_account()
+    issued = dummy.issue_invoice(
+        account, make_request(invoice_id=8, amount=Decimal("150"), extra={"mark": "ab12"})
+    )
+    params = {k: v[0] for k, v in parse_qs(urlsplit(issued.payment_url).query).items()}
+    assert params["x_mark"] == "ab12"
+    assert dummy.payment_page_request(account, params) == (8, Decimal("150.00"), {"mark": "ab12"})
+    for change in ({"x_mark": "ab13"}, {"sum": "1.00"}, {"sig": "0" * 64}, {"inv": "x"}):
+        assert dummy.payment_page_request(account, {**params, **change}) is None
+
+
 def test_callback_round_trip_and_state(dummy):
     account = make_account()
     params = dummy.callback_params(account, 7, Decimal("99.00"), extra={"order": "42"})

@@ -141,6 +141,7 @@ def connector_for(connection: CrmConnection, *, background: bool = False) -> Crm
         client_secret=settings.AMOCRM_CLIENT_SECRET,
         redirect_uri=redirect_uri(),
         client_options=options,
+        **settings.CRM_CONNECTOR_OPTIONS.get(connection.crm, {}),
     )
 
 

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 class WidgetCaller:
     claims: WidgetClaims
     network: Network
+    crm: str = "amocrm"  # the binding's CRM: lead ids are per CRM (the demo's is the dummy)
 
 
 def _jti_first_use(jti: str, ttl: int) -> bool:
@@ -102,7 +103,7 @@ class WidgetTokenAuth(APIKeyHeader):
                 _("Работа сети временно приостановлена. Обратитесь к владельцу сети."),
                 "network_suspended",
             )
-        return WidgetCaller(claims=claims, network=binding.network)
+        return WidgetCaller(claims=claims, network=binding.network, crm=binding.crm)
 
 
 widget_api = NinjaAPI(
@@ -182,7 +183,7 @@ def links_show(request: HttpRequest, lead_id: int) -> dict[str, Any]:
     caller: WidgetCaller = request.auth  # type: ignore[attr-defined]
     try:
         with tenant_context(caller.network):
-            deal = deal_by_crm_id(crm_deal_id=lead_id)
+            deal = deal_by_crm_id(crm_deal_id=lead_id, crm=caller.crm)
             if deal is None:
                 raise ApiError(
                     404, _("Ссылки для этой сделки ещё не сформированы."), "links_not_generated"

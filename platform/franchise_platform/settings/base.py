@@ -224,11 +224,15 @@ ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
 )
 ROBOKASSA_API_BASE_URL = env_str("ROBOKASSA_API_BASE_URL", "")
+# The demo's sandbox (franchise_platform/sandbox/): a stand-in amoCRM deal card on the platform host
+# running the real widget against the dummy CRM, and the dummy provider's payment page. Never in
+# production: it mints widget tokens with the integration's secret for the demo account.
+DEMO_SANDBOX = env_bool("DEMO_SANDBOX", False)
 # Constructor options of each billing provider (billing_providers.registry); empty values mean
-# "the adapter's default" (Robokassa's real addresses).
+# "the adapter's default" (Robokassa's real addresses). The dummy's payment page is the sandbox's.
 BILLING_PROVIDER_OPTIONS = {
     "robokassa": {"payment_url": ROBOKASSA_PAYMENT_URL, "api_base_url": ROBOKASSA_API_BASE_URL},
-    "dummy": {},
+    "dummy": {"payment_url": "/sandbox/pay/" if DEMO_SANDBOX else ""},
 }
 # Constructor options of a CRM connector besides the connection's own (crm_sync/connectors.py):
 # the dummy's leads live in process memory unless a file is named (the demo: web and worker share it).
@@ -366,10 +370,6 @@ PLAIN_STATIC_STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# The demo's sandbox (franchise_platform/sandbox/): a stand-in amoCRM deal card on the platform host
-# running the real widget against the dummy CRM, and the dummy provider's payment page. Never in
-# production: it mints widget tokens with the integration's secret for the demo account.
-DEMO_SANDBOX = env_bool("DEMO_SANDBOX", False)
 
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "noreply@localhost")

@@ -19,7 +19,7 @@ CRM_CONNECTOR_OPTIONS = {
         )
     }
 }
-BILLING_PROVIDER_OPTIONS["dummy"] = {"payment_url": "/sandbox/pay/"}  # noqa: F405
+BILLING_PROVIDER_OPTIONS["dummy"] = {"payment_url": "/sandbox/pay/" if DEMO_SANDBOX else ""}  # noqa: F405
 
 # Never a constant: `make run` exports SECRET_KEY from .local/secret-key; manage.py run by hand
 # reads the same file, generating it on the first run.
