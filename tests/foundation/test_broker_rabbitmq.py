@@ -141,10 +141,33 @@ def test_rabbitmq_broker_gets_quorum_queues_confirms_and_no_visibility_timeout(r
     assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.result_backend == settings.REDIS_URL  # results stay on Redis
-    # Redis stays the default broker, with its visibility timeout.
-    assert celery_module.app.conf.broker_url == settings.REDIS_URL
-    assert not celery_module.app.native_delays()
-    assert celery_module.app.conf.broker_transport_options["visibility_timeout"] >= 3600
+    if not os.environ.get("TEST_CELERY_BROKER_URL"):  # Redis stays the default broker
+        assert celery_module.app.conf.broker_url == settings.REDIS_URL
+        assert not celery_module.app.native_delays()
+        assert celery_module.app.conf.broker_transport_options["visibility_timeout"] >= 3600
+
+
+@pytest.mark.parametrize(
+    ("countdown", "eta_in", "whole"),
+    [
+        (0.25, None, 1),
+        (2.0, None, 2),
+        (2.5, None, 3),
+        (0, None, 0),
+        (-3, None, 0),
+        (None, 1.2, 2),
+        (None, -5.0, 0),
+        (None, "iso:1.2", 2),
+    ],
+)
+def test_native_delays_are_whole_seconds_rounded_up(countdown, eta_in, whole):
+    now = timezone.now()
+    eta = None
+    if isinstance(eta_in, str):
+        eta = (now + timedelta(seconds=float(eta_in[4:]))).isoformat()
+    elif eta_in is not None:
+        eta = now + timedelta(seconds=eta_in)
+    assert celery_module._whole_seconds_ahead(countdown, eta, now) == whole
 
 
 def test_a_task_runs_in_its_network_and_the_queues_are_quorum_queues(
