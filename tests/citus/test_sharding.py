@@ -9,10 +9,12 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from franchise_platform.payments.callbacks import callback_apply
 from franchise_platform.payments.models import CallbackEvent, Deal, Invoice, LinkKind, Payment
 from tenants.citus import citus_version, schema_nodes
+from tenants.models import Network
 from tests.citus.conftest import CITUS_DATABASE_URL
 from tests.factories import shop
 from tests.network.conftest import partner_a  # noqa: F401 - the isolation tests' fixture
@@ -24,6 +26,7 @@ from tests.network.test_isolation import (  # noqa: F401
     test_token_of_b_on_the_host_of_a_is_401,
 )
 from tests.payments.helpers import active_link, callback, deal_with_links, visit
+from tests.personas import platform_client
 
 pytestmark = [
     pytest.mark.citus,
@@ -80,3 +83,31 @@ def test_payment_goes_through_the_coordinator(in_network):
 
     assert Payment.objects.get().amount == Decimal("1500.00")
     assert Deal.objects.get().paid == Decimal("1500.00")
+
+
+def _signup(slug: str) -> dict:
+    response = platform_client().post(
+        "/api/v1/signup",
+        {
+            "network_name": f"Сеть {slug}",
+            "slug": slug,
+            "owner_email": f"owner@{slug}.test",
+            "owner_password": "Kazan-Quest-2026!",
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_two_sign_ups_land_on_different_workers_and_stay_apart():
+    first, second = _signup("citus-one"), _signup("citus-two")
+    schemas = [Network.objects.get(slug=body["slug"]).schema_name for body in (first, second)]
+
+    nodes = [schema_nodes(schema) for schema in schemas]
+    assert [len(n) for n in nodes] == [1, 1] and nodes[0] != nodes[1]
+    on_first = Client(HTTP_HOST=first["domain"])
+    own = on_first.get("/api/v1/partners", HTTP_AUTHORIZATION=f"Bearer {first['api_token']}")
+    other = on_first.get("/api/v1/partners", HTTP_AUTHORIZATION=f"Bearer {second['api_token']}")
+    assert (own.status_code, own.json()) == (200, [])
+    assert other.status_code == 401
