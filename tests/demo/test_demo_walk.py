@@ -135,11 +135,15 @@ def shot(page: Any, name: str) -> None:
 
 
 def pay(page: Any, href: str, amount: str) -> None:
-    page.goto(href)  # /pay/<token> → 302 → the dummy provider's page
-    expect(page.locator(".js-pay-amount")).to_have_text(f"{amount} ₽")
-    shot(page, "pay_" + amount.replace(",", "_"))
-    page.locator(".js-pay-submit").click()
-    expect(page.locator(".js-paid")).to_have_text("Оплата отправлена")
+    """The customer, in a tab of their own: /pay/<token> → 302 → the dummy provider's page."""
+    buyer = page.context.new_page()
+    buyer.goto(href)
+    expect(buyer.locator(".js-pay-amount")).to_have_text(f"{amount} ₽")
+    shot(buyer, "pay_" + amount.replace(",", "_"))
+    buyer.locator(".js-pay-submit").click()
+    expect(buyer.locator(".js-paid")).to_have_text("Оплата отправлена")
+    shot(buyer, "paid_" + amount.replace(",", "_"))
+    buyer.close()
 
 
 def test_demo_walk_from_the_printed_login_to_a_paid_deal(demo_stack, tab, django_db_blocker):
@@ -181,13 +185,11 @@ def test_demo_walk_from_the_printed_login_to_a_paid_deal(demo_stack, tab, django
 
     # 4. The customer pays the prepayment on the dummy provider's page.
     pay(page, prepayment, "1500,00")
-    shot(page, "3_paid_prepayment")
 
-    # 5. The card shows it by itself (the worker applied the callback, the outbox wrote the lead),
-    # the widget too; the panel's deal says «Оплачено частично».
-    page.goto(sandbox)
-    page.wait_for_selector("body[data-widget-ready]")
+    # 5. The card, left open, shows it by itself (the worker applied the callback, the outbox wrote
+    # the lead, the card follows it and refreshes the widget); the panel's deal says so too.
     expect(page.locator(".js-crm-paid")).to_have_text("1500.00 ₽", timeout=20_000)
+    expect(page.locator(".js-crm-status")).to_have_text("Частично оплачено")
     expect(link_card(root, "full").locator(".fpl-link__amount")).to_have_text(money("3 500,00 ₽"))
     shot(page, "4_card_partially_paid")
     with django_db_blocker.unblock():
@@ -200,9 +202,9 @@ def test_demo_walk_from_the_printed_login_to_a_paid_deal(demo_stack, tab, django
     shot(page, "5_panel_partially_paid")
 
     # The rest: the same full link now asks for 3,500.00; paid, the card and the widget say so.
-    pay(page, full, "3500,00")
     page.goto(sandbox)
     page.wait_for_selector("body[data-widget-ready]")
+    pay(page, full, "3500,00")
     expect(page.locator(".js-crm-paid")).to_have_text("5000.00 ₽", timeout=20_000)
     expect(link_card(root, "full")).to_have_class(re.compile("fpl-link_status_paid"))
     shot(page, "6_card_paid")

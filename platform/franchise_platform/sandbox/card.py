@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from crm_connectors.base import PAYMENT_STATUS_LABELS
 from crm_connectors.dummy.connector import DummyLead
 
 from .demo import DEMO_ACCOUNT_ID, DEMO_SUBDOMAIN, WALK_LEAD_ID, demo_connector
@@ -56,7 +57,10 @@ def _lead_view(lead: DummyLead, labels: dict[int, str], options: dict[str, int])
         "prepayment_url": state.prepayment_url if state else None,
         "full_url": state.full_url if state else None,
         "paid_sum": str(state.paid_sum) if state else None,
-        "status": state.status_label if state else None,
+        # As a CRM shows it: the label of the status field's option.
+        "status": PAYMENT_STATUS_LABELS.get(state.status_label, state.status_label)
+        if state
+        else None,
         "notes": [text for _, text in lead.notes],
     }
 
