@@ -1,4 +1,5 @@
-"""GET /healthz: 200 when the database and the broker answer, 503 naming the failing part.
+"""GET /healthz: 200 when the database, the broker (and the cache's Redis, when the broker is not
+Redis) answer; 503 naming the failing part.
 
 Answered by a middleware placed before host routing, because routing itself needs the database:
 with PostgreSQL down, a view behind it could only fail with a 500. An unknown host still gets 404.
@@ -30,20 +31,36 @@ def _database_ok() -> bool:
         return False
 
 
-def _broker_ok() -> bool:
-    from franchise_platform.celery import broker_is_rabbitmq
-
+def _redis_ok(url: str) -> bool:
     try:
-        if broker_is_rabbitmq(settings.CELERY_BROKER_URL):
-            with Connection(settings.CELERY_BROKER_URL, connect_timeout=1) as broker:  # type: ignore[no-untyped-call]
-                broker.ensure_connection(max_retries=0)  # one attempt: a probe has seconds
-                return bool(broker.connected)
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1
-        )
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
         return bool(client.ping())
     except Exception:
         return False
+
+
+def _rabbitmq_ok(url: str) -> bool:
+    try:
+        with Connection(url, connect_timeout=1) as broker:  # type: ignore[no-untyped-call]
+            broker.ensure_connection(max_retries=0)  # one attempt: a probe has seconds
+            return bool(broker.connected)
+    except Exception:
+        return False
+
+
+def _checks() -> list[tuple[str, Callable[[], bool]]]:
+    """What must answer: the database and the broker; with RabbitMQ as the broker, also the Redis
+    that still holds the cache, widget-token nonces and rate-limit windows."""
+    from franchise_platform.celery import broker_is_rabbitmq  # celery imports Django's settings
+
+    broker_url = settings.CELERY_BROKER_URL
+    if not broker_is_rabbitmq(broker_url):
+        return [("database", _database_ok), ("broker", lambda: _redis_ok(broker_url))]
+    return [
+        ("database", _database_ok),
+        ("broker", lambda: _rabbitmq_ok(broker_url)),
+        ("cache", lambda: _redis_ok(settings.REDIS_URL)),
+    ]
 
 
 def _host_known(host: str) -> bool:
@@ -60,9 +77,7 @@ class HealthCheckMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path != HEALTH_PATH:
             return self.get_response(request)
-        failing = [
-            name for name, ok in (("database", _database_ok()), ("broker", _broker_ok())) if not ok
-        ]
+        failing = [name for name, check in _checks() if not check()]
         host = request.get_host().split(":")[0].lower()
         if "database" not in failing and not _host_known(host):
             response = JsonResponse({"detail": "Unknown host.", "code": "unknown_host"}, status=404)

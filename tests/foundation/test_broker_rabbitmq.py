@@ -299,3 +299,11 @@ def test_healthz_checks_rabbitmq_when_it_is_the_broker(rabbit_app, settings, db)
     settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1/"  # nothing listens there
     response = health(request)
     assert response.status_code == 503 and b'"failing": ["broker"]' in response.content
+
+
+def test_healthz_with_rabbitmq_still_checks_the_redis_of_the_cache(rabbit_app, settings, db):
+    settings.CELERY_BROKER_URL = rabbit_app.conf.broker_url
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    health = HealthCheckMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+    response = health(RequestFactory().get("/healthz", HTTP_HOST=settings.PLATFORM_DOMAIN))
+    assert response.status_code == 503 and b'"failing": ["cache"]' in response.content
