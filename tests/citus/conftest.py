@@ -96,3 +96,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     yield
     for host, port in [coordinator, *workers]:
         _database_drop(host, port)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _personas_signed_up_first(request) -> None:
+    """Networks A and B one right after the other, whatever order the tests run in: Citus places
+    each new schema on the next worker in turn, so two consecutive sign-ups land apart."""
+    if CITUS_DATABASE_URL:
+        request.getfixturevalue("net_a")
+        request.getfixturevalue("net_b")
