@@ -15,6 +15,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import ClassVar
 
+from billing_providers.errors import ProviderConfigError
+
 
 def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
@@ -162,6 +164,57 @@ class InvoiceState:
         object.__setattr__(self, "extra", _frozen_mapping(self.extra))
 
 
+# --- refunds -------------------------------------------------------------------------------------
+
+
+class RefundStatus(StrEnum):
+    """Provider-neutral state of a refund request."""
+
+    PROCESSING = "processing"  # accepted, money not yet returned
+    FINISHED = "finished"  # the money went back (full or partial)
+    CANCELED = "canceled"  # cancelled at the provider (e.g. in its cabinet): nothing returned
+    UNKNOWN = "unknown"  # a label this adapter does not know; see ``raw_label``
+
+
+@dataclass(frozen=True)
+class RefundItem:
+    """One position of the refund receipt («возврат прихода»), mirroring the receipt being
+    reversed: the same name, tax code (as printed on it, e.g. ``vat122``) and payment method
+    (``prepayment``, ``full_prepayment``, ``full_payment``)."""
+
+    name: str
+    amount: Decimal
+    tax: str
+    payment_method: str
+    payment_object: str = "service"
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Return ``amount`` of one paid operation. ``operation_key`` is the provider's key of that
+    operation (Robokassa OpKey, from ``InvoiceState.operation_key``). ``full`` means the amount
+    is all that is left of the operation. ``items`` (Σ amount = ``amount``) make the provider
+    form the refund receipt; without them no receipt is formed."""
+
+    operation_key: str = field(repr=False)
+    amount: Decimal
+    full: bool
+    items: tuple[RefundItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundCreated:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class RefundState:
+    request_id: str
+    status: RefundStatus
+    amount: Decimal | None
+    raw_label: str | None = None
+
+
 class BillingProvider(ABC):
     """A payment provider adapter. Stateless apart from its construction options; the shop's
     credentials come in every call as a ``ProviderAccount``."""
@@ -245,3 +298,26 @@ class BillingProvider(ABC):
         ``ProviderConfigError`` (the provider rejects our credentials or shop),
         ``ProviderResponseError`` (an answer we cannot interpret).
         """
+
+    supports_refunds: ClassVar[bool] = False
+
+    def refund_create(self, account: ProviderAccount, request: RefundRequest) -> RefundCreated:
+        """Ask the provider to return money of one operation (network call).
+
+        Returns the provider's request id (poll it with ``refund_state``). Raises
+        ``ProviderConfigError`` (no refund credentials: ``code="missing_secret"``; refunds not
+        supported: ``code="refunds_not_supported"``), ``ProviderResponseError`` with
+        ``code="refund_refused"`` (the provider said no, e.g. not enough funds left; ``message``
+        carries its reason), ``ProviderUnavailable`` (no answer: the refund may or may not exist;
+        never retry it automatically, there is no idempotency key)."""
+        raise ProviderConfigError(
+            f"Provider {self.slug!r} cannot refund through its API", code="refunds_not_supported"
+        )
+
+    def refund_state(self, account: ProviderAccount, request_id: str) -> RefundState:
+        """The current state of a refund request (network call). Raises ``ProviderUnavailable``,
+        ``ProviderResponseError`` (``code="refund_not_found"`` for an id the provider does not
+        know), ``ProviderConfigError``."""
+        raise ProviderConfigError(
+            f"Provider {self.slug!r} cannot refund through its API", code="refunds_not_supported"
+        )

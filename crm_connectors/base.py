@@ -29,6 +29,8 @@ PAYMENT_STATUS_LABELS: Mapping[str, str] = MappingProxyType(
         "partially_paid": "Частично оплачено",
         "paid": "Оплачено",
         "overpaid": "Переплата",
+        "partially_refunded": "Частичный возврат",
+        "refunded": "Возврат",
     }
 )
 

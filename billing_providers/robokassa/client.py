@@ -16,11 +16,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
 
 from billing_providers.errors import ProviderResponseError, ProviderUnavailable
+from billing_providers.robokassa import consts
 from billing_providers.robokassa.consts import (
     API_BASE_URL,
     FISCAL_BASE_URL,
@@ -223,3 +225,42 @@ class RobokassaClient:
                 "Receipt/Attach answer is not an object", code="bad_response"
             )
         return answer
+
+
+class RefundClient:
+    """The Refund API's HTTP calls (§8), on its own host (services.robokassa.ru)."""
+
+    def __init__(self, client: RobokassaClient, *, base_url: str) -> None:
+        self._client = client
+        self.base_url = base_url.rstrip("/")
+
+    def _json(self, response: httpx.Response, what: str) -> Mapping[str, Any]:
+        try:
+            answer = json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            raise ProviderResponseError(
+                f"{what} answer is not JSON", code="bad_response", permanent=False
+            ) from None
+        if not isinstance(answer, dict):
+            raise ProviderResponseError(f"{what} answer is not an object", code="bad_response")
+        return answer
+
+    def create(self, token: str) -> Mapping[str, Any]:
+        """POST the JWT as a JSON string literal (the official module's wire format, fiscal §3).
+        Returns the decoded answer; raises ProviderUnavailable or ProviderResponseError."""
+        response = self._client._request(
+            "POST",
+            self.base_url + consts.REFUND_CREATE_PATH,
+            content=json.dumps(token).encode("ascii"),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        return self._json(response, "Refund/Create")
+
+    def state(self, request_id: str) -> Mapping[str, Any]:
+        response = self._client._request(
+            "GET",
+            self.base_url + consts.REFUND_STATE_PATH,
+            params={"id": request_id},
+            headers={"Accept": "application/json"},
+        )
+        return self._json(response, "Refund/GetState")

@@ -10,6 +10,9 @@ API_BASE_URL: Final = "https://auth.robokassa.ru"
 FISCAL_BASE_URL: Final = "https://ws.roboxchange.com"
 OP_STATE_EXT_PATH: Final = "/Merchant/WebService/Service.asmx/OpStateExt"
 SECOND_RECEIPT_PATH: Final = "/RoboFiscal/Receipt/Attach"
+REFUND_BASE_URL: Final = "https://services.robokassa.ru"
+REFUND_CREATE_PATH: Final = "/RefundService/Refund/Create"
+REFUND_STATE_PATH: Final = "/RefundService/Refund/GetState"
 
 XML_NAMESPACE: Final = "http://merchant.roboxchange.com/WebService/"
 
@@ -24,6 +27,7 @@ PASSWORD1: Final = "password1"
 PASSWORD2: Final = "password2"
 TEST_PASSWORD1: Final = "test_password1"
 TEST_PASSWORD2: Final = "test_password2"
+PASSWORD3: Final = "password3"  # the Refund API only (§8); issued on request by Robokassa
 
 SHP_PREFIX: Final = "Shp_"
 # Our own custom-field names: lowercase letters and digits only, so that ordinal,

@@ -18,6 +18,10 @@ from billing_providers.base import (
     InvoiceStatus,
     IssuedInvoice,
     ProviderAccount,
+    RefundCreated,
+    RefundRequest,
+    RefundState,
+    RefundStatus,
 )
 from billing_providers.errors import (
     ProviderConfigError,
@@ -25,7 +29,7 @@ from billing_providers.errors import (
     ProviderUnavailable,
 )
 from billing_providers.robokassa import consts
-from billing_providers.robokassa.client import RobokassaClient
+from billing_providers.robokassa.client import RefundClient, RobokassaClient
 from billing_providers.robokassa.links import (
     check_invoice_id,
     clean_description,
@@ -41,6 +45,7 @@ from billing_providers.robokassa.receipts import (
     receipt_json,
     settlement_receipt_body,
 )
+from billing_providers.robokassa.refunds import REFUND_LABELS, refund_payload, refund_token
 from billing_providers.robokassa.signatures import (
     Base64Alphabet,
     ShpOrdering,
@@ -109,11 +114,15 @@ class RobokassaProvider(BillingProvider):
     Password #2 is used). ``op_state_method``: GET (the documented link) or POST.
     ``expiration_timezone``: the zone ``ExpirationDate`` is written in (Moscow).
     ``fiscal_base64_alphabet``: second-receipt base64 alphabet (URL-safe, like the SDK).
+    ``refund_base_url``: the Refund API's host; by default Robokassa's own
+    (services.robokassa.ru), or the same host as ``api_base_url`` when that is not Robokassa's
+    (a sandbox or a fake serves both).
     """
 
     slug: ClassVar[str] = "robokassa"
     tells_unused_numbers: ClassVar[bool] = True  # OpStateExt result code 3
     signature_fields: ClassVar[frozenset[str]] = frozenset({"signaturevalue"})
+    supports_refunds: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -129,6 +138,7 @@ class RobokassaProvider(BillingProvider):
         op_state_method: Literal["GET", "POST"] = "GET",
         expiration_timezone: tzinfo = consts.MOSCOW_TZ,
         fiscal_base64_alphabet: Base64Alphabet = "urlsafe",
+        refund_base_url: str | None = None,
     ) -> None:
         self.payment_url = payment_url
         self.client = RobokassaClient(
@@ -143,6 +153,10 @@ class RobokassaProvider(BillingProvider):
         self.op_state_test_passwords = op_state_test_passwords
         self.expiration_timezone = expiration_timezone
         self.fiscal_base64_alphabet: Base64Alphabet = fiscal_base64_alphabet
+        if refund_base_url is None:
+            own_api = api_base_url.rstrip("/") == consts.API_BASE_URL
+            refund_base_url = consts.REFUND_BASE_URL if own_api else api_base_url
+        self.refunds = RefundClient(self.client, base_url=refund_base_url)
 
     def issue_invoice(self, account: ProviderAccount, request: InvoiceRequest) -> IssuedInvoice:
         """Sign the payment request (test passwords and ``IsTest=1`` in test mode; ``Receipt``
@@ -359,4 +373,47 @@ class RobokassaProvider(BillingProvider):
             result_code=code,
             description=str(description) if description is not None else None,
             operation_key=str(op_key) if op_key is not None else None,
+        )
+
+    def refund_create(self, account: ProviderAccount, request: RefundRequest) -> RefundCreated:
+        """``Refund/Create`` (§8): the compact payload in an HS256 JWT keyed with Password #3,
+        POSTed as a JSON string. Test payments cannot be refunded (fiscal §3).
+
+        Returns the ``requestId``. Raises ProviderConfigError (no Password #3:
+        ``missing_secret``; a test shop: ``test_refund``; bad request), ProviderResponseError
+        ``refund_refused`` (``success: false``; the message is Robokassa's, e.g.
+        ``NotEnoughOperationFunds``), ProviderUnavailable (no answer: do not retry, check the
+        cabinet)."""
+        if account.test_mode:
+            raise ProviderConfigError(
+                "Robokassa's Refund API does not refund test payments", code="test_refund"
+            )
+        password3 = _secret(account, consts.PASSWORD3)
+        token = refund_token(refund_payload(request), password3)
+        answer = self.refunds.create(token)
+        request_id = answer.get("requestId")
+        if answer.get("success") is True and isinstance(request_id, str) and request_id:
+            return RefundCreated(request_id=request_id)
+        message = answer.get("message")
+        raise ProviderResponseError(
+            str(message)[:200] if message else "Robokassa refused the refund",
+            code="refund_refused",
+        )
+
+    def refund_state(self, account: ProviderAccount, request_id: str) -> RefundState:
+        """``Refund/GetState?id=`` (§8): ``processing``, ``finished`` or ``canceled``. Raises
+        ProviderResponseError ``refund_not_found`` for an id Robokassa does not know,
+        ProviderUnavailable (network, 5xx)."""
+        answer = self.refunds.state(request_id)
+        label = answer.get("label")
+        if not isinstance(label, str):
+            raise ProviderResponseError(
+                "Robokassa knows no such refund request", code="refund_not_found"
+            )
+        amount = answer.get("amount")
+        return RefundState(
+            request_id=str(answer.get("requestId") or request_id),
+            status=REFUND_LABELS.get(label.lower(), RefundStatus.UNKNOWN),
+            amount=parse_amount(str(amount)) if amount is not None else None,
+            raw_label=label,
         )

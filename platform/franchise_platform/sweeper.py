@@ -7,10 +7,12 @@ from __future__ import annotations
 def network_sweep() -> dict[str, int]:
     from franchise_platform.crm_sync.notices import outbox_dead_notify
     from franchise_platform.crm_sync.sweeping import outbox_requeue
+    from franchise_platform.payments.refunds import refunds_requeue
     from franchise_platform.payments.sweeping import callbacks_requeue
 
     return {
         "callbacks": callbacks_requeue(),
+        "refunds": refunds_requeue(),
         "outbox": outbox_requeue(),
         "dead_notified": outbox_dead_notify(),
     }
@@ -18,5 +20,8 @@ def network_sweep() -> dict[str, int]:
 
 def network_reconcile() -> int:
     from franchise_platform.payments.reconciliation import network_invoices_reconcile
+    from franchise_platform.payments.refunds import paid_invoices_watch
 
-    return network_invoices_reconcile()
+    # Unpaid invoices we heard nothing about, then paid ones that may have been refunded
+    # elsewhere (OpStateExt State 60): both bounded batches on the same schedule.
+    return network_invoices_reconcile() + paid_invoices_watch()

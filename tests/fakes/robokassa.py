@@ -28,6 +28,13 @@ Endpoints (GET or POST where Robokassa allows both):
   An invoice that was only viewed has no operation yet (Result/Code 3), as with the real one;
   ``set_state`` creates one in any state.
 * ``/RoboFiscal/Receipt/Attach`` — the second receipt (§5.3), signature checked.
+* ``/RefundService/Refund/Create`` and ``/Refund/GetState`` — the Refund API (§8): an HS256/384/512
+  JWT (bare or as a JSON string) keyed with the shop's Password #3, compact payload, the operation
+  found by OpKey, only a paid live one; ``RefundSum`` ≤ what is left (else
+  ``NotEnoughOperationFunds``), omitted = all that is left; ``InvoiceItems`` must add up to the
+  refund. GetState says ``processing`` ``refund_processing_polls`` times, then ``finished``; a
+  refund of everything left moves the operation to State 60. ``cabinet_refund`` returns a whole
+  payment in the cabinet (State 60, nothing sent to the platform).
 
 History the platform did not create: ``add_history`` (the shop's own operations, which
 OpStateExt reports and which make a reused InvId fail with error 40).
@@ -63,6 +70,8 @@ import httpx
 PAYMENT_PATH = "/Merchant/Index.aspx"
 OP_STATE_PATH = "/Merchant/WebService/Service.asmx/OpStateExt"
 RECEIPT_ATTACH_PATH = "/RoboFiscal/Receipt/Attach"
+REFUND_CREATE_PATH = "/RefundService/Refund/Create"
+REFUND_STATE_PATH = "/RefundService/Refund/GetState"
 XML_NS = "http://merchant.roboxchange.com/WebService/"
 MSK = timezone(timedelta(hours=3))
 
@@ -183,6 +192,18 @@ class FakeShop:
     hash_algorithm: str = "md5"
     result_url: str | None = None
     result_method: str = "POST"
+    password3: str | None = field(default=None, repr=False)
+
+
+@dataclass
+class FakeRefund:
+    request_id: str
+    login: str
+    inv_id: int
+    amount: Decimal
+    items: list[dict[str, Any]]
+    label: str = "processing"
+    polls: int = 0
 
 
 @dataclass
@@ -202,6 +223,7 @@ class FakeInvoice:
     state_date: datetime | None = None
     op_key: str | None = None
     payment_method: str = "BankCard"
+    refunded: Decimal = Decimal(0)  # returned so far (platform requests and the cabinet)
 
 
 @dataclass(frozen=True)
@@ -274,6 +296,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(*fake._op_state(params))
         elif path == RECEIPT_ATTACH_PATH and self.command == "POST":
             self._answer(*fake._receipt_attach(body))
+        elif path == REFUND_CREATE_PATH and self.command == "POST":
+            self._answer(*fake._refund_create(body, self.headers.get("Content-Type", "")))
+        elif path == REFUND_STATE_PATH and self.command == "GET":
+            self._answer(*fake._refund_state(dict(params)))
         else:
             self._answer(404, "not found", "text/plain", {})
 
@@ -297,6 +323,13 @@ class FakeRobokassa:
         self.op_state_delay = 0.0
         self.op_state_result_code: int | None = None
         self.viewed_invoice_state: int | None = None
+        # Refund API knobs: GetState answers "processing" this many times before "finished";
+        # refund_http_status makes Create fail at the HTTP level (e.g. 500, or a timeout by
+        # refund_delay seconds).
+        self.refund_processing_polls = 1
+        self.refund_http_status: int | None = None
+        self.refund_delay = 0.0
+        self.refunds: dict[str, FakeRefund] = {}
         self._lock = threading.RLock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -362,6 +395,7 @@ class FakeRobokassa:
         hash_algorithm: str = "md5",
         result_url: str | None = None,
         result_method: str = "POST",
+        password3: str | None = None,
     ) -> FakeShop:
         shop = FakeShop(
             login,
@@ -372,6 +406,7 @@ class FakeRobokassa:
             hash_algorithm,
             result_url,
             result_method,
+            password3,
         )
         with self._lock:
             self.shops[login] = shop
@@ -740,3 +775,152 @@ class FakeRobokassa:
         with self._lock:
             self.attached_receipts.append(payload)
         return answer("0", "ok")
+
+    # Refund API (§8, fiscal.md §3) ------------------------------------------------------------
+
+    def cabinet_refund(self, login: str, inv_id: int) -> None:
+        """The partner returns the whole payment in Robokassa's cabinet: nothing is sent to the
+        platform; OpStateExt now says State 60."""
+        with self._lock:
+            invoice = self.invoices[(login, inv_id)]
+            invoice.refunded = invoice.out_sum
+        self.set_state(login, inv_id, 60)
+
+    def set_refund_label(self, request_id: str, label: str) -> None:
+        """Move a refund request on by hand (e.g. ``canceled`` in the cabinet)."""
+        with self._lock:
+            refund = self.refunds[request_id]
+            if label == "canceled" and refund.label != "canceled":
+                self.invoices[(refund.login, refund.inv_id)].refunded -= refund.amount
+            refund.label = label
+            refund.polls = self.refund_processing_polls
+
+    @staticmethod
+    def _compact(text: str) -> bool:
+        """No whitespace outside JSON strings (the payload "must be compact")."""
+        in_string = escaped = False
+        for char in text:
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+                continue
+            if char == '"':
+                in_string = True
+            elif char.isspace():
+                return False
+        return True
+
+    def _refund_create(self, body: str, content_type: str) -> tuple[int, str, str, dict[str, str]]:
+        def refused(message: str) -> tuple[int, str, str, dict[str, str]]:
+            answer = {"success": False, "message": message, "requestId": None}
+            return 200, json.dumps(answer), "application/json", {}
+
+        if self.refund_delay:
+            time.sleep(self.refund_delay)
+        if self.refund_http_status is not None:
+            return self.refund_http_status, "Server Error", "text/html", {}
+        try:
+            token = json.loads(body) if body.strip().startswith('"') else body.strip()
+            header_b64, payload_b64, signature_b64 = str(token).split(".")
+            header = json.loads(self._b64url_decode(header_b64))
+            payload_text = self._b64url_decode(payload_b64).decode("utf-8")
+            payload = json.loads(payload_text, parse_float=Decimal)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return refused("InvalidToken")
+        algorithms = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+        digest = algorithms.get(header.get("alg", "") if isinstance(header, dict) else "")
+        if digest is None or not isinstance(payload, dict):
+            return refused("InvalidToken")
+        if not self._compact(payload_text):
+            return refused("InvalidToken")
+        op_key = payload.get("OpKey")
+        with self._lock:
+            invoice = next(
+                (i for i in self.invoices.values() if op_key and i.op_key == op_key), None
+            )
+            if invoice is None:
+                return refused("OperationNotFound")
+            shop = self.shops[invoice.login]
+            if not shop.password3:
+                return refused("RefundApiNotEnabled")
+            expected = hmac.new(
+                shop.password3.encode(), f"{header_b64}.{payload_b64}".encode(), digest
+            ).digest()
+            if not hmac.compare_digest(self._b64url_decode(signature_b64), expected):
+                return refused("InvalidSignature")
+            if invoice.is_test:
+                return refused("TestOperationsNotSupported")
+            if invoice.state != 100:
+                return refused("OperationNotPaid")
+            left = invoice.out_sum - invoice.refunded
+            raw_sum = payload.get("RefundSum")
+            if raw_sum is None:
+                amount = left
+            elif isinstance(raw_sum, int | Decimal) and not isinstance(raw_sum, bool):
+                amount = Decimal(raw_sum)
+            else:
+                return refused("InvalidRefundSum")
+            if amount <= 0 or amount.quantize(Decimal("0.01")) != amount:
+                return refused("InvalidRefundSum")
+            if amount > left:
+                return refused("NotEnoughOperationFunds")
+            items = payload.get("InvoiceItems") or []
+            if not isinstance(items, list):
+                return refused("InvalidInvoiceItems")
+            if items:
+                try:
+                    total = sum(
+                        (Decimal(i["Quantity"]) * Decimal(i["Cost"]) for i in items), Decimal(0)
+                    )
+                    valid = all(
+                        isinstance(i.get("Name"), str)
+                        and 1 <= len(i["Name"]) <= 128
+                        and i.get("Tax") in TAX_VALUES
+                        and i.get("PaymentMethod") in PAYMENT_METHOD_VALUES
+                        and i.get("PaymentObject", "service") in PAYMENT_OBJECT_VALUES
+                        for i in items
+                    )
+                except (KeyError, TypeError, ArithmeticError, AttributeError):
+                    return refused("InvalidInvoiceItems")
+                if not valid or total != amount:
+                    return refused("InvalidInvoiceItems")
+            invoice.refunded += amount
+            refund = FakeRefund(
+                request_id=str(uuid.uuid4()),
+                login=invoice.login,
+                inv_id=invoice.inv_id,
+                amount=amount,
+                items=items,
+            )
+            self.refunds[refund.request_id] = refund
+        answer = {"success": True, "message": None, "requestId": refund.request_id}
+        return 200, json.dumps(answer), "application/json", {}
+
+    def _refund_state(self, params: dict[str, str]) -> tuple[int, str, str, dict[str, str]]:
+        with self._lock:
+            refund = self.refunds.get(params.get("id", ""))
+            if refund is None:
+                answer: dict[str, Any] = {"message": "Id is invalid or request id does not exist"}
+                return 200, json.dumps(answer), "application/json", {}
+            if refund.label == "processing":
+                if refund.polls >= self.refund_processing_polls:
+                    refund.label = "finished"
+                    invoice = self.invoices[(refund.login, refund.inv_id)]
+                    if invoice.refunded >= invoice.out_sum:
+                        invoice.state = 60  # all of it went back
+                        invoice.state_date = datetime.now(MSK)
+                refund.polls += 1
+            answer = {
+                "requestId": refund.request_id,
+                "amount": float(refund.amount),
+                "label": refund.label,
+            }
+        return 200, json.dumps(answer), "application/json", {}
+
+    @staticmethod
+    def _b64url_decode(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))

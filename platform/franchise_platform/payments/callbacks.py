@@ -265,7 +265,7 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
             return payment
         overpaid_before = deal.overpaid_amount
         deal.paid = deal.paid + invoice.amount
-        deal.status = deal_status_for(total=deal.total, paid=deal.paid)
+        deal.status = deal_status_for(total=deal.total, paid=deal.paid, refunded=deal.refunded)
         deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
         deal.save(update_fields=["paid", "status", "overpaid_amount", "updated_at"])
         payment.refund_due = min(invoice.amount, max(deal.overpaid_amount - overpaid_before, ZERO))

@@ -40,7 +40,12 @@ class LeadFacts:
     location_id: str | None
 
 
-def deal_status_for(*, total: Decimal, paid: Decimal) -> str:
+def deal_status_for(*, total: Decimal, paid: Decimal, refunded: Decimal = ZERO) -> str:
+    """`paid` is what the deal keeps (received minus returned); `refunded` what went back."""
+    if refunded > ZERO and paid <= ZERO:
+        return DealStatus.REFUNDED
+    if refunded > ZERO and paid < total:
+        return DealStatus.PARTIALLY_REFUNDED
     if paid <= ZERO:
         return DealStatus.OPEN
     if paid < total:
@@ -92,7 +97,9 @@ def _prepayment(deal: Deal) -> Decimal | None:
 def links_sync(deal: Deal) -> bool:
     """Bring the deal's links in line with its total and what is paid. Returns True when any
     link was created or changed amount or status. The caller holds the deal's row lock."""
-    nothing_paid = deal.paid <= ZERO
+    # A deal refunded in full is over: nothing of it is payable any more.
+    refunded_whole = deal.status == DealStatus.REFUNDED
+    nothing_paid = deal.paid <= ZERO and not refunded_whole
     # The prepayment rule matters only while nothing is paid (afterwards the prepayment link is
     # closed), so the settings are not read for a deal that already has money on it.
     due = amounts_due(
@@ -127,7 +134,7 @@ def links_sync(deal: Deal) -> bool:
         ensure(LinkKind.PREPAYMENT, due.prepayment)
     elif LinkKind.PREPAYMENT in active:
         close(active[LinkKind.PREPAYMENT])
-    if due.full > ZERO:
+    if due.full > ZERO and not refunded_whole:
         ensure(LinkKind.FULL, due.full)
     elif LinkKind.FULL in active:
         close(active[LinkKind.FULL])
@@ -201,7 +208,7 @@ def _deal_links_ensure(
     deal.partner = location.partner
     if prepayment_amount is not None:
         deal.prepayment_amount = prepayment_amount
-    deal.status = deal_status_for(total=deal.total, paid=deal.paid)
+    deal.status = deal_status_for(total=deal.total, paid=deal.paid, refunded=deal.refunded)
     deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
     deal.save()
     deal_changed = before != (

@@ -12,3 +12,10 @@ def callback_apply_task(event_id: str) -> None:
     from .callbacks import callback_apply
 
     callback_apply(event_id=event_id)
+
+
+@shared_task(base=NetworkTask, name="payments.refund_poll")
+def refund_poll_task(refund_id: str) -> None:
+    from .refunds import refund_poll
+
+    refund_poll(refund_id=refund_id)
