@@ -111,3 +111,13 @@ def test_two_sign_ups_land_on_different_workers_and_stay_apart():
     other = on_first.get("/api/v1/partners", HTTP_AUTHORIZATION=f"Bearer {second['api_token']}")
     assert (own.status_code, own.json()) == (200, [])
     assert other.status_code == 401
+
+
+def test_a_network_made_by_the_catalog_clone_is_distributed_whole_too(settings):
+    # Without a current snapshot django-tenants clones the template; on Citus that used to leave
+    # every table on the coordinator.
+    settings.TENANT_SNAPSHOT_CREATION = False
+    schema = Network.objects.get(slug=_signup("citus-clone")["slug"]).schema_name
+
+    assert len(schema_nodes(schema)) == 1
+    assert _distributed_tables(schema) == _tables(schema)
