@@ -44,6 +44,14 @@ class CrmConnection(models.Model):
     breaker_probes = models.PositiveIntegerField(default=0)
     breaker_probe_at = models.DateTimeField(null=True, blank=True)
     breaker_probe_until = models.DateTimeField(null=True, blank=True)
+    # Pipelines (CrmPipeline rows) were last read from the CRM at this time.
+    pipelines_read_at = models.DateTimeField(null=True, blank=True)
+    # A lead's location from its pipeline's mapping even when the select field names one
+    # (networks that keep one pipeline per branch); otherwise only when the field is empty.
+    location_from_pipeline = models.BooleanField(default=False)
+    # The events some pipeline maps to a stage (kept by crm_sync/stages.py): a payment whose
+    # event nobody mapped costs no query to find that out.
+    mapped_stage_events = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"{self.crm} account {self.account_id}"
@@ -53,6 +61,7 @@ class OutboxKind(models.TextChoices):
     DEAL_STATE = "deal_state", _("Состояние сделки")
     NOTE = "note", _("Примечание")
     FIELDS_SYNC = "fields_sync", _("Поля и локации")
+    LEAD_STAGE = "lead_stage", _("Этап сделки")
 
 
 class OutboxStatus(models.TextChoices):
@@ -96,3 +105,67 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.status}"
+
+
+class StageEvent(models.TextChoices):
+    """What happened to a deal that the owner may map to a stage of each pipeline."""
+
+    PREPAYMENT_PAID = "prepayment_paid", _("Внесена предоплата")
+    FULLY_PAID = "fully_paid", _("Оплачено полностью")
+    REFUNDED = "refunded", _("Оформлен возврат")
+    SETTLEMENT_FAILED = "settlement_failed", _("Чек расчёта не пробит")
+
+
+class CrmPipeline(models.Model):
+    """One pipeline of the connected account as last read from the CRM, with the owner's
+    mapping: event → stage to move a lead of this pipeline to, and the location of its leads."""
+
+    connection = models.ForeignKey(
+        CrmConnection, on_delete=models.CASCADE, related_name="pipelines"
+    )
+    pipeline_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=300, blank=True)
+    sort = models.IntegerField(default=0)
+    is_archive = models.BooleanField(default=False)
+    # [{"id": "...", "name": "...", "sort": 10, "kind": "open"}] in the pipeline's order.
+    stages = models.JSONField(default=list, blank=True)
+    # {"prepayment_paid": "<stage id>", ...}; an event not listed moves nothing.
+    stage_map = models.JSONField(default=dict, blank=True)
+    location = models.ForeignKey(
+        "network.Location",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="crm_pipelines",
+    )
+
+    class Meta:
+        ordering = ["sort", "pipeline_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "pipeline_id"], name="crm_pipeline_unique_per_connection"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pipeline_id})"
+
+
+class DealStageEvent(models.Model):
+    """An event raised for a deal: one row per (deal, event), so a lead is moved once per event
+    whatever the number of callbacks, retries or flows that raise it."""
+
+    deal = models.ForeignKey("payments.Deal", on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=32, choices=StageEvent.choices)
+    message = models.ForeignKey(
+        OutboxMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    raised_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "event"], name="deal_stage_event_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} for {self.deal_id}"

@@ -11,9 +11,17 @@ import uuid
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from .models import CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
+from .models import (
+    CrmConnection,
+    DealStageEvent,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    StageEvent,
+)
 
 if TYPE_CHECKING:
     from franchise_platform.payments.models import Deal
@@ -110,4 +118,50 @@ def outbox_fields_sync_enqueue() -> OutboxMessage | None:
         next_attempt_at=timezone.now(),
     )
     _wake(message.pk)
+    return message
+
+
+def outbox_lead_stage_enqueue(
+    *, deal: Deal, event: str, target: CrmConnection | _LookUp | None = LOOK_UP
+) -> OutboxMessage | None:
+    """Queue "move the deal's lead to the stage mapped to `event`", once per (deal, event).
+
+    Nothing is queued when no pipeline maps the event (a mapping added later does not move
+    leads for what happened before it). Coalesced: the events of a deal join its pending
+    message unless a sender holds that message right now (it has read its payload already);
+    the sender moves the lead to the furthest of them. Raises ValueError for an unknown event.
+    """
+    event = StageEvent(event).value
+    connection = _target(deal, target)
+    if connection is None:
+        return None
+    if event not in (connection.mapped_stage_events or []):
+        return None
+    raised, created = DealStageEvent.objects.get_or_create(deal=deal, event=event)
+    if not created:
+        return None
+    now = timezone.now()
+    pending = (
+        OutboxMessage.objects.select_for_update()
+        .filter(kind=OutboxKind.LEAD_STAGE, deal=deal, status=OutboxStatus.PENDING)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .first()
+    )
+    if pending is not None:
+        events = [e for e in pending.payload.get("events", []) if e != event]
+        pending.payload = {**pending.payload, "events": [*events, event]}
+        pending.save(update_fields=["payload"])
+        message = pending
+    else:
+        message = OutboxMessage.objects.create(
+            connection=connection,
+            kind=OutboxKind.LEAD_STAGE,
+            deal=deal,
+            payload={"events": [event]},
+            dedupe_key=f"lead_stage:{deal.pk}:{uuid.uuid4().hex}",
+            next_attempt_at=now,
+        )
+        _wake(message.pk)
+    raised.message = message
+    raised.save(update_fields=["message"])
     return message

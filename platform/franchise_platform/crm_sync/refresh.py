@@ -12,6 +12,7 @@ from franchise_platform.payments.selectors import deal_by_crm_id
 
 from .connectors import connector_for, field_map_of
 from .models import ConnectionStatus, CrmConnection
+from .stages import lead_location_choose
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ def lead_facts_read(*, crm: CrmConnection, lead_id: int, background: bool = Fals
         crm_deal_id=lead_id,
         title=snapshot.title,
         total=snapshot.price,
-        location_id=snapshot.location_key,
+        location_id=lead_location_choose(
+            connection=crm, field_location=snapshot.location_key, pipeline_id=snapshot.pipeline_id
+        ),
     )
 
 

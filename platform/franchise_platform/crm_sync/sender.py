@@ -41,6 +41,7 @@ from .breaker import (
 from .clock import outbox_now
 from .connectors import connector_for, field_map_of
 from .models import ConnectionStatus, CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
+from .stages import lead_stage_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,10 @@ def _deliver(message: OutboxMessage, connection: CrmConnection) -> str:
     if message.kind == OutboxKind.DEAL_STATE:
         connector.write_deal_state(_deal_update(message.deal), fields)
         return ""
+    if message.kind == OutboxKind.LEAD_STAGE:
+        return lead_stage_deliver(
+            message=message, connection=connection, connector=connector, fields=fields
+        )
     text = f"{message.payload.get('text', '')}\n{marker_for(message)}"
     # `attempts` counts this one (claimed above): a later attempt may follow one whose answer was
     # lost after amoCRM had stored the note, so it looks for the marker first (also after a

@@ -18,6 +18,7 @@ from franchise_platform.security.audit import audit_record
 
 from .models import CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
 from .outbox import outbox_fields_sync_enqueue
+from .stages import lead_stage_event_queue as lead_stage_event_queue  # the flows' entry point
 
 FIELD_ROLES = (
     "location_field_id",

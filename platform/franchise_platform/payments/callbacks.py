@@ -22,6 +22,7 @@ from franchise_platform.crm_sync.outbox import (
     outbox_note_enqueue,
     outbox_target,
 )
+from franchise_platform.crm_sync.stages import lead_stage_events_for_payment
 from franchise_platform.network.models import Partner, ProviderAccount
 from franchise_platform.observability.metrics import metric_callback, metric_invoice_paid
 
@@ -273,6 +274,7 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
         metric_invoice_paid(source=source)
         links_sync(deal)
         outbox_deal_state_enqueue(deal=deal, target=target)
+        lead_stage_events_for_payment(deal=deal, target=target)
         outbox_note_enqueue(
             deal=deal,
             key=f"payment:{payment.pk}",
