@@ -22,6 +22,7 @@ SECRETS = {
     "password2": "SENTINEL-PW2-9b7e11",
     "test_password1": "SENTINEL-TPW1-55aa03",
     "test_password2": "SENTINEL-TPW2-c3d9e8",
+    "password3": "SENTINEL-PW3-71be40",
 }
 
 PARTNER_BODY: dict[str, Any] = {

@@ -52,6 +52,7 @@ def test_create_answers_201_with_the_robokassa_addresses_and_no_password(owner_a
         "test_mode": False,
         "fiscalization": True,
         "invoice_number_start": 1_000_000_000,
+        "refunds_enabled": True,
         "result_url": f"{base}/result/",
         "success_url": f"{base}/success/",
         "fail_url": f"{base}/fail/",

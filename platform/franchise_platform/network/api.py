@@ -108,6 +108,7 @@ def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
             "test_mode": account.test_mode,
             "fiscalization": account.fiscalization,
             "invoice_number_start": account.invoice_number_start,
+            "refunds_enabled": bool(account.password3),
             "result_url": urls.result,
             "success_url": urls.success,
             "fail_url": urls.fail,

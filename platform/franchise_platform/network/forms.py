@@ -88,6 +88,7 @@ class PartnerForm(forms.Form):
     test_mode = forms.BooleanField(label=_("Тестовый режим"), required=False)
     test_password1 = _password(_("Тестовый пароль #1"))
     test_password2 = _password(_("Тестовый пароль #2"))
+    password3 = _password(_("Пароль #3 (для возвратов)"))
 
     PARTNER_FIELDS = ("name", "legal_form", "inn", "ogrn", "tax_system", "vat")
     SHOP_FIELDS = (
@@ -96,6 +97,7 @@ class PartnerForm(forms.Form):
         "password2",
         "test_password1",
         "test_password2",
+        "password3",
         "hash_algorithm",
         "test_mode",
         "fiscalization",
@@ -107,7 +109,7 @@ class PartnerForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.editing = partner is not None
         if self.editing:
-            for name in ("password1", "password2", "test_password1", "test_password2"):
+            for name in ("password1", "password2", "test_password1", "test_password2", "password3"):
                 self.fields[name].widget.attrs["placeholder"] = _("сохранён — оставьте пустым")
         else:
             # A new shop cannot work without them; on edit an empty field keeps the stored one.

@@ -35,6 +35,11 @@ class RobokassaIn(Schema):
     test_password2: SecretStr | None = Field(
         None, description="Test password #2 (needed for test mode)."
     )
+    password3: SecretStr | None = Field(
+        None,
+        description="Password #3, for refunds through Robokassa's Refund API only (optional). "
+        "Write-only: never returned.",
+    )
     hash_algorithm: HashAlgorithmT = "md5"
     test_mode: bool = False
     fiscalization: bool = False
@@ -53,6 +58,7 @@ class RobokassaPatch(Schema):
     password2: SecretStr | None = None
     test_password1: SecretStr | None = None
     test_password2: SecretStr | None = None
+    password3: SecretStr | None = None
     hash_algorithm: HashAlgorithmT | None = None
     test_mode: bool | None = None
     fiscalization: bool | None = None
@@ -91,6 +97,11 @@ class RobokassaOut(Schema):
     test_mode: bool
     fiscalization: bool
     invoice_number_start: int
+    refunds_enabled: bool = Field(
+        False,
+        description="The shop's Refund API key (Robokassa's third secret) is set: refunds can "
+        "be made through the platform.",
+    )
     result_url: str = Field(
         description="Paste as Result URL (method POST) in the shop's technical settings."
     )

@@ -59,6 +59,7 @@ FIELDS = {
     "robokassa.password2": _("Пароль #2"),
     "robokassa.test_password1": _("Тестовый пароль #1"),
     "robokassa.test_password2": _("Тестовый пароль #2"),
+    "robokassa.password3": _("Пароль #3"),
     "robokassa.hash_algorithm": _("Алгоритм хеша"),
     "robokassa.test_mode": _("Тестовый режим"),
     "robokassa.fiscalization": _("Фискализация"),

@@ -37,6 +37,7 @@ class ShopInput(TypedDict, total=False):
     password2: str
     test_password1: str
     test_password2: str
+    password3: str
     hash_algorithm: str
     test_mode: bool
     fiscalization: bool
