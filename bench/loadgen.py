@@ -23,6 +23,7 @@ class Outcome:
     bodies_ok: int
     seconds: float
     latencies: list[float]
+    errors: int = 0  # requests that got no answer (refused, reset or closed connections)
 
     @property
     def rate(self) -> float:
@@ -116,10 +117,11 @@ def _run(
     cursor = iter(range(len(requests)))
     statuses: dict[int, int] = {}
     ok = 0
+    errors = 0
     latencies: list[float] = []
 
     def loop() -> None:
-        nonlocal ok
+        nonlocal ok, errors
         conn = _Conn(port)
         while True:
             with lock:
@@ -127,7 +129,13 @@ def _run(
             if i is None:
                 return
             began = time.perf_counter()
-            status, body = conn.send(requests[i])
+            try:
+                status, body = conn.send(requests[i])
+            except OSError:  # ConnectionError included: counted, and a new connection next
+                with lock:
+                    errors += 1
+                conn = _Conn(port)
+                continue
             elapsed = time.perf_counter() - began
             with lock:
                 statuses[status] = statuses.get(status, 0) + 1
@@ -141,7 +149,7 @@ def _run(
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
-    out.put((statuses, ok, seconds, latencies))  # type: ignore[attr-defined]
+    out.put((statuses, ok, seconds, latencies, errors))  # type: ignore[attr-defined]
 
 
 def blast(
@@ -155,7 +163,7 @@ def blast(
     deadline = time.monotonic() + 600
     while True:
         try:
-            statuses, ok, seconds, latencies = queue.get(timeout=1)
+            statuses, ok, seconds, latencies, errors = queue.get(timeout=1)
             break
         except Empty:
             if not proc.is_alive():
@@ -164,4 +172,6 @@ def blast(
                 proc.kill()
                 raise TimeoutError("the load generator took over 10 minutes") from None
     proc.join(30)
-    return Outcome(statuses=statuses, bodies_ok=ok, seconds=seconds, latencies=latencies)
+    return Outcome(
+        statuses=statuses, bodies_ok=ok, seconds=seconds, latencies=latencies, errors=errors
+    )
