@@ -45,6 +45,7 @@ def _import_router(module: str) -> Router:
 NETWORK_ROUTERS: list[tuple[str, str]] = [
     ("franchise_platform.network.api", "/"),
     ("franchise_platform.payments.api", "/"),
+    ("franchise_platform.payments.refunds_api", "/"),
     ("franchise_platform.crm_sync.api", "/"),
 ]
 

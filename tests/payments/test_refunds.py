@@ -124,12 +124,19 @@ def _created_payload(fake):
 # --- amounts and confirmation ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", ["", "0", "-5", "abc", "1.005", "NaN", "Infinity", "1e12", None])
+@pytest.mark.parametrize(
+    "raw", ["", "0", "-5", "abc", "1.005", "NaN", "Infinity", "1e12", "1e400", "-1e400", None]
+)
 def test_a_bad_amount_is_refused_in_russian(raw):
     with pytest.raises(RefundRefused) as refused:
         refund_amount_parse(raw)
     assert refused.value.code == "invalid_amount"
     assert "сумм" in refused.value.detail.lower()
+
+
+def test_a_tiny_exponent_is_refused_too():
+    with pytest.raises(RefundRefused):
+        refund_amount_parse("1e-400")
 
 
 def test_typed_confirmation_is_the_word_or_the_amount():

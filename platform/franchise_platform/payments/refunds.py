@@ -102,13 +102,14 @@ def refund_amount_parse(raw: object) -> Decimal:
         value = Decimal(text)
     except (InvalidOperation, ValueError):
         value = Decimal("NaN")
+    if value.is_finite() and value >= Decimal("1e10"):
+        # Checked first: quantizing a huge exponent (1e400) overflows the context.
+        raise RefundRefused(_("Сумма возврата слишком большая."), "invalid_amount")
     if not value.is_finite() or value <= ZERO or value != value.quantize(CENT):
         raise RefundRefused(
             _("Укажите сумму возврата в рублях, больше нуля, не больше двух знаков после точки."),
             "invalid_amount",
         )
-    if value >= Decimal("1e10"):
-        raise RefundRefused(_("Сумма возврата слишком большая."), "invalid_amount")
     return value.quantize(CENT)
 
 
