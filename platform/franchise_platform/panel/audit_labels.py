@@ -40,9 +40,16 @@ ACTIONS = {
     "crm.outbox_retry": _("Повторена отправка в amoCRM"),
     "crm.outbox_retry_all": _("Повторена отправка в amoCRM всех недоставленных обновлений"),
     "crm.claim": _("Аккаунт amoCRM привязан по коду из виджета"),
+    "crm.stage_map": _("Выбраны этапы воронки amoCRM"),
+    "crm.location_source": _("Изменён источник локации сделки"),
 }
 
 FIELDS = {
+    "stage.prepayment_paid": _("Этап: внесена предоплата"),
+    "stage.fully_paid": _("Этап: оплачено полностью"),
+    "stage.refunded": _("Этап: оформлен возврат"),
+    "stage.settlement_failed": _("Этап: чек расчёта не пробит"),
+    "location_from_pipeline": _("Локация из воронки"),
     "legal_form": _("Форма"),
     "name": _("Название"),
     "inn": _("ИНН"),

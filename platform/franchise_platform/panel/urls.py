@@ -7,7 +7,7 @@ from django.views.i18n import set_language
 
 from franchise_platform.accounts.urls import urlpatterns as account_urls
 
-from .views import claim, deals, home, integrations, locations, partners, payments
+from .views import claim, deals, home, integrations, locations, partners, payments, stages
 
 app_name = "panel"
 
@@ -42,6 +42,21 @@ urlpatterns = [
     path("integrations/amocrm/replace/", integrations.amocrm_replace, name="amocrm_replace"),
     path("integrations/amocrm/finish/", integrations.amocrm_finish, name="amocrm_finish"),
     path("integrations/amocrm/fields/", integrations.crm_field_map, name="crm_field_map"),
+    path(
+        "integrations/amocrm/pipelines/refresh/",
+        stages.crm_pipelines_refresh_view,
+        name="crm_pipelines_refresh",
+    ),
+    path(
+        "integrations/amocrm/pipelines/location-source/",
+        stages.crm_location_source_view,
+        name="crm_location_source",
+    ),
+    path(
+        "integrations/amocrm/pipelines/<str:pipeline_id>/",
+        stages.crm_stage_map_view,
+        name="crm_stage_map",
+    ),
     path(
         "integrations/outbox/retry-all/",
         integrations.outbox_retry_all,

@@ -27,6 +27,7 @@ from franchise_platform.crm_sync.services import (
 from ..access import actor, forbidden, page, panel_view
 from ..forms import CrmFieldMapForm
 from ..selectors import crm_connection_get, outbox_dead_list, outbox_health, outbox_message_get
+from .stages import CrmStageMapForm, stages_context
 
 DEAD_SHOWN = 100
 # The roles in the order amoCRM's lead card shows our fields, with the names we create them under.
@@ -40,7 +41,11 @@ FIELD_ROLES = (
 
 
 def _render(
-    request: HttpRequest, form: CrmFieldMapForm | None = None, *, status: int = 200
+    request: HttpRequest,
+    form: CrmFieldMapForm | None = None,
+    *,
+    status: int = 200,
+    stage_form: CrmStageMapForm | None = None,
 ) -> HttpResponse:
     connection = crm_connection_get()
     field_map = (connection.field_map or {}) if connection else {}
@@ -59,6 +64,7 @@ def _render(
         # timesince says "0 minutes" for a message queued seconds ago
         "pending_fresh": oldest is not None and timezone.now() - oldest < timedelta(minutes=1),
         "dead": dead,
+        **stages_context(connection, stage_form),
     }
     return page(request, "panel/integrations/index.html", context, status=status)
 
