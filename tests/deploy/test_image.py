@@ -74,11 +74,9 @@ def run_role(role: str, env: dict[str, str], *options: str, timeout: float = 120
 class Container:
     """A container of the image, detached, removed on exit (its log kept as an artifact)."""
 
-    def __init__(self, role: str, env: dict[str, str]) -> None:
+    def __init__(self, role: str) -> None:
         self.role = role
         self.name = f"fp-test-{role}-{uuid.uuid4().hex[:8]}"
-        started = run_role(role, env, "-d", "--name", self.name)
-        assert started.returncode == 0, started.stderr
 
     def log(self) -> str:
         out = image_sh("podman", "logs", self.name)
@@ -95,8 +93,11 @@ class Container:
 
 @contextlib.contextmanager
 def container(role: str, env: dict[str, str]) -> Iterator[Container]:
-    box = Container(role, env)
+    box = Container(role)
     try:
+        # Started inside the try: a container created but not started is removed too.
+        started = run_role(role, env, "-d", "--name", box.name)
+        assert started.returncode == 0, started.stderr
         yield box
     finally:
         box.remove()
@@ -131,8 +132,13 @@ def test_image_runs_as_the_non_root_user_with_the_entrypoint(image):
 
 def test_migrate_role_migrates_an_empty_database(image, django_db_setup):
     with scratch_database("fp_image") as name:
-        migrate = run_role("migrate", container_env(database=name), "--rm", timeout=600)
-        (ARTIFACTS / "image-migrate.log").write_text(migrate.stdout + migrate.stderr)
+        box = Container("migrate")
+        try:
+            migrate = run_role(
+                "migrate", container_env(database=name), "--name", box.name, timeout=600
+            )
+        finally:
+            box.remove()  # also when the run above timed out
         assert migrate.returncode == 0, (migrate.stdout + migrate.stderr)[-4000:]
         schemas = {row[0] for row in query(name, "SELECT nspname FROM pg_namespace")}
         assert {"public", "network_template"} <= schemas
