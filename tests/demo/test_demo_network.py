@@ -4,6 +4,7 @@ needs, and nothing to do by hand first (issue 14, item 2)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -65,3 +66,14 @@ def test_demo_network_has_shops_locations_deals_in_every_state_and_a_confirmed_o
         assert WALK_LEAD_ID not in deals  # the walk's lead: its links are the newcomer's to make
     lead = demo_connector().lead(WALK_LEAD_ID)
     assert lead.price == Decimal("5000")
+
+
+def test_a_lost_crm_file_is_refilled_on_the_next_run(demo, settings):
+    call_command("demo_network")
+    Path(settings.CRM_CONNECTOR_OPTIONS["dummy"]["store_path"]).unlink()
+
+    call_command("demo_network")
+
+    crm = demo_connector()
+    assert crm.lead(WALK_LEAD_ID).price == Decimal("5000")
+    assert crm.lead(7002).price == Decimal("12000")

@@ -16,6 +16,7 @@ from django_tenants.utils import schema_context, tenant_context
 from billing_providers.dummy.provider import DummyProvider
 from crm_connectors import registry
 from crm_connectors.dummy.connector import DummyCrmConnector
+from crm_connectors.errors import CrmNotFound
 from franchise_platform.accounts.models import User
 from franchise_platform.crm_sync.connectors import connector_for
 from franchise_platform.crm_sync.models import CrmConnection
@@ -94,6 +95,7 @@ def demo_network_fill(*, network: Network) -> bool:
             email_verified_at=timezone.now()
         )
         if Partner.objects.exists():
+            _leads_restore()  # the stand-in CRM's file may be gone while the database stays
             return False
         locations = _shops_create()
         connection = CrmConnection.objects.create(
@@ -118,6 +120,28 @@ def demo_network_fill(*, network: Network) -> bool:
             if paid != "none":
                 _deal_make(connection, lead_id, paid)
     return True
+
+
+def _leads_restore() -> None:
+    crm = demo_connector()
+    for lead_id, title, price, shop, location, _ in LEADS:
+        try:
+            crm.lead(lead_id)
+            continue
+        except CrmNotFound:
+            pass
+        deal = Deal.objects.filter(crm_deal_id=lead_id).select_related("location").first()
+        place = (
+            deal.location
+            if deal and deal.location
+            else Location.objects.filter(name=SHOPS[shop].locations[location]).first()
+        )
+        crm.seed_lead(
+            lead_id,
+            title=title,
+            price=deal.total if deal else Decimal(price),
+            location_key=str(place.pk) if place else None,
+        )
 
 
 def _shops_create() -> list[list[Location]]:
