@@ -7,7 +7,7 @@ from django.views.i18n import set_language
 
 from franchise_platform.accounts.urls import urlpatterns as account_urls
 
-from .views import claim, deals, home, integrations, locations, partners, payments, stages
+from .views import claim, deals, home, integrations, locations, partners, payments, refunds, stages
 
 app_name = "panel"
 
@@ -34,6 +34,11 @@ urlpatterns = [
     path("locations/<str:location_id>/delete/", locations.location_delete, name="location_delete"),
     path("deals/", deals.deal_list, name="deal_list"),
     path("deals/<str:deal_id>/", deals.deal_detail, name="deal_detail"),
+    path(
+        "deals/<str:deal_id>/payments/<str:payment_id>/refund/",
+        refunds.payment_refund,
+        name="payment_refund",
+    ),
     path("payments/", payments.payment_list, name="payment_list"),
     path("payments/export.csv", payments.payment_export, name="payment_export"),
     path("integrations/", integrations.integrations, name="integrations"),

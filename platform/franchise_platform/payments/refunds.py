@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -137,7 +138,7 @@ def _receipt_mode(payment: Payment) -> str:
 
 def refund_request(
     *,
-    payment_id: object,
+    payment_id: UUID | str,
     amount: Decimal,
     user: Any,
     idempotency_key: str = "",
@@ -182,7 +183,7 @@ def _replay(refund: Refund, amount: Decimal) -> RefundOutcome:
     return RefundOutcome(refund=refund, created=False)
 
 
-def _reserve(*, payment_id: object, amount: Decimal, user: Any, key: str) -> RefundOutcome:
+def _reserve(*, payment_id: UUID | str, amount: Decimal, user: Any, key: str) -> RefundOutcome:
     if key:
         earlier = Refund.objects.filter(idempotency_key=key).first()
         if earlier is not None:
@@ -269,14 +270,14 @@ def _refund_items(refund: Refund, payment: Payment) -> tuple[RefundItem, ...]:
     )
 
 
-def _fail(refund_id: object, code: str, message: str) -> None:
+def _fail(refund_id: UUID | str, code: str, message: str) -> None:
     Refund.objects.filter(pk=refund_id, status=RefundStatus.PENDING).update(
         status=RefundStatus.FAILED, error=message[:300], finished_at=timezone.now()
     )
     logger.warning("refund %s refused: %s", refund_id, code)
 
 
-def refund_send(*, refund_id: object) -> None:
+def refund_send(*, refund_id: UUID | str) -> None:
     """Send a reserved refund to the provider: fetch the operation's key (and check it is still
     paid), then create the refund. A refusal releases the amount; no answer leaves the refund
     `unknown` (never re-sent: the provider has no idempotency key)."""
@@ -345,7 +346,7 @@ def refund_send(*, refund_id: object) -> None:
     logger.info("refund %s accepted by the provider", refund.pk)
 
 
-def _queue_poll(refund_id: object, *, countdown: float) -> None:
+def _queue_poll(refund_id: UUID | str, *, countdown: float) -> None:
     from .tasks import refund_poll_task
 
     transaction.on_commit(
@@ -396,7 +397,7 @@ def refund_poll(*, refund_id: str) -> str | None:
     return RefundStatus.PROCESSING
 
 
-def refund_apply(*, refund_id: object) -> bool:
+def refund_apply(*, refund_id: UUID | str) -> bool:
     """Take a finished refund into the deal, exactly once: paid and refunded sums, status, the
     overpayment still due, the links, and the lead (paid sum, status, one note). True if applied
     now."""

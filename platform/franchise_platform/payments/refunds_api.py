@@ -64,7 +64,7 @@ def refund_out(refund: Refund) -> dict[str, Any]:
 @router.post("/payments/{invoice_id}/refund", response={202: RefundOut, **ERROR_RESPONSES})
 def payment_refund(
     request: HttpRequest, invoice_id: int, payload: RefundIn
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     """Return money of one paid invoice to the buyer (owner or admin). Idempotent by the
     `Idempotency-Key` header: the same key answers the same refund; another amount with it is
     409. More than is left to refund is 422."""

@@ -12,6 +12,7 @@ from tenants.services import network_base_url
 from ..access import page, panel_view
 from ..filters import DealFilter, query_without_page
 from ..timeline import callback_reason, timeline_events
+from .refunds import deal_refunds, refund_offers
 
 DEALS_PAGE_SIZE = 50
 
@@ -40,5 +41,7 @@ def deal_detail(request: HttpRequest, deal_id: str) -> HttpResponse:
         "callbacks": [(row, callback_reason(row.event)) for row in history.callbacks],
         "events": timeline_events(history),
         "pay_base": network_base_url(request.tenant),  # type: ignore[attr-defined]
+        "refunds": deal_refunds(deal=deal),
+        "refund_offers": refund_offers(deal=deal) if request.user.can_edit else {},  # type: ignore[union-attr]
     }
     return page(request, "panel/deals/detail.html", context)
