@@ -125,6 +125,9 @@ class FakeAccount:
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     pipelines: dict[int, dict[str, Any]] = field(default_factory=dict)
+    stage_moves: list[tuple[int, int, int]] = field(
+        default_factory=list
+    )  # (lead, pipeline, status)
     arrivals: deque[float] = field(default_factory=deque)
     revoked_status: int | None = None
     banned: bool = False
@@ -430,6 +433,12 @@ class FakeAmoCrm:
         with self.lock:
             statuses = self.accounts[account_id].pipelines[pipeline_id]["statuses"]
             return int(next(s["id"] for s in statuses if s["name"] == name))
+
+    def stage_moves(self, account_id: int, lead_id: int) -> list[int]:
+        """The status ids the API set on the lead, in order (a manager's moves are not here)."""
+        with self.lock:
+            moves = self.accounts[account_id].stage_moves
+            return [status for lead, _pipeline, status in moves if lead == lead_id]
 
     def main_pipeline_id(self, account_id: int) -> int:
         with self.lock:
@@ -1317,6 +1326,9 @@ class FakeAmoCrm:
                 item["status_id"],
                 request_id,
             )
+        if "status_id" in item:
+            pipeline = item.get("pipeline_id", lead["pipeline_id"])
+            account.stage_moves.append((lead_id, pipeline, item["status_id"]))
         for key in ("name", "price", "status_id", "pipeline_id", "responsible_user_id"):
             if key in item:
                 lead[key] = item[key]
