@@ -77,6 +77,9 @@ class ReceiptRequest:
     item_name: str
     amount: Decimal
     payment_kind: PaymentKind
+    # Paid at or after the start of the service: the payment settles (``full_payment``, the
+    # nominal rate) instead of being another advance (fiscal.md §1.2).
+    service_rendered: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,54 @@ class InvoiceState:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", _frozen_mapping(self.extra))
+
+
+class ReceiptStatus(StrEnum):
+    """Where a settlement receipt stands at the provider."""
+
+    ACCEPTED = "accepted"  # taken, registration at the cash register still pending
+    REGISTERED = "registered"  # fiscalized: the buyer has it
+    FAILED = "failed"  # refused or failed to register; ``description`` says why
+
+
+@dataclass(frozen=True)
+class SettlementReceiptRequest:
+    """The second receipt (``full_payment``, the advance offset) that closes the prepayment
+    receipt of one paid operation once the service is delivered (fiscal.md §2).
+
+    ``receipt_id`` is a NEW number of the platform's (never an invoice id in use);
+    ``origin_invoice_id`` the paid invoice whose receipt is closed; ``amount`` what that
+    operation received (the offset); ``vat`` the nominal rate, as in ``ReceiptRequest``;
+    ``email`` and/or ``phone`` (``7XXXXXXXXXX``) are required."""
+
+    receipt_id: int
+    origin_invoice_id: int
+    tax_system: str
+    vat: str
+    item_name: str
+    amount: Decimal
+    site_url: str
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class SettlementReceiptResult:
+    """The provider's answer about a settlement receipt (to sending it, or to a status check).
+
+    ``accepted`` is False only for a refusal or a registration error (``status`` FAILED).
+    ``fiscal`` holds the fiscal attributes once registered (number of the fiscal drive,
+    document number and attribute, date), as strings."""
+
+    accepted: bool
+    result_code: str
+    description: str | None
+    operation_key: str | None = None
+    status: ReceiptStatus = ReceiptStatus.ACCEPTED
+    fiscal: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fiscal", _frozen_mapping(self.fiscal))
 
 
 # --- refunds -------------------------------------------------------------------------------------
@@ -298,6 +349,33 @@ class BillingProvider(ABC):
         ``ProviderConfigError`` (the provider rejects our credentials or shop),
         ``ProviderResponseError`` (an answer we cannot interpret).
         """
+
+    # True when the provider issues settlement receipts (``send_settlement_receipt``).
+    settles_receipts: ClassVar[bool] = False
+
+    def send_settlement_receipt(
+        self, account: ProviderAccount, request: SettlementReceiptRequest
+    ) -> SettlementReceiptResult:
+        """Send the settlement receipt of one operation (network call). Not idempotent at the
+        provider: ask ``fetch_settlement_receipt_state`` before any resend of the same id.
+
+        Returns the result (``status`` ACCEPTED, REGISTERED or FAILED). Raises
+        ``ProviderConfigError`` (bad request or settings; ``not_supported`` by default),
+        ``ProviderUnavailable`` (retry later), ``ProviderResponseError`` (unreadable answer).
+        """
+        raise ProviderConfigError(
+            "This provider issues no settlement receipts", code="not_supported"
+        )
+
+    def fetch_settlement_receipt_state(
+        self, account: ProviderAccount, receipt_id: int
+    ) -> SettlementReceiptResult:
+        """Ask where a settlement receipt sent earlier stands (network call).
+
+        Returns the result; raises as ``send_settlement_receipt``."""
+        raise ProviderConfigError(
+            "This provider issues no settlement receipts", code="not_supported"
+        )
 
     supports_refunds: ClassVar[bool] = False
 

@@ -89,6 +89,8 @@ class FieldMap:
     paid_sum_field_id: int
     status_field_id: int
     status_options: Mapping[str, int] = field(default_factory=dict)
+    # An existing date field of the owner's holding the service's start (mapped, never created).
+    service_date_field_id: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "location_options", _frozen_mapping(self.location_options))
@@ -110,6 +112,12 @@ class FieldMap:
             "paid_sum_field_id": self.paid_sum_field_id,
             "status_field_id": self.status_field_id,
             "status_options": dict(self.status_options),
+            # Only when mapped: the other *_field_id keys name fields that exist.
+            **(
+                {"service_date_field_id": self.service_date_field_id}
+                if self.service_date_field_id
+                else {}
+            ),
         }
 
     @classmethod
@@ -122,6 +130,9 @@ class FieldMap:
             paid_sum_field_id=int(data["paid_sum_field_id"]),
             status_field_id=int(data["status_field_id"]),
             status_options={str(k): int(v) for k, v in data.get("status_options", {}).items()},
+            service_date_field_id=(
+                int(data["service_date_field_id"]) if data.get("service_date_field_id") else None
+            ),
         )
 
 
@@ -136,6 +147,8 @@ class LeadSnapshot:
     # Where the lead stands (CRM ids as strings); "" when the CRM has no pipelines.
     pipeline_id: str = ""
     stage_id: str = ""
+    # The service's start, from the mapped date field (None when unmapped or empty).
+    service_date: datetime | None = None
 
 
 # A stage's kind: the platform may move a lead only into an ``open`` stage or a closing one

@@ -24,6 +24,9 @@ from billing_providers.base import (
     InvoiceStatus,
     IssuedInvoice,
     ProviderAccount,
+    ReceiptStatus,
+    SettlementReceiptRequest,
+    SettlementReceiptResult,
 )
 from billing_providers.errors import ProviderConfigError
 
@@ -57,6 +60,7 @@ class DummyProvider(BillingProvider):
     backs ``fetch_invoice_state``; it defaults to a process-wide dict."""
 
     slug: ClassVar[str] = "dummy"
+    settles_receipts: ClassVar[bool] = True
     signature_fields: ClassVar[frozenset[str]] = frozenset({"sig"})
 
     def __init__(
@@ -230,3 +234,24 @@ class DummyProvider(BillingProvider):
     def set_state(self, account: ProviderAccount, state: InvoiceState) -> None:
         """Pretend the provider changed an invoice's state (e.g. paid with a lost callback)."""
         self.states[(account.login, state.invoice_id)] = state
+
+    def send_settlement_receipt(
+        self, account: ProviderAccount, request: SettlementReceiptRequest
+    ) -> SettlementReceiptResult:
+        """Registers the receipt at once; refuses one without a contact or a positive offset
+        (``ProviderConfigError``), as a real cash register would. No network."""
+        if not (request.email or request.phone):
+            raise ProviderConfigError("The receipt needs an e-mail or a phone", code="no_contact")
+        if request.amount <= 0 or request.receipt_id == request.origin_invoice_id:
+            raise ProviderConfigError("Bad settlement receipt", code="bad_receipt")
+        return SettlementReceiptResult(
+            accepted=True, result_code="2", description="ok", status=ReceiptStatus.REGISTERED
+        )
+
+    def fetch_settlement_receipt_state(
+        self, account: ProviderAccount, receipt_id: int
+    ) -> SettlementReceiptResult:
+        """Every receipt the dummy took is registered. Never raises."""
+        return SettlementReceiptResult(
+            accepted=True, result_code="2", description="ok", status=ReceiptStatus.REGISTERED
+        )

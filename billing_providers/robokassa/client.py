@@ -29,6 +29,7 @@ from billing_providers.robokassa.consts import (
     MOSCOW_TZ,
     OP_STATE_EXT_PATH,
     SECOND_RECEIPT_PATH,
+    SECOND_RECEIPT_STATUS_PATH,
 )
 
 logger = logging.getLogger(__name__)
@@ -208,9 +209,17 @@ class RobokassaClient:
     def attach_second_receipt(self, body: str) -> Mapping[str, Any]:
         """POST a signed second-receipt body (§5.3); returns the decoded JSON answer.
         Raises ProviderUnavailable or ProviderResponseError."""
+        return self._fiscal_call(SECOND_RECEIPT_PATH, body)
+
+    def second_receipt_status(self, body: str) -> Mapping[str, Any]:
+        """POST a signed Receipt/Status body (fiscal.md §2.3); returns the decoded JSON answer.
+        Raises ProviderUnavailable or ProviderResponseError."""
+        return self._fiscal_call(SECOND_RECEIPT_STATUS_PATH, body)
+
+    def _fiscal_call(self, path: str, body: str) -> Mapping[str, Any]:
         response = self._request(
             "POST",
-            self.fiscal_base_url + SECOND_RECEIPT_PATH,
+            self.fiscal_base_url + path,
             content=body.encode("ascii"),
             headers={"Content-Type": "application/json"},
         )
@@ -218,12 +227,10 @@ class RobokassaClient:
             answer = json.loads(response.content)
         except ValueError:
             raise ProviderResponseError(
-                "Receipt/Attach answer is not JSON", code="bad_response", permanent=False
+                f"{path} answer is not JSON", code="bad_response", permanent=False
             ) from None
         if not isinstance(answer, dict):
-            raise ProviderResponseError(
-                "Receipt/Attach answer is not an object", code="bad_response"
-            )
+            raise ProviderResponseError(f"{path} answer is not an object", code="bad_response")
         return answer
 
 

@@ -13,6 +13,7 @@ SECOND_RECEIPT_PATH: Final = "/RoboFiscal/Receipt/Attach"
 REFUND_BASE_URL: Final = "https://services.robokassa.ru"
 REFUND_CREATE_PATH: Final = "/RefundService/Refund/Create"
 REFUND_STATE_PATH: Final = "/RefundService/Refund/GetState"
+SECOND_RECEIPT_STATUS_PATH: Final = "/RoboFiscal/Receipt/Status"
 
 XML_NAMESPACE: Final = "http://merchant.roboxchange.com/WebService/"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import tzinfo
 from decimal import Decimal
 from typing import ClassVar, Literal
@@ -18,10 +17,13 @@ from billing_providers.base import (
     InvoiceStatus,
     IssuedInvoice,
     ProviderAccount,
+    ReceiptStatus,
     RefundCreated,
     RefundRequest,
     RefundState,
     RefundStatus,
+    SettlementReceiptRequest,
+    SettlementReceiptResult,
 )
 from billing_providers.errors import (
     ProviderConfigError,
@@ -39,11 +41,11 @@ from billing_providers.robokassa.links import (
     shp_from_extra,
 )
 from billing_providers.robokassa.receipts import (
-    SettlementReceiptRequest,
     build_receipt,
     encode_receipt,
     receipt_json,
     settlement_receipt_body,
+    settlement_status_body,
 )
 from billing_providers.robokassa.refunds import REFUND_LABELS, refund_payload, refund_token
 from billing_providers.robokassa.signatures import (
@@ -73,17 +75,6 @@ STATE_STATUSES: dict[str, InvoiceStatus] = {
     "80": InvoiceStatus.SUSPENDED,
     "100": InvoiceStatus.PAID,
 }
-
-
-@dataclass(frozen=True)
-class SettlementReceiptResult:
-    """Robokassa's answer to a second receipt: ``accepted`` unless it reported a
-    registration error (code 3)."""
-
-    accepted: bool
-    result_code: str
-    description: str | None
-    operation_key: str | None = None
 
 
 def _secret(account: ProviderAccount, key: str) -> str:
@@ -120,6 +111,7 @@ class RobokassaProvider(BillingProvider):
     """
 
     slug: ClassVar[str] = "robokassa"
+    settles_receipts: ClassVar[bool] = True
     tells_unused_numbers: ClassVar[bool] = True  # OpStateExt result code 3
     signature_fields: ClassVar[frozenset[str]] = frozenset({"signaturevalue"})
     supports_refunds: ClassVar[bool] = True
@@ -347,9 +339,10 @@ class RobokassaProvider(BillingProvider):
     ) -> SettlementReceiptResult:
         """Send the second (``full_payment``) receipt (§5.3), signed with the live Password #1.
 
-        Returns the result (``accepted`` is False for code 3, a registration error). Raises
-        ProviderConfigError (missing password, bad request), ProviderUnavailable (network,
-        5xx, code 1000), ProviderResponseError (unexpected answer).
+        Returns the result: code 0 or 1 ACCEPTED, 2 REGISTERED, 3 FAILED (``accepted`` False).
+        Raises ProviderConfigError (missing password, bad request: no contact, reused id),
+        ProviderUnavailable (network, 5xx, code 1000), ProviderResponseError (unexpected
+        answer).
         """
         body = settlement_receipt_body(
             request,
@@ -358,22 +351,22 @@ class RobokassaProvider(BillingProvider):
             algorithm=_algorithm(account),
             alphabet=self.fiscal_base64_alphabet,
         )
-        answer = self.client.attach_second_receipt(body)
-        code = str(answer.get("ResultCode", answer.get("Code", "")))
-        description = answer.get("ResultDescription", answer.get("Description"))
-        op_key = answer.get("OpKey")
-        if code == "1000":
-            raise ProviderUnavailable("Robokassa reported an internal error", code="internal")
-        if code not in {"0", "1", "2", "3"}:
-            raise ProviderResponseError(
-                f"Unexpected Receipt/Attach result code {code!r}", code="unexpected_result"
-            )
-        return SettlementReceiptResult(
-            accepted=code != "3",
-            result_code=code,
-            description=str(description) if description is not None else None,
-            operation_key=str(op_key) if op_key is not None else None,
+        return _receipt_result(self.client.attach_second_receipt(body), "Receipt/Attach")
+
+    def fetch_settlement_receipt_state(
+        self, account: ProviderAccount, receipt_id: int
+    ) -> SettlementReceiptResult:
+        """Receipt/Status for the second receipt's own ``id`` (fiscal.md §2.3), signed like
+        Attach. Returns the result with the fiscal attributes once registered (code 2); raises
+        as ``send_settlement_receipt``."""
+        body = settlement_status_body(
+            receipt_id=receipt_id,
+            merchant_login=account.login,
+            password1=_secret(account, consts.PASSWORD1),
+            algorithm=_algorithm(account),
+            alphabet=self.fiscal_base64_alphabet,
         )
+        return _receipt_result(self.client.second_receipt_status(body), "Receipt/Status")
 
     def refund_create(self, account: ProviderAccount, request: RefundRequest) -> RefundCreated:
         """``Refund/Create`` (§8): the compact payload in an HS256 JWT keyed with Password #3,
@@ -417,3 +410,43 @@ class RobokassaProvider(BillingProvider):
             amount=parse_amount(str(amount)) if amount is not None else None,
             raw_label=label,
         )
+
+
+_RECEIPT_STATUSES: dict[str, ReceiptStatus] = {
+    "0": ReceiptStatus.ACCEPTED,
+    "1": ReceiptStatus.ACCEPTED,
+    "2": ReceiptStatus.REGISTERED,
+    "3": ReceiptStatus.FAILED,
+}
+_FISCAL_FIELDS = (
+    "FnNumber",
+    "FiscalDocumentNumber",
+    "FiscalDocumentAttribute",
+    "FiscalDate",
+    "FiscalType",
+)
+
+
+def _receipt_result(answer: Mapping[str, object], call: str) -> SettlementReceiptResult:
+    # Attach answers ResultCode/ResultDescription, Status answers Code/Description (§2.3).
+    code = str(answer.get("ResultCode", answer.get("Code", "")))
+    description = answer.get("ResultDescription", answer.get("Description"))
+    op_key = answer.get("OpKey")
+    if code == "1000":
+        raise ProviderUnavailable("Robokassa reported an internal error", code="internal")
+    status = _RECEIPT_STATUSES.get(code)
+    if status is None:
+        raise ProviderResponseError(
+            f"Unexpected {call} result code {code!r}", code="unexpected_result"
+        )
+    fiscal = {
+        name: str(answer[name]) for name in _FISCAL_FIELDS if answer.get(name) not in (None, "")
+    }
+    return SettlementReceiptResult(
+        accepted=status is not ReceiptStatus.FAILED,
+        result_code=code,
+        description=str(description)[:500] if description is not None else None,
+        operation_key=str(op_key) if op_key is not None else None,
+        status=status,
+        fiscal=fiscal if status is ReceiptStatus.REGISTERED else {},
+    )

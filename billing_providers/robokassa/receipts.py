@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 
-from billing_providers.base import PaymentKind, ReceiptRequest
+from billing_providers.base import PaymentKind, ReceiptRequest, SettlementReceiptRequest
 from billing_providers.errors import ProviderConfigError
 from billing_providers.robokassa.consts import RECEIPT_ITEM_NAME_MAX_LENGTH
 from billing_providers.robokassa.signatures import Base64Alphabet, fiscal_envelope, format_out_sum
@@ -93,7 +92,11 @@ def build_receipt(request: ReceiptRequest) -> dict[str, Any]:
 
     Raises ProviderConfigError for an unknown tax system or VAT rate, an empty item name or a
     bad amount. Serialize with ``receipt_json``."""
-    payment_method = PAYMENT_METHODS[request.payment_kind]
+    payment_method = (
+        SETTLEMENT_PAYMENT_METHOD
+        if request.service_rendered
+        else PAYMENT_METHODS[request.payment_kind]
+    )
     return {
         "sno": sno_code(request.tax_system),
         "items": [
@@ -144,25 +147,6 @@ def encode_receipt(receipt_json_text: str) -> str:
     return quote(receipt_json_text, safe="")
 
 
-@dataclass(frozen=True)
-class SettlementReceiptRequest:
-    """The second receipt (``full_payment``) that closes the prepayment receipt(s) of an
-    operation after the service was delivered (§5.3).
-
-    ``receipt_id`` is a NEW unique number (not an InvId in use); ``origin_invoice_id`` the
-    paid InvId whose receipt is closed; ``email`` and/or ``phone`` are required."""
-
-    receipt_id: int
-    origin_invoice_id: int
-    tax_system: str
-    vat: str
-    item_name: str
-    amount: Decimal
-    site_url: str
-    email: str | None = None
-    phone: str | None = None
-
-
 def build_settlement_receipt(
     request: SettlementReceiptRequest, *, merchant_login: str
 ) -> dict[str, Any]:
@@ -177,7 +161,9 @@ def build_settlement_receipt(
         key: value for key, value in (("email", request.email), ("phone", request.phone)) if value
     }
     if not client:
-        raise ProviderConfigError("The receipt needs an e-mail or a phone", code="bad_receipt")
+        raise ProviderConfigError("The receipt needs an e-mail or a phone", code="no_contact")
+    if request.amount <= 0:
+        raise ProviderConfigError("The offset must be positive", code="bad_receipt")
     total = _money(request.amount)
     tax = tax_code(request.vat, SETTLEMENT_PAYMENT_METHOD)
     return {
@@ -217,4 +203,18 @@ def settlement_receipt_body(
     payload = receipt_json(
         build_settlement_receipt(request, merchant_login=merchant_login), ensure_ascii=True
     )
+    return fiscal_envelope(payload, password1=password1, algorithm=algorithm, alphabet=alphabet)
+
+
+def settlement_status_body(
+    *,
+    receipt_id: int,
+    merchant_login: str,
+    password1: str,
+    algorithm: str,
+    alphabet: Base64Alphabet = "urlsafe",
+) -> str:
+    """The signed body for ``/RoboFiscal/Receipt/Status``: the same envelope around
+    ``{"merchantId","id"}`` (fiscal.md §2.3)."""
+    payload = receipt_json({"merchantId": merchant_login, "id": str(receipt_id)}, ensure_ascii=True)
     return fiscal_envelope(payload, password1=password1, algorithm=algorithm, alphabet=alphabet)

@@ -108,6 +108,7 @@ class AmoCrmConnector(CrmConnector):
         location_key: str | None = None
         location_label: str | None = None
         values = data.get("custom_fields_values") or []  # null when empty (§7.16)
+        service_date = _service_date(values, fields.service_date_field_id)
         for item in values if isinstance(values, list) else []:
             if not isinstance(item, dict) or item.get("field_id") != fields.location_field_id:
                 continue
@@ -131,6 +132,7 @@ class AmoCrmConnector(CrmConnector):
             updated_at=datetime.fromtimestamp(updated, UTC) if isinstance(updated, int) else None,
             pipeline_id=str(pipeline_id) if isinstance(pipeline_id, int) else "",
             stage_id=str(status_id) if isinstance(status_id, int) else "",
+            service_date=service_date,
         )
 
     def read_pipelines(self) -> list[Pipeline]:
@@ -226,3 +228,21 @@ class AmoCrmConnector(CrmConnector):
     @classmethod
     def parse_webhook(cls, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:
         return parse_lead_events(payload)
+
+
+def _service_date(values: object, field_id: int | None) -> datetime | None:
+    """A date / date_time field's value: a Unix timestamp (amoCRM sends an int, some accounts
+    a digit string). None when unmapped, empty or unreadable."""
+    if field_id is None or not isinstance(values, list):
+        return None
+    for item in values:
+        if not isinstance(item, dict) or item.get("field_id") != field_id:
+            continue
+        chosen = item.get("values")
+        first = chosen[0] if isinstance(chosen, list) and chosen else None
+        raw = first.get("value") if isinstance(first, dict) else None
+        if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+            raw = int(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw < 32_503_680_000:
+            return datetime.fromtimestamp(raw, UTC)
+    return None

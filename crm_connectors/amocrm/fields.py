@@ -245,6 +245,7 @@ class FieldSynchronizer:
                 if ROLE_STATUS in plans
                 else {}
             ),
+            service_date_field_id=existing.service_date_field_id if existing else None,
         )
 
     def _create_missing(

@@ -8,6 +8,7 @@ def network_sweep() -> dict[str, int]:
     from franchise_platform.crm_sync.notices import outbox_dead_notify
     from franchise_platform.crm_sync.sweeping import outbox_requeue
     from franchise_platform.payments.refunds import refunds_requeue
+    from franchise_platform.payments.settlement import settlement_receipts_requeue
     from franchise_platform.payments.sweeping import callbacks_requeue
 
     return {
@@ -15,6 +16,7 @@ def network_sweep() -> dict[str, int]:
         "refunds": refunds_requeue(),
         "outbox": outbox_requeue(),
         "dead_notified": outbox_dead_notify(),
+        "settlement_receipts": settlement_receipts_requeue(),
     }
 
 

@@ -323,6 +323,7 @@ def test_unreachable_robokassa_is_unavailable():
 
 def test_settlement_receipt_end_to_end(fake, shop_factory):
     shop = shop_factory(fiscalization=True)
+    fake.add_history(shop.account.login, 5013, "1200.00")  # the paid operation being settled
     request = SettlementReceiptRequest(
         receipt_id=900001,
         origin_invoice_id=5013,

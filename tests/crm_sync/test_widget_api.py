@@ -65,6 +65,9 @@ def test_button_returns_the_contract_shape(lead, amo):
         "status": "open",
         "overpaid": "0.00",
         "test_paid": "0.00",
+        "service_date": None,
+        "delivered_at": None,
+        "receipts": [],
     }
     assert body["location"] == {"id": str(location.pk), "name": location.name}
     assert body["partner"]["id"] == str(location.partner_id)

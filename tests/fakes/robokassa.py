@@ -27,7 +27,15 @@ Endpoints (GET or POST where Robokassa allows both):
 * ``/Merchant/WebService/Service.asmx/OpStateExt`` — XML status (§6), signed with Password #2.
   An invoice that was only viewed has no operation yet (Result/Code 3), as with the real one;
   ``set_state`` creates one in any state.
-* ``/RoboFiscal/Receipt/Attach`` — the second receipt (§5.3), signature checked.
+* ``/RoboFiscal/Receipt/Attach`` — the second receipt (§5.3, fiscal.md §2): signature
+  (Password #1, the shop's algorithm), the payload's rules (``id`` ≠ ``originId`` and no InvId,
+  ``originId`` a paid live operation of the shop, ``sell``, ``full_payment`` only, one
+  ``payments`` entry of type 2, total = Σ items = Σ payments ≤ the operation's amount, a
+  client contact, ``vats`` of the item's rate) and the limit of one settlement per operation.
+  A refusal answers ``ResultCode`` 3 with the reason.
+* ``/RoboFiscal/Receipt/Status`` — the same envelope around ``{"merchantId","id"}``; answers
+  ``Code`` 1 (awaiting) for ``receipt_pending_polls`` checks, then 2 with the fiscal attributes
+  (or 3 when ``receipt_registration_error`` is set). An unknown id is Code 3.
 * ``/RefundService/Refund/Create`` and ``/Refund/GetState`` — the Refund API (§8): an HS256/384/512
   JWT (bare or as a JSON string) keyed with the shop's Password #3, compact payload, the operation
   found by OpKey, only a paid live one; ``RefundSum`` ≤ what is left (else
@@ -72,6 +80,7 @@ OP_STATE_PATH = "/Merchant/WebService/Service.asmx/OpStateExt"
 RECEIPT_ATTACH_PATH = "/RoboFiscal/Receipt/Attach"
 REFUND_CREATE_PATH = "/RefundService/Refund/Create"
 REFUND_STATE_PATH = "/RefundService/Refund/GetState"
+RECEIPT_STATUS_PATH = "/RoboFiscal/Receipt/Status"
 XML_NS = "http://merchant.roboxchange.com/WebService/"
 MSK = timezone(timedelta(hours=3))
 
@@ -300,6 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(*fake._refund_create(body, self.headers.get("Content-Type", "")))
         elif path == REFUND_STATE_PATH and self.command == "GET":
             self._answer(*fake._refund_state(dict(params)))
+        elif path == RECEIPT_STATUS_PATH and self.command == "POST":
+            self._answer(*fake._receipt_status(body))
         else:
             self._answer(404, "not found", "text/plain", {})
 
@@ -317,6 +328,10 @@ class FakeRobokassa:
         self.deliveries: list[ResultDelivery] = []
         self.requests: list[FakeRequest] = []
         self.attached_receipts: list[dict[str, Any]] = []
+        self.receipt_attach_http_status: int | None = None
+        self.receipt_pending_polls = 0
+        self.receipt_registration_error: str | None = None
+        self._receipt_polls: dict[tuple[str, str], int] = {}
         self.result_attempts = 1
         self.result_retry_delay = 0.0
         self.op_state_http_status: int | None = None
@@ -754,10 +769,19 @@ class FakeRobokassa:
 
     # second receipt -----------------------------------------------------------------------------
 
-    def _receipt_attach(self, body: str) -> tuple[int, str, str, dict[str, str]]:
-        def answer(code: str, description: str) -> tuple[int, str, str, dict[str, str]]:
-            text = json.dumps({"ResultCode": code, "ResultDescription": description})
-            return 200, text, "application/json", {}
+    @staticmethod
+    def _fiscal_answer(
+        code: str, description: str, **extra: str
+    ) -> tuple[int, str, str, dict[str, str]]:
+        return (
+            200,
+            json.dumps({"ResultCode": code, "ResultDescription": description, **extra}),
+            ("application/json"),
+            {},
+        )
+
+    def _fiscal_payload(self, body: str) -> tuple[FakeShop, dict[str, Any]] | str:
+        """The verified payload of a fiscal envelope, or the reason it is refused."""
 
         def b64decode(part: str) -> bytes:
             padded = part + "=" * (-len(part) % 4)
@@ -768,13 +792,114 @@ class FakeRobokassa:
             payload = json.loads(b64decode(payload_b64), parse_float=Decimal)
             shop = self.shops[payload["merchantId"]]
         except (ValueError, KeyError, TypeError):
-            return answer("3", "bad request")
+            return "bad request"
         digest = fake_hash(shop.hash_algorithm, payload_b64 + shop.password1)
         if not hmac.compare_digest(b64decode(signature_b64), digest.encode()):
-            return answer("3", "bad signature")
+            return "bad signature"
+        return shop, payload
+
+    def _receipt_attach(self, body: str) -> tuple[int, str, str, dict[str, str]]:
+        if self.receipt_attach_http_status is not None:
+            return self.receipt_attach_http_status, "error", "text/plain", {}
+        verified = self._fiscal_payload(body)
+        if isinstance(verified, str):
+            return self._fiscal_answer("3", verified)
+        shop, payload = verified
+        problem = self._settlement_problem(shop, payload)
+        if problem is not None:
+            return self._fiscal_answer("3", problem)
         with self._lock:
             self.attached_receipts.append(payload)
-        return answer("0", "ok")
+        return self._fiscal_answer("0", "ok")
+
+    def _settlement_problem(self, shop: FakeShop, payload: dict[str, Any]) -> str | None:
+        receipt_id, origin_id = str(payload.get("id", "")), str(payload.get("originId", ""))
+        if not receipt_id.isdigit() or not origin_id.isdigit():
+            return "id and originId must be integers"
+        if receipt_id == origin_id:
+            return "id must differ from originId"
+        with self._lock:
+            if (shop.login, int(receipt_id)) in self.invoices:
+                return "id is an operation of the shop"
+            origin = self.invoices.get((shop.login, int(origin_id)))
+            settled = [r for r in self.attached_receipts if r["merchantId"] == shop.login]
+        if origin is None or origin.state != 100 or origin.is_test:
+            return "originId is not a paid operation"
+        if any(str(r["originId"]) == origin_id for r in settled):
+            return "the operation already has its two receipts"
+        if any(str(r["id"]) == receipt_id for r in settled):
+            return "id already used"
+        if payload.get("operation") != "sell":
+            return "operation must be sell"
+        items, payments = payload.get("items") or [], payload.get("payments") or []
+        client = payload.get("client") or {}
+        if not (client.get("email") or client.get("phone")):
+            return "client email or phone required"
+        if not items or len(items) > 100:
+            return "1..100 items"
+        if any(item.get("payment_method") != "full_payment" for item in items):
+            return "payment_method must be full_payment"
+        if any(len(str(item.get("name", ""))) > 128 for item in items):
+            return "item name too long"
+        if len(payments) != 1 or payments[0].get("type") != 2:
+            return "payments must be one entry of type 2"
+        total = Decimal(str(payload.get("total")))
+        if total <= 0 or total.as_tuple().exponent < -2 or total >= Decimal("1e8"):
+            return "bad total"
+        if sum(Decimal(str(i["sum"])) for i in items) != total:
+            return "total differs from the items"
+        if Decimal(str(payments[0].get("sum"))) != total:
+            return "total differs from the payments"
+        if total > origin.out_sum:
+            return "the offset exceeds the operation"
+        taxes = {item.get("tax") for item in items}
+        vats = payload.get("vats") or []
+        if {v.get("type") for v in vats} != taxes:
+            return "vats do not match the items' rates"
+        if taxes & {"vat105", "vat107", "vat110", "vat120", "vat122"}:
+            return "a settlement takes the nominal rate"
+        return None
+
+    def _receipt_status(self, body: str) -> tuple[int, str, str, dict[str, str]]:
+        def answer(
+            code: str, description: str, **extra: str
+        ) -> tuple[int, str, str, dict[str, str]]:
+            text = json.dumps({"Code": code, "Description": description, **extra})
+            return 200, text, "application/json", {}
+
+        verified = self._fiscal_payload(body)
+        if isinstance(verified, str):
+            return answer("3", verified)
+        shop, payload = verified
+        receipt_id = str(payload.get("id", ""))
+        with self._lock:
+            known = any(
+                r["merchantId"] == shop.login and str(r["id"]) == receipt_id
+                for r in self.attached_receipts
+            )
+            key = (shop.login, receipt_id)
+            polls = self._receipt_polls.get(key, 0) + 1
+            self._receipt_polls[key] = polls
+        if not known:
+            return answer("3", "receipt not found")
+        if polls <= self.receipt_pending_polls:
+            return answer("1", "awaiting registration")
+        if self.receipt_registration_error:
+            return answer("3", self.receipt_registration_error)
+        return answer(
+            "2",
+            "registered",
+            FnNumber="9999078900012345",
+            FiscalDocumentNumber=str(1000 + len(self.attached_receipts)),
+            FiscalDocumentAttribute="3715384217",
+            FiscalDate=datetime.now(MSK).strftime("%Y-%m-%dT%H:%M:%S"),
+            FiscalType="1",
+        )
+
+    def settlement_receipts(self, login: str) -> list[dict[str, Any]]:
+        """The settlement receipts the shop has (accepted by Attach), in arrival order."""
+        with self._lock:
+            return [r for r in self.attached_receipts if r["merchantId"] == login]
 
     # Refund API (§8, fiscal.md §3) ------------------------------------------------------------
 

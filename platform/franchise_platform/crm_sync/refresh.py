@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 
 from crm_connectors.errors import CrmNotFound
+from franchise_platform.network.selectors import network_settings_get
+from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.errors import LinkRefused
 from franchise_platform.payments.links import LeadFacts, deal_links_ensure
 from franchise_platform.payments.selectors import deal_by_crm_id
@@ -29,12 +31,19 @@ def lead_facts_read(*, crm: CrmConnection, lead_id: int, background: bool = Fals
     return LeadFacts(
         crm=crm.crm,
         crm_deal_id=lead_id,
+        service_date=snapshot.service_date,
+        delivered=_in_delivered_stage(snapshot.stage_id),
         title=snapshot.title,
         total=snapshot.price,
         location_id=lead_location_choose(
             connection=crm, field_location=snapshot.location_key, pipeline_id=snapshot.pipeline_id
         ),
     )
+
+
+def _in_delivered_stage(stage_id: str) -> bool:
+    chosen = network_settings_get().delivered_status_ids or []
+    return bool(stage_id) and stage_id in {str(status) for status in chosen}
 
 
 def lead_refresh(*, lead_id: int) -> None:
@@ -54,3 +63,7 @@ def lead_refresh(*, lead_id: int) -> None:
     except LinkRefused as exc:
         # The lead lost its location or price: links stay as they were until a manager fixes it.
         logger.info("lead %s not refreshed: %s", lead_id, exc.code)
+    if facts.delivered:
+        deal = deal_by_crm_id(crm_deal_id=lead_id)
+        if deal is not None and deal.delivered_at is None:
+            deal_deliver(deal_id=deal.pk, source=DeliverySource.CRM_STAGE, actor="amocrm")

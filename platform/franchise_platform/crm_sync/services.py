@@ -57,6 +57,7 @@ def crm_field_map_set(
     full_url_field_id: int | str,
     paid_sum_field_id: int | str,
     status_field_id: int | str,
+    service_date_field_id: int | str | None = None,
     actor: str = "",
     ip_address: str | None = None,
 ) -> OutboxMessage | None:
@@ -77,6 +78,15 @@ def crm_field_map_set(
             ids[role] = _field_id(value)
         except (TypeError, ValueError):
             problems[role] = _("Укажите номер поля amoCRM — целое положительное число.")
+    # The service date is optional: empty unmaps it.
+    service_date_id: int | None = None
+    if service_date_field_id not in (None, ""):
+        try:
+            service_date_id = ids["service_date_field_id"] = _field_id(service_date_field_id)
+        except (TypeError, ValueError):
+            problems["service_date_field_id"] = _(
+                "Укажите номер поля amoCRM — целое положительное число."
+            )
     seen: dict[int, str] = {}
     for role, field_id in ids.items():
         if field_id in seen:
@@ -88,6 +98,8 @@ def crm_field_map_set(
     row = CrmConnection.objects.select_for_update().get(pk=connection.pk)
     old: dict[str, Any] = dict(row.field_map or {})
     new: dict[str, Any] = {**old, **ids}
+    if service_date_id is None:
+        new.pop("service_date_field_id", None)
     for role, options in _OPTIONS_OF.items():
         same_field = old.get(role) == ids[role]
         new[options] = dict(old.get(options) or {}) if same_field else {}
@@ -95,7 +107,9 @@ def crm_field_map_set(
     row.save(update_fields=["field_map", "updated_at"])
     connection.field_map = new
     changes = {
-        role: (old.get(role), ids[role]) for role in FIELD_ROLES if old.get(role) != ids[role]
+        role: (old.get(role), new.get(role))
+        for role in (*FIELD_ROLES, "service_date_field_id")
+        if old.get(role) != new.get(role)
     }
     if changes:
         audit_record(

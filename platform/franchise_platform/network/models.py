@@ -135,6 +135,10 @@ class PrepaymentMode(models.TextChoices):
     FIXED = "fixed", _("Фиксированная сумма")
 
 
+def default_delivered_status_ids() -> list[int]:
+    return [142]
+
+
 class NetworkSettings(models.Model):
     """One row per network schema (pk=1)."""
 
@@ -149,6 +153,9 @@ class NetworkSettings(models.Model):
     )
     invoice_ttl_hours = models.PositiveIntegerField(default=24)
     item_name = models.CharField(max_length=128, default="Участие в квесте «{location}»")
+    # CRM stages (amoCRM status ids) in which a lead counts as delivered; 142 is amoCRM's
+    # «Успешно реализовано» in every pipeline.
+    delivered_status_ids = models.JSONField(default=default_delivered_status_ids, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

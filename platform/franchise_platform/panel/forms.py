@@ -33,3 +33,11 @@ class CrmFieldMapForm(forms.Form):
     full_url_field_id = _field_id(_("Ссылка на полную оплату (ссылка)"))
     paid_sum_field_id = _field_id(_("Оплачено (число)"))
     status_field_id = _field_id(_("Статус оплаты (список)"))
+    # Optional and never created by the platform: the owner's own date field, if any.
+    service_date_field_id = forms.IntegerField(
+        label=_("Дата услуги (дата или дата и время, необязательно)"),
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        widget=forms.NumberInput(attrs={"step": 1}),
+    )

@@ -15,6 +15,7 @@ from franchise_platform.api_errors import ERROR_RESPONSES, ApiError
 from franchise_platform.inputs import ApiDateTime
 from franchise_platform.network.models import Partner
 
+from .delivery import DeliverySource, deal_deliver
 from .invoicing import shop_check_invoice_issue
 from .selectors import deal_by_crm_id, deal_links_view, deal_payments_view, payment_list
 
@@ -51,6 +52,33 @@ def deal_show(request: HttpRequest, crm_deal_id: int) -> dict[str, Any]:
     body = deal_links_view(deal=deal, network=connection.tenant)  # type: ignore[attr-defined]
     body["payments"] = deal_payments_view(deal=deal)
     return body
+
+
+class DeliveredIn(Schema):
+    delivered_at: ApiDateTime | None = None
+
+
+@router.post("/deals/{crm_deal_id}/delivered", response={200: dict[str, Any], **ERROR_RESPONSES})
+def deal_delivered(
+    request: HttpRequest, crm_deal_id: int, payload: DeliveredIn | None = None
+) -> dict[str, Any]:
+    """The service was delivered; settlement receipts follow. Idempotent (CONTRACT)."""
+    require_editor(request)
+    deal = deal_by_crm_id(crm_deal_id=crm_deal_id)
+    if deal is None:
+        raise ApiError(404, _("Сделки с таким номером в CRM нет."), "not_found")
+    try:
+        deal_deliver(
+            deal_id=deal.pk,
+            source=DeliverySource.API,
+            delivered_at=payload.delivered_at if payload else None,
+            actor=f"{getattr(request.auth, 'email', '')} (API)",  # type: ignore[attr-defined]
+        )
+    except ValueError:
+        raise ApiError(
+            422, _("Время оказания услуги не может быть в будущем."), "invalid_delivered_at"
+        ) from None
+    return deal_show(request, crm_deal_id)
 
 
 @router.get("/payments", response=list[PaymentOut])

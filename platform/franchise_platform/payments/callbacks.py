@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -42,8 +43,11 @@ from .models import (
     PaymentSource,
 )
 from .providers import account_data, provider_get
+from .settlement import settlement_receipts_queue
 
 logger = logging.getLogger(__name__)
+
+EMAIL_SHAPE = re.compile(r"[^@\s<>\"]{1,64}@[^@\s<>\"]+\.[^@\s<>\"]+")
 
 SHOP_CHECK_HINTS = {
     "bad_signature": "Подпись уведомления не сходится: проверьте Пароль #2 (тестовый — для тестового режима) и алгоритм хеша.",
@@ -116,6 +120,7 @@ def callback_receive(
         accepted=verdict.accepted,
         reason_code=verdict.reason_code or "",
         reason=(verdict.reason or "")[:500],
+        buyer_email=_email(verdict.email),
         status=CallbackStatus.PENDING if verdict.accepted else CallbackStatus.REFUSED,
     )
     if not verdict.accepted and not refused_event_keep(
@@ -189,7 +194,10 @@ def callback_apply(*, event_id: str) -> None:
             _shop_checked(invoice)
         else:
             payment_record(
-                invoice=invoice, source=PaymentSource.CALLBACK, paid_at=event.received_at
+                invoice=invoice,
+                source=PaymentSource.CALLBACK,
+                paid_at=event.received_at,
+                buyer_email=event.buyer_email,
             )
         event.status = CallbackStatus.APPLIED
         event.applied_at = timezone.now()
@@ -208,7 +216,17 @@ def _shop_checked(invoice: Invoice) -> None:
         )
 
 
-def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payment | None:
+def _email(value: str | None) -> str:
+    # Untrusted even when signed (the buyer typed it): kept only when it looks like an address.
+    text = (value or "").strip()
+    if len(text) > 254 or not EMAIL_SHAPE.fullmatch(text):
+        return ""
+    return text
+
+
+def payment_record(
+    *, invoice: Invoice, source: str, paid_at: datetime, buyer_email: str = ""
+) -> Payment | None:
     """Record that `invoice` was paid (callback or reconciliation): once, whatever happens.
 
     Moves the invoice to paid, adds the amount to the deal (its status only moves forward with
@@ -249,6 +267,7 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
             is_test=invoice.is_test,
             superseded=superseded,
             paid_at=paid_at,
+            buyer_email=buyer_email,
         )
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = paid_at
@@ -272,6 +291,10 @@ def payment_record(*, invoice: Invoice, source: str, paid_at: datetime) -> Payme
         payment.refund_due = min(invoice.amount, max(deal.overpaid_amount - overpaid_before, ZERO))
         payment.save()
         metric_invoice_paid(source=source)
+        if invoice.settles_service or deal.delivered_at is not None:
+            # Paid at or after the service: the earlier advances are settled now (fiscal.md
+            # §1.3 b), and so is this one if its receipt was still an advance (§1.3 e).
+            settlement_receipts_queue(deal=deal)
         links_sync(deal)
         outbox_deal_state_enqueue(deal=deal, target=target)
         lead_stage_events_for_payment(deal=deal, target=target)

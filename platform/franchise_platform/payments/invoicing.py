@@ -63,6 +63,7 @@ class _Signed:
     kind: str
     description: str
     receipt: ReceiptRequest | None
+    service_rendered: bool = False
 
     def fingerprint(self, account: ProviderAccount) -> str:
         password = "test_password1" if self.data.test_mode else "password1"
@@ -79,6 +80,7 @@ class _Signed:
             "amount": str(self.amount),
             "kind": self.kind,
             "description": self.description,
+            "service_rendered": self.service_rendered,
             "receipt": None
             if receipt is None
             else [receipt.tax_system, receipt.vat, receipt.item_name, str(receipt.amount)],
@@ -119,6 +121,7 @@ def _signed(
     description: str,
     item_name: str,
     test_mode: bool | None = None,
+    service_rendered: bool = False,
 ) -> _Signed:
     data = account_data(account, test_mode=test_mode)
     receipt = None
@@ -133,9 +136,15 @@ def _signed(
             item_name=item_name,
             amount=amount,
             payment_kind=ProviderPaymentKind(kind),
+            service_rendered=service_rendered,
         )
     return _Signed(
-        data=data, amount=amount, kind=kind, description=description[:100], receipt=receipt
+        data=data,
+        amount=amount,
+        kind=kind,
+        description=description[:100],
+        receipt=receipt,
+        service_rendered=service_rendered,
     )
 
 
@@ -165,6 +174,7 @@ def _issue(
         fingerprint=fingerprint,
         expires_at=expires_at,
         payment_url="",
+        settles_service=signed.service_rendered,
     )
     issued = provider_get(account.provider).issue_invoice(
         signed.data,
@@ -181,6 +191,14 @@ def _issue(
     invoice.receipt_json = issued.receipt_json or ""
     invoice.save(update_fields=["payment_url", "receipt_json"])
     return invoice
+
+
+def service_rendered(deal: Deal) -> bool:
+    """A payment now is made at or after the start of the service (or its delivery): its
+    receipt settles (`full_payment`) instead of being another advance (fiscal.md §1.2)."""
+    if deal.delivered_at is not None:
+        return True
+    return deal.service_date is not None and timezone.now() >= deal.service_date
 
 
 def invoices_retire_open(*, account_id: uuid.UUID | None = None, purpose: str | None = None) -> int:
@@ -233,6 +251,7 @@ def invoice_for_link(*, token: str) -> PayDecision:
         description=_("Оплата: %(title)s")
         % {"title": deal.title or _("сделка №%(id)s") % {"id": deal.crm_deal_id}},
         item_name=_item_name(rules.item_name, location_name),
+        service_rendered=service_rendered(deal),
     )
     fingerprint = signed.fingerprint(account)
     now = timezone.now()

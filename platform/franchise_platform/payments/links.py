@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -38,6 +39,10 @@ class LeadFacts:
     title: str
     total: Decimal
     location_id: str | None
+    # The service's start from the lead's date field; None when unmapped or empty.
+    service_date: datetime | None = None
+    # The lead stands in a stage the owner counts as "service delivered".
+    delivered: bool = False
 
 
 def deal_status_for(*, total: Decimal, paid: Decimal, refunded: Decimal = ZERO) -> str:
@@ -204,6 +209,7 @@ def _deal_links_ensure(
     before = (deal.total, deal.location_id, deal.partner_id, deal.prepayment_amount, deal.title)
     deal.total = total
     deal.title = facts.title[:300]
+    deal.service_date = facts.service_date
     deal.location = location
     deal.partner = location.partner
     if prepayment_amount is not None:

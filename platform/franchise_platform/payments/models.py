@@ -48,6 +48,12 @@ class Deal(models.Model):
     overpaid_amount = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     # Test-mode payments, shown as «ТЕСТ» and never part of `paid`.
     test_paid = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
+    # When the service starts (from the lead's date field): a payment at or after it settles
+    # instead of being another advance (fiscal.md §1.2).
+    service_date = models.DateTimeField(null=True, blank=True)
+    # When the service was delivered; settlement receipts follow (fiscal.md §2.4).
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_source = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -158,6 +164,9 @@ class Invoice(models.Model):
     fingerprint = models.CharField(max_length=64, blank=True)
     payment_url = models.TextField()
     receipt_json = models.TextField(blank=True)
+    # Issued at or after the start of the service: its receipt is `full_payment`, no advance
+    # to settle later (fiscal.md §1.2).
+    settles_service = models.BooleanField(default=False)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
@@ -196,6 +205,10 @@ class Payment(models.Model):
     superseded = models.BooleanField(default=False)
     refund_due = models.DecimalField(max_digits=12, decimal_places=2, default=ZERO)
     paid_at = models.DateTimeField()
+    # Where the buyer's receipts go (54-ФЗ art. 1.2 p. 5): the e-mail given at payment
+    # (Robokassa's EMail), else the lead's contact; the settlement receipt needs one of them.
+    buyer_email = models.CharField(max_length=254, blank=True)
+    buyer_phone = models.CharField(max_length=16, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["-paid_at"]), models.Index(fields=["partner", "-paid_at"])]
@@ -229,6 +242,8 @@ class CallbackEvent(models.Model):
     accepted = models.BooleanField(default=False)
     reason_code = models.CharField(max_length=64, blank=True)
     reason = models.CharField(max_length=500, blank=True)
+    # The e-mail the buyer gave on the provider's page (verified with the notification).
+    buyer_email = models.CharField(max_length=254, blank=True)
     status = models.CharField(
         max_length=16, choices=CallbackStatus.choices, default=CallbackStatus.PENDING
     )
@@ -339,3 +354,58 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.amount} of payment {self.payment_id}"
+
+
+class SettlementReceiptStatus(models.TextChoices):
+    QUEUED = "queued", _("В очереди")
+    SENT = "sent", _("Отправлен, ждёт регистрации")
+    REGISTERED = "registered", _("Зарегистрирован")
+    FAILED = "failed", _("Ошибка")
+
+
+# Settlement receipt numbers live far above every InvId (≤ 2³¹−1): the provider's `id` must
+# never equal an operation's number (fiscal.md §2.1).
+SETTLEMENT_NUMBER_BASE = 1_000_000_000_000
+
+
+class SettlementReceipt(models.Model):
+    """The second receipt (`full_payment`, the advance offset) of one paid operation, sent once
+    the service is delivered. One per payment: it is never sent twice."""
+
+    id = models.BigAutoField(primary_key=True)
+    payment = models.OneToOneField(
+        Payment, on_delete=models.PROTECT, related_name="settlement_receipt"
+    )
+    deal = models.ForeignKey(Deal, on_delete=models.PROTECT, related_name="settlement_receipts")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(
+        max_length=16,
+        choices=SettlementReceiptStatus.choices,
+        default=SettlementReceiptStatus.QUEUED,
+    )
+    # The fiscal attributes of the receipt as sent (the partner's settings at that time).
+    tax_system = models.CharField(max_length=32)
+    vat = models.CharField(max_length=16)
+    item_name = models.CharField(max_length=128)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=16, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    fiscal = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"settlement receipt {self.number} of payment {self.payment_id}"
+
+    @property
+    def number(self) -> int:
+        """The receipt's `id` at the provider, kept for every retry and status check."""
+        return SETTLEMENT_NUMBER_BASE + self.pk

@@ -27,6 +27,8 @@ from .models import (
     LinkStatus,
     Payment,
     PaymentLink,
+    SettlementReceipt,
+    SettlementReceiptStatus,
 )
 
 
@@ -81,6 +83,9 @@ def deal_links_view(*, deal: Deal, network: Network) -> dict[str, Any]:
             "overpaid": _money(deal.overpaid_amount),
             # Test-mode payments: shown as «ТЕСТ», never part of "paid".
             "test_paid": _money(deal.test_paid),
+            "service_date": deal.service_date.isoformat() if deal.service_date else None,
+            "delivered_at": deal.delivered_at.isoformat() if deal.delivered_at else None,
+            "receipts": deal_receipts_view(deal=deal),
         },
         "location": {"id": str(deal.location_id), "name": deal.location.name}
         if deal.location
@@ -90,6 +95,58 @@ def deal_links_view(*, deal: Deal, network: Network) -> dict[str, Any]:
         else None,
         "links": links,
     }
+
+
+def deal_receipts_view(*, deal: Deal) -> list[dict[str, Any]]:
+    """The deal's fiscal receipts (CONTRACT "receipts"), in one query: each live, fiscalized
+    payment's own receipt (formed by the provider with the payment: "sent") and its settlement
+    receipt once there is one."""
+    payments = (
+        Payment.objects.filter(deal=deal, is_test=False)
+        .exclude(invoice__receipt_json="")
+        .select_related("settlement_receipt")
+        .order_by("paid_at")
+    )
+    receipts: list[dict[str, Any]] = []
+    for payment in payments:
+        receipts.append(
+            {
+                "kind": "payment",
+                "amount": _money(payment.amount),
+                "status": "sent",
+                "payment_invoice_id": payment.invoice_id,
+            }
+        )
+        settlement = getattr(payment, "settlement_receipt", None)
+        if settlement is not None:
+            receipts.append(
+                {
+                    "kind": "settlement",
+                    "amount": _money(settlement.amount),
+                    "status": settlement.status,
+                    "payment_invoice_id": payment.invoice_id,
+                }
+            )
+    return receipts
+
+
+def settlement_receipts_attention(*, now: datetime | None = None) -> QuerySet[SettlementReceipt]:
+    """Receipts a person should look at: failed, or queued/sent and still not registered after
+    `STUCK_AFTER`. Newest first."""
+    from .settlement import STUCK_AFTER
+
+    moment = (now or timezone.now()) - STUCK_AFTER
+    return (
+        SettlementReceipt.objects.filter(
+            Q(status=SettlementReceiptStatus.FAILED)
+            | Q(
+                status__in=(SettlementReceiptStatus.QUEUED, SettlementReceiptStatus.SENT),
+                created_at__lt=moment,
+            )
+        )
+        .select_related("deal", "payment__partner")
+        .order_by("-created_at")
+    )
 
 
 def deal_payments_view(*, deal: Deal) -> list[dict[str, Any]]:

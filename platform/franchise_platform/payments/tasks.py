@@ -19,3 +19,10 @@ def refund_poll_task(refund_id: str) -> None:
     from .refunds import refund_poll
 
     refund_poll(refund_id=refund_id)
+
+
+@shared_task(base=NetworkTask, name="payments.settlement_receipt")
+def settlement_receipt_task(receipt_id: int) -> None:
+    from .settlement import settlement_receipt_process
+
+    settlement_receipt_process(receipt_id=receipt_id)

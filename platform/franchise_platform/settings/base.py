@@ -231,7 +231,12 @@ DEMO_SANDBOX = env_bool("DEMO_SANDBOX", False)
 # Constructor options of each billing provider (billing_providers.registry); empty values mean
 # "the adapter's default" (Robokassa's real addresses). The dummy's payment page is the sandbox's.
 BILLING_PROVIDER_OPTIONS = {
-    "robokassa": {"payment_url": ROBOKASSA_PAYMENT_URL, "api_base_url": ROBOKASSA_API_BASE_URL},
+    "robokassa": {
+        "payment_url": ROBOKASSA_PAYMENT_URL,
+        "api_base_url": ROBOKASSA_API_BASE_URL,
+        # When set, every server API (second receipts included) goes to the one base (CONTRACT).
+        "fiscal_base_url": ROBOKASSA_API_BASE_URL,
+    },
     "dummy": {"payment_url": "/sandbox/pay/" if DEMO_SANDBOX else ""},
 }
 # Constructor options of a CRM connector besides the connection's own (crm_sync/connectors.py):

@@ -50,7 +50,12 @@ def _render(
     connection = crm_connection_get()
     field_map = (connection.field_map or {}) if connection else {}
     if form is None:
-        form = CrmFieldMapForm(initial={role: field_map.get(role) for role, _ in FIELD_ROLES})
+        form = CrmFieldMapForm(
+            initial={
+                role: field_map.get(role)
+                for role in [*(r for r, _ in FIELD_ROLES), "service_date_field_id"]
+            }
+        )
     dead = list(outbox_dead_list()[:DEAD_SHOWN])
     health = outbox_health()
     oldest = health.oldest_pending_at
