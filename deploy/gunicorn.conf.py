@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,18 @@ def post_worker_init(worker: Any) -> None:
     if static_root.is_dir():
         from whitenoise import WhiteNoise
 
-        worker.wsgi = WhiteNoise(worker.wsgi, root=str(static_root), prefix="static/", max_age=3600)
+        worker.wsgi = WhiteNoise(
+            worker.wsgi,
+            root=str(static_root),
+            prefix="static/",
+            max_age=3600,
+            # The manifest storage's copies (name.<12 hex>.ext) never change: cached for good.
+            immutable_file_test=_hashed_name,
+        )
+
+
+def _hashed_name(path: str, url: str) -> bool:
+    return re.search(r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$", url) is not None
 
 
 def child_exit(server: Any, worker: Any) -> None:

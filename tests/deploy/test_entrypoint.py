@@ -360,6 +360,9 @@ def test_all_role_serves_like_the_image_and_ctrl_c_stops_everything(
                     served.content
                     == (ROOT / "frontend" / "static" / "panel" / "panel.css").read_bytes()
                 )
+                # The hashed copy never changes: cached for good; the plain name for an hour.
+                cache = served.headers["cache-control"]
+                assert ("immutable" in cache) == (path == hashed), (path, cache)
 
             answers = callback_burst(base, host="chezaquest.localhost", count=50)
             assert [type(a).__name__ for a in answers if not isinstance(a, httpx.Response)] == []
