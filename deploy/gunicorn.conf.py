@@ -5,9 +5,9 @@
   the logger class masks capability URLs (payment-link tokens, the amoCRM webhook secret, one-time
   sign-in, verification and reset links) in every atom a format can name
   (franchise_platform/observability/masking.py).
-* Static files: collected into STATIC_ROOT at image build and served by WhiteNoise wrapped around
-  the WSGI app here, with far-future caching for hashed names; no settings change, and nothing in
-  development (runserver serves them there).
+* Static files: collected into STATIC_ROOT at image build (and by `make run`'s `all` role), with
+  the content-hashed names of settings' STORAGES, and served by WhiteNoise wrapped around the WSGI
+  app here, with far-future caching for hashed names; nothing in `make dev` (runserver serves them).
 * Metrics: prometheus-client multiprocess mode (PROMETHEUS_MULTIPROC_DIR); a dead worker's live
   gauges are dropped.
 """
