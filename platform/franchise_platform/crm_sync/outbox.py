@@ -137,6 +137,15 @@ def outbox_lead_stage_enqueue(
         return None
     if event not in (connection.mapped_stage_events or []):
         return None
+    # Atomic by itself too (a savepoint inside the caller's transaction), so a flow may call it
+    # either way; the wake-up still waits for the outermost commit.
+    with transaction.atomic():
+        return _lead_stage_enqueue(deal=deal, event=event, connection=connection)
+
+
+def _lead_stage_enqueue(
+    *, deal: Deal, event: str, connection: CrmConnection
+) -> OutboxMessage | None:
     raised, created = DealStageEvent.objects.get_or_create(deal=deal, event=event)
     if not created:
         return None
