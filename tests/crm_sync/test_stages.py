@@ -274,3 +274,40 @@ def test_a_pipelines_location_fills_an_empty_field_or_wins_when_the_network_says
         crm_location_source_set(connection=crm, from_pipeline=True)
         crm.refresh_from_db()
         assert lead_facts_read(crm=crm, lead_id=8302).location_id == str(branch_loc.pk)
+
+
+def test_a_lead_with_no_location_gets_its_pipelines_and_follows_a_move_to_another_branch(
+    connected, amo
+):
+    from franchise_platform.crm_sync.refresh import lead_refresh
+    from franchise_platform.payments.models import Deal
+    from tests.factories import shop
+
+    from .test_widget_api import call
+
+    net, account_id, crm = connected
+    kazan = amo.add_pipeline(account_id, "Казань", ["Заявка"])
+    sochi = amo.add_pipeline(account_id, "Сочи", ["Заявка"])
+    with tenant_context(net.network):
+        kazan_room = shop().partner.locations.get()
+        sochi_room = shop().partner.locations.get()
+        crm_pipelines_refresh(connection=crm)
+        for pipeline, room in ((kazan, kazan_room), (sochi, sochi_room)):
+            crm_stage_map_set(
+                connection=crm, pipeline_id=str(pipeline["id"]), stages={}, location_id=str(room.pk)
+            )
+    entry = amo.stage_id(account_id, kazan["id"], "Заявка")
+    amo.set_lead(account_id, 7001, 5000, pipeline_id=kazan["id"], status_id=entry)
+
+    pressed = call(amo, account_id)
+
+    assert pressed.status_code == 200, pressed.content
+    assert pressed.json()["partner"]["id"] == str(kazan_room.partner_id)
+    # A manager drags the lead into the Sochi pipeline: amoCRM's status_lead hook → re-read.
+    amo.move_lead_by_hand(
+        account_id, 7001, amo.stage_id(account_id, sochi["id"], "Заявка"), pipeline_id=sochi["id"]
+    )
+    with tenant_context(net.network):
+        lead_refresh(lead_id=7001)
+        deal = Deal.objects.get(crm_deal_id=7001)
+        assert (deal.location_id, deal.partner_id) == (sochi_room.pk, sochi_room.partner_id)
