@@ -6,7 +6,8 @@ the sandbox on (DEMO_SANDBOX), the dummy CRM's leads in a file web and worker sh
 login printed by demo_network → the sandbox deal card → «Сформировать ссылки» → two links → the
 prepayment link → the dummy provider's page → «Оплатить» (a signed callback through the callback
 URL, applied by the worker) → the card and the widget show the payment by themselves, the panel's
-deal says «Оплачено частично» → the full link now asks for the rest → paid."""
+deal says «Оплачена частично» → the full link now asks for the rest → paid, and the panel's deal,
+left open, says so by itself."""
 
 from __future__ import annotations
 
@@ -198,13 +199,16 @@ def test_demo_walk_from_the_printed_login_to_a_paid_deal(demo_stack, tab, django
             deal = Deal.objects.get(crm_deal_id=WALK_LEAD_ID)
         connection.set_schema_to_public()
     page.goto(f"{panel}deals/{deal.pk}/")
-    expect(page.locator("main")).to_contain_text(PARTLY_PAID)
+    expect(page.locator("#deal-live h1 .badge")).to_have_text(PARTLY_PAID)
     shot(page, "5_panel_partially_paid")
 
-    # The rest: the same full link now asks for 3,500.00; paid, the card and the widget say so.
+    # The rest: the same full link now asks for 3,500.00. The panel's deal, left open, turns
+    # «Оплачена» by itself; so do the card and the widget.
+    pay(page, full, "3500,00")
+    expect(page.locator("#deal-live h1 .badge")).to_have_text("Оплачена", timeout=20_000)
+    shot(page, "6_panel_paid")
     page.goto(sandbox)
     page.wait_for_selector("body[data-widget-ready]")
-    pay(page, full, "3500,00")
     expect(page.locator(".js-crm-paid")).to_have_text("5000.00 ₽", timeout=20_000)
     expect(link_card(root, "full")).to_have_class(re.compile("fpl-link_status_paid"))
-    shot(page, "6_card_paid")
+    shot(page, "7_card_paid")
