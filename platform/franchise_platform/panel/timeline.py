@@ -13,7 +13,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from franchise_platform.crm_sync.models import OutboxKind, OutboxStatus
-from franchise_platform.payments.models import CallbackEvent, LinkKind, PaymentKind
+from franchise_platform.payments.models import (
+    CallbackEvent,
+    LinkKind,
+    PaymentKind,
+    SettlementReceiptStatus,
+)
 from franchise_platform.payments.selectors import DealHistory
 
 # The codes the callback inbox stores (billing_providers' verdicts and the inbox's own).
@@ -137,4 +142,41 @@ def timeline_events(history: DealHistory) -> list[Event]:
             )
         else:
             events.append(Event(message.created_at, "warning", _("amoCRM: %s — в очереди") % kind))
+    events.extend(_delivery_events(history))
     return sorted(events, key=lambda e: e.at)
+
+
+DELIVERY_SOURCES: dict[str, Promise] = {
+    "crm_stage": gettext_lazy("сделка перешла в этап «услуга оказана» в amoCRM"),
+    "panel": gettext_lazy("отмечено в панели"),
+    "widget": gettext_lazy("отмечено в виджете amoCRM"),
+    "api": gettext_lazy("отмечено через API"),
+}
+
+
+def _delivery_events(history: DealHistory) -> list[Event]:
+    """The delivery and every settlement receipt with where it stands (fiscal.md §2)."""
+    events: list[Event] = []
+    if history.delivered_at is not None:
+        source = DELIVERY_SOURCES.get(history.delivered_source)
+        events.append(
+            Event(
+                history.delivered_at,
+                "success",
+                _("Услуга оказана"),
+                str(source) if source is not None else "",
+            )
+        )
+    for receipt in history.settlement_receipts:
+        title = _("Итоговый чек по счёту №%(id)s на %(amount)s: %(status)s") % {
+            "id": receipt.payment.invoice_id,
+            "amount": money(receipt.amount),
+            "status": str(SettlementReceiptStatus(receipt.status).label).lower(),
+        }
+        tone = {
+            SettlementReceiptStatus.REGISTERED: "success",
+            SettlementReceiptStatus.FAILED: "danger",
+        }.get(SettlementReceiptStatus(receipt.status), "warning")
+        moment = receipt.registered_at or receipt.sent_at or receipt.created_at
+        events.append(Event(moment, tone, title, receipt.error))
+    return events

@@ -7,7 +7,18 @@ from django.views.i18n import set_language
 
 from franchise_platform.accounts.urls import urlpatterns as account_urls
 
-from .views import claim, deals, home, integrations, locations, partners, payments, refunds, stages
+from .views import (
+    claim,
+    deals,
+    home,
+    integrations,
+    locations,
+    partners,
+    payments,
+    receipts,
+    refunds,
+    stages,
+)
 
 app_name = "panel"
 
@@ -39,7 +50,9 @@ urlpatterns = [
         refunds.payment_refund,
         name="payment_refund",
     ),
+    path("deals/<str:deal_id>/delivered/", receipts.deal_delivered, name="deal_delivered"),
     path("payments/", payments.payment_list, name="payment_list"),
+    path("payments/receipts/", receipts.receipts_attention, name="receipts_attention"),
     path("payments/export.csv", payments.payment_export, name="payment_export"),
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/claim/", claim.claim, name="claim"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -252,6 +252,9 @@ class DealHistory:
     callbacks: list[CallbackRow]
     payments: list[Payment]
     outbox: list[OutboxMessage]
+    settlement_receipts: list[SettlementReceipt] = field(default_factory=list)
+    delivered_at: datetime | None = None
+    delivered_source: str = ""
 
 
 def callback_params_masked(params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -288,6 +291,11 @@ def deal_history(*, deal: Deal) -> DealHistory:
         callbacks=[CallbackRow(e, callback_params_masked(e.params)) for e in callbacks],
         payments=list(deal.payments.select_related("partner").order_by("paid_at")),
         outbox=list(OutboxMessage.objects.filter(deal=deal).order_by("created_at")),
+        settlement_receipts=list(
+            SettlementReceipt.objects.filter(deal=deal).select_related("payment")
+        ),
+        delivered_at=deal.delivered_at,
+        delivered_source=deal.delivered_source,
     )
 
 
