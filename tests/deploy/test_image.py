@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -29,7 +30,6 @@ from .support import (
     free_port,
     query,
     role_env,
-    scratch_broker,
     scratch_database,
 )
 
@@ -165,8 +165,19 @@ def issued_invoice(fresh_network, django_db_blocker):
     return fresh_network, account, invoice, marker
 
 
+@pytest.fixture
+def suite_worker_paused(celery_worker):
+    """The suite's own worker consumes the test run's queue too: it is stopped while the image's
+    worker runs, so that the payment is applied by the image's worker and no other."""
+    celery_worker.stop()
+    try:
+        yield
+    finally:
+        celery_worker.start()
+
+
 def test_web_and_worker_acknowledge_and_apply_a_signed_callback(
-    image, issued_invoice, django_db_blocker
+    image, issued_invoice, suite_worker_paused, django_db_blocker
 ):
     from django_tenants.utils import tenant_context
 
@@ -177,50 +188,46 @@ def test_web_and_worker_acknowledge_and_apply_a_signed_callback(
     database = settings.DATABASES["default"]["NAME"]
     port = free_port()
     keys = ",".join(settings.PLATFORM_ENCRYPTION_KEYS)  # the shop's passwords are sealed with them
-    with scratch_broker() as broker:
-        # A broker database of its own: the suite's session worker, if it runs, must not take the
-        # apply task from the image's worker.
-        env = container_env(
-            database=database,
-            REDIS_URL=broker,
-            PLATFORM_ENCRYPTION_KEYS=keys,
-            PLATFORM_DOMAIN=settings.PLATFORM_DOMAIN,
-            PLATFORM_BASE_URL=f"https://{settings.PLATFORM_DOMAIN}",
-            PORT=str(port),
-            WEB_CONCURRENCY="2",
-            WORKER_CONCURRENCY="1",
+    # The test run's own database and Redis database (settings.test: one per test process).
+    env = container_env(
+        database=database,
+        REDIS_URL=settings.REDIS_URL,
+        PLATFORM_ENCRYPTION_KEYS=keys,
+        PLATFORM_DOMAIN=settings.PLATFORM_DOMAIN,
+        PLATFORM_BASE_URL=f"https://{settings.PLATFORM_DOMAIN}",
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        WORKER_CONCURRENCY="1",
+    )
+    with container("web", env) as web, container("worker", env) as worker:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(
+            web,
+            lambda: (
+                httpx.get(f"{base}/healthz", headers={"Host": settings.PLATFORM_DOMAIN}).status_code
+                == 200
+            ),
+            what="GET /healthz 200",
         )
-        with container("web", env) as web, container("worker", env) as worker:
-            base = f"http://127.0.0.1:{port}"
-            wait_for(
-                web,
-                lambda: (
-                    httpx.get(
-                        f"{base}/healthz", headers={"Host": settings.PLATFORM_DOMAIN}
-                    ).status_code
-                    == 200
-                ),
-                what="GET /healthz 200",
-            )
-            wait_for(worker, lambda: " ready." in worker.log(), what="the worker's ' ready.'")
-            form = result_callback_form(
-                out_sum=invoice.amount,
-                inv_id=invoice.pk,
-                password2=account.password2,
-                hash_algorithm=account.hash_algorithm,
-                shp=marker,
-            )
-            answer = httpx.post(
-                f"{base}/callbacks/robokassa/{account.partner_id}/result/",
-                data=form,
-                # TLS ends at nginx / the ingress, which says so.
-                headers={"Host": net.host, "X-Forwarded-Proto": "https"},
-            )
-            assert (answer.status_code, answer.text) == (200, f"OK{invoice.pk}")
+        wait_for(worker, lambda: " ready." in worker.log(), what="the worker's ' ready.'")
+        form = result_callback_form(
+            out_sum=invoice.amount,
+            inv_id=invoice.pk,
+            password2=account.password2,
+            hash_algorithm=account.hash_algorithm,
+            shp=marker,
+        )
+        answer = httpx.post(
+            f"{base}/callbacks/robokassa/{account.partner_id}/result/",
+            data=form,
+            # TLS ends at nginx / the ingress, which says so.
+            headers={"Host": net.host, "X-Forwarded-Proto": "https"},
+        )
+        assert (answer.status_code, answer.text) == (200, f"OK{invoice.pk}")
 
-            def applied() -> bool:
-                with django_db_blocker.unblock(), tenant_context(net.network):
-                    return Payment.objects.filter(invoice_id=invoice.pk).exists()
+        def applied() -> bool:
+            with django_db_blocker.unblock(), tenant_context(net.network):
+                return Payment.objects.filter(invoice_id=invoice.pk).exists()
 
-            wait_for(worker, applied, what="the payment applied by the worker", timeout=60)
-            assert "callback_apply" in worker.log() or "succeeded" in worker.log()
+        wait_for(worker, applied, what="the payment applied by the worker", timeout=60)
+        assert re.search(r"Task payments\.callback_apply\[[-0-9a-f]+\] succeeded", worker.log())
