@@ -364,6 +364,17 @@ def test_all_role_serves_like_the_image_and_ctrl_c_stops_everything(
                 cache = served.headers["cache-control"]
                 assert ("immutable" in cache) == (path == hashed), (path, cache)
 
+            # The demo's sandbox card (settings/local.py has DEMO_SANDBOX) names its script by
+            # its hashed copy, which the web serves; the seeded lead is in the stand-in CRM.
+            card = httpx.get(f"{base}/sandbox/?lead=7000", headers={"Host": "localhost"})
+            assert card.status_code == 200 and "Сделка #7000" in card.text
+            script = manifest["paths"]["sandbox/host.js"]
+            assert f"/static/{script}" in card.text
+            assert (
+                httpx.get(f"{base}/static/{script}", headers={"Host": "localhost"}).status_code
+                == 200
+            )
+
             answers = callback_burst(base, host="chezaquest.localhost", count=50)
             assert [type(a).__name__ for a in answers if not isinstance(a, httpx.Response)] == []
             assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
