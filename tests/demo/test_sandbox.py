@@ -48,3 +48,24 @@ def test_the_file_store_is_shared_by_processes_and_loses_no_write(tmp_path):
     assert lead.price == Decimal("5000") and lead.location_key == "loc"
     assert len(lead.notes) == 75
     assert len({note_id for note_id, _ in lead.notes}) == 75  # ids unique across processes
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"inv": "9999999999999999999", "sum": "1.00", "sig": "0" * 64},  # beyond bigint
+        {"inv": "1", "sum": "abc", "sig": "x"},
+        {"inv": "²", "sum": "NaN", "sig": ""},
+        {"inv": "1", "sum": "1e999999", "x_mark": "\x00", "sig": "0" * 64},
+    ],
+)
+def test_the_dummy_payment_page_refuses_what_it_did_not_sign(in_network, rf, query):
+    from franchise_platform.sandbox.pay import payment_page
+
+    request = rf.get("/sandbox/pay/", query, HTTP_HOST=in_network.host)
+    request.tenant = in_network.network
+    answer = payment_page(request)
+    assert answer.status_code == 400
+    assert "Ссылка на оплату недействительна" in answer.content.decode()
