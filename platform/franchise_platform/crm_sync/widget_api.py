@@ -31,6 +31,7 @@ from crm_connectors.errors import (
 from franchise_platform.api_errors import ApiError, document_common_errors, install_error_handlers
 from franchise_platform.db import schema_to_public
 from franchise_platform.inputs import OptionalPrepaymentAmountIn
+from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.errors import LinkRefused
 from franchise_platform.payments.links import deal_links_ensure
 from franchise_platform.payments.models import Deal
@@ -188,6 +189,28 @@ def links_show(request: HttpRequest, lead_id: int) -> dict[str, Any]:
                 raise ApiError(
                     404, _("Ссылки для этой сделки ещё не сформированы."), "links_not_generated"
                 )
+            return deal_links_view(deal=deal, network=caller.network)
+    finally:
+        schema_to_public()
+
+
+@widget_api.post("/leads/{lead_id}/delivered")
+def lead_delivered(request: HttpRequest, lead_id: int) -> dict[str, Any]:
+    """«Услуга оказана» in the lead card: the deal's service was delivered; its settlement
+    receipts follow. Idempotent: a second press changes nothing. Answers the links body."""
+    caller: WidgetCaller = request.auth  # type: ignore[attr-defined]
+    try:
+        with tenant_context(caller.network):
+            deal = deal_by_crm_id(crm_deal_id=lead_id, crm=caller.crm)
+            if deal is None:
+                raise ApiError(
+                    404, _("Ссылки для этой сделки ещё не сформированы."), "links_not_generated"
+                )
+            deal, _created = deal_deliver(
+                deal_id=deal.pk,
+                source=DeliverySource.WIDGET,
+                actor=f"amocrm user {caller.claims.user_id}",
+            )
             return deal_links_view(deal=deal, network=caller.network)
     finally:
         schema_to_public()
