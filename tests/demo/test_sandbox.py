@@ -69,3 +69,21 @@ def test_the_dummy_payment_page_refuses_what_it_did_not_sign(in_network, rf, que
     answer = payment_page(request)
     assert answer.status_code == 400
     assert "Ссылка на оплату недействительна" in answer.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("typed", "price"),
+    [("7000", "7000"), ("1500,50", "1500"), ("NaN", "5000"), ("-3", "1"), ("1e999999", "5000"),
+     ("sNaN", "5000"), ("", "5000"), ("99999999999", "9999999")],
+)  # fmt: skip
+def test_a_new_sandbox_lead_takes_any_typed_budget(settings, tmp_path, rf, typed, price):
+    from franchise_platform.sandbox.card import lead_create
+    from franchise_platform.sandbox.demo import DEMO_ACCOUNT_ID, WALK_LEAD_ID, demo_connector
+
+    settings.CRM_CONNECTOR_OPTIONS = {"dummy": {"store_path": str(tmp_path / "crm.json")}}
+    request = rf.post("/sandbox/leads/", {"price": typed})
+    request._dont_enforce_csrf_checks = True
+    answer = lead_create(request)
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/sandbox/?lead={WALK_LEAD_ID + 1}"
+    assert demo_connector(DEMO_ACCOUNT_ID).lead(WALK_LEAD_ID + 1).price == Decimal(price)

@@ -111,7 +111,10 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     """A new lead in the stand-in CRM, priced as asked, at the location of an existing lead."""
     leads, options = _leads()
     try:
-        price = Decimal(request.POST.get("price", "5000").replace(",", ".")).quantize(Decimal("1"))
+        price = Decimal(request.POST.get("price", "5000").strip().replace(",", "."))
+        if not price.is_finite():  # NaN would pass quantize and break the comparisons below
+            raise InvalidOperation
+        price = price.quantize(Decimal("1"))
     except InvalidOperation:
         price = Decimal("5000")
     price = min(max(price, Decimal("1")), Decimal("9999999"))
