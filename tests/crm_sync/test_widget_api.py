@@ -65,6 +65,7 @@ def test_button_returns_the_contract_shape(lead, amo):
         "status": "open",
         "overpaid": "0.00",
         "test_paid": "0.00",
+        "refunded": "0.00",
         "service_date": None,
         "delivered_at": None,
         "receipts": [],

@@ -102,3 +102,18 @@ def test_a_body_that_is_not_json_is_a_clear_error(in_network, fake, paid):  # no
 def test_the_refund_is_in_the_openapi_schema(in_network):
     paths = in_network.owner.api().get("/api/v1/openapi.json").json()["paths"]
     assert "post" in paths["/api/v1/payments/{invoice_id}/refund"]
+
+
+def test_the_deal_answer_shows_what_was_refunded(in_network, fake, paid):  # noqa: F811
+    _, deal, payment = paid
+    body = _refund(in_network.owner, payment.invoice_id, "400").json()
+    refund_poll(refund_id=body["refund_id"])
+    refund_poll(refund_id=body["refund_id"])
+
+    shown = in_network.owner.api().get(f"/api/v1/deals/{deal.crm_deal_id}").json()
+
+    assert shown["deal"]["refunded"] == "400.00"
+    assert shown["deal"]["status"] == "partially_refunded"
+    assert [(p["invoice_id"], p["refunded"]) for p in shown["payments"]] == [
+        (payment.invoice_id, "400.00")
+    ]

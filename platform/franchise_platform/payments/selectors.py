@@ -83,6 +83,7 @@ def deal_links_view(*, deal: Deal, network: Network) -> dict[str, Any]:
             "overpaid": _money(deal.overpaid_amount),
             # Test-mode payments: shown as «ТЕСТ», never part of "paid".
             "test_paid": _money(deal.test_paid),
+            "refunded": _money(deal.refunded),
             "service_date": deal.service_date.isoformat() if deal.service_date else None,
             "delivered_at": deal.delivered_at.isoformat() if deal.delivered_at else None,
             "receipts": deal_receipts_view(deal=deal),
@@ -159,8 +160,13 @@ def deal_payments_view(*, deal: Deal) -> list[dict[str, Any]]:
             "kind": p.kind,
             # A test payment is listed but never counts in the deal's paid sum.
             "is_test": p.is_test,
+            # Returned to the buyer (finished refunds) and still due back (an overpayment).
+            "refunded": _money(p.refunded_sum or 0),
+            "refund_due": _money(p.refund_due),
         }
-        for p in deal.payments.order_by("paid_at")
+        for p in deal.payments.annotate(
+            refunded_sum=Sum("refunds__amount", filter=Q(refunds__status="finished"))
+        ).order_by("paid_at")
     ]
 
 
