@@ -123,6 +123,10 @@ define(['jquery'], function ($) {
       return BASE_URL + '/api/widget/v1/leads/' + encodeURIComponent(leadId) + '/links';
     }
 
+    function deliveredUrl(leadId) {
+      return BASE_URL + '/api/widget/v1/leads/' + encodeURIComponent(leadId) + '/delivered';
+    }
+
     function signupUrl(acc, code) {
       return BASE_URL + '/signup/?amocrm_account=' + encodeURIComponent(acc.id) +
         '&subdomain=' + encodeURIComponent(acc.subdomain) +
@@ -180,15 +184,17 @@ define(['jquery'], function ($) {
       return { message: message, support: status === 0 || status >= 500 };
     }
 
+    // method: GET (read), POST (generate) or DELIVER («Услуга оказана», a POST of its own).
     function request(method) {
       var leadId = currentLeadId();
-      if (!leadId || state.busy === 'POST') { return; }
+      if (!leadId || state.busy === 'POST' || state.busy === 'DELIVER') { return; }
       var seq = ++state.seq;
       state.busy = method;
       state.notice = '';
       paint();
 
-      authorized(method, linksUrl(leadId)).done(function (data) {
+      var deliver = method === 'DELIVER';
+      authorized(deliver ? 'POST' : method, deliver ? deliveredUrl(leadId) : linksUrl(leadId)).done(function (data) {
         if (seq !== state.seq) { return; }
         if (!data || typeof data !== 'object' || (data.links && !Array.isArray(data.links))) {
           state.error = { message: t('lcard.errors.bad_answer'), support: true };
@@ -198,7 +204,7 @@ define(['jquery'], function ($) {
         state.error = null;
         state.connect = null;
         state.updatedAt = new Date();
-        state.notice = method === 'POST' ? t('lcard.generated') : '';
+        state.notice = method === 'POST' ? t('lcard.generated') : (deliver ? t('lcard.delivered_done') : '');
       }).fail(function (xhr, textStatus) {
         if (seq !== state.seq) { return; }
         var failure = describeFailure(xhr, textStatus);
@@ -364,7 +370,40 @@ define(['jquery'], function ($) {
         $box.append(el('div', 'fpl-deal__test js-fpl-test-paid',
           t('lcard.test_paid') + ': ' + formatMoney(deal.test_paid, currency)));
       }
+      var delivered = formatStamp(deal.delivered_at);
+      if (delivered) {
+        $box.append(el('div', 'fpl-deal__delivered js-fpl-delivered', t('lcard.delivered_at', { time: delivered })));
+      }
+      var settlements = $.grep(Array.isArray(deal.receipts) ? deal.receipts : [], function (r) {
+        return r && r.kind === 'settlement';
+      });
+      if (settlements.length) {
+        var registered = $.grep(settlements, function (r) { return r.status === 'registered'; }).length;
+        var failed = $.grep(settlements, function (r) { return r.status === 'failed'; }).length;
+        var $receipts = el('div', 'fpl-deal__receipts js-fpl-receipts',
+          t('lcard.receipts', { registered: registered, total: settlements.length }));
+        if (failed) {
+          $receipts.append(el('span', 'fpl-deal__receipts-failed js-fpl-receipts-failed',
+            t('lcard.receipts_failed', { n: failed })));
+        }
+        $box.append($receipts);
+      }
       return $box;
+    }
+
+    function formatStamp(iso) {
+      if (typeof iso !== 'string' || !iso) { return ''; }
+      var d = new Date(iso);
+      if (isNaN(d.getTime())) { return ''; }
+      return twoDigits(d.getDate()) + '.' + twoDigits(d.getMonth() + 1) + '.' + d.getFullYear() +
+        ' ' + twoDigits(d.getHours()) + ':' + twoDigits(d.getMinutes());
+    }
+
+    function deliverButton() {
+      var busy = state.busy === 'DELIVER';
+      return el('button', 'fpl-button fpl-button_secondary js-fpl-deliver' + (busy ? ' fpl-button_busy' : ''),
+        busy ? t('lcard.delivering') : t('lcard.deliver'))
+        .attr('type', 'button').prop('disabled', !!state.busy);
     }
 
     function errorBox(error, withRetry) {
@@ -487,6 +526,9 @@ define(['jquery'], function ($) {
         $view.append(el('div', 'fpl-alert fpl-alert_ok js-fpl-notice', state.notice).attr('role', 'status'));
       }
       $view.append(generateButton());
+      if (data && data.deal && !data.deal.delivered_at && (data.links || []).length) {
+        $view.append(deliverButton());
+      }
 
       var note = String(widgetSettings().manager_note || '').trim();
       if (note) { $view.append(el('p', 'fpl-note js-fpl-note', note)); }
@@ -503,6 +545,11 @@ define(['jquery'], function ($) {
     function onGenerate(e) {
       e.preventDefault();
       request('POST');
+    }
+
+    function onDeliver(e) {
+      e.preventDefault();
+      request('DELIVER');
     }
 
     function onRefresh(e) {
@@ -560,6 +607,7 @@ define(['jquery'], function ($) {
         $(document).off(NS)
           .on('click' + NS, ROOT + ' .js-fpl-generate', onGenerate)
           .on('click' + NS, ROOT + ' .js-fpl-refresh', onRefresh)
+          .on('click' + NS, ROOT + ' .js-fpl-deliver', onDeliver)
           .on('click' + NS, ROOT + ' .js-fpl-bind-toggle', onBindToggle)
           .on('click' + NS, ROOT + ' .js-fpl-claim-retry', onClaimRetry)
           .on('click' + NS, ROOT + ' .js-fpl-copy', onCopy);

@@ -134,7 +134,8 @@ LEADS: dict[int, dict[str, Any]] = {
     },
 }
 
-LINKS_PATH = re.compile(r"^/api/widget/v1/leads/(\d+)/links/?$")
+LINKS_PATH = re.compile(r"^/api/widget/v1/leads/(\d+)/(links|delivered)/?$")
+DELIVERED_AT = "2026-12-12T16:05:00+00:00"
 CLAIM_PATH = "/api/widget/v1/claim-code"
 
 
@@ -382,6 +383,28 @@ class StubBackend:
                         self._send(answer["error"], answer["raw"], "text/html", answer["headers"])
                     else:
                         self._json(answer["error"], answer["body"], answer["headers"])
+                    return
+                if method == "POST" and match.group(2) == "delivered":
+                    # «Услуга оказана»: the deal is delivered and its advance is being settled.
+                    deal = lead["get"]["deal"]
+                    receipts = [
+                        {
+                            "kind": "settlement",
+                            "amount": deal["paid"],
+                            "status": "registered",
+                            "payment_invoice_id": 1000000001,
+                        },
+                        {
+                            "kind": "settlement",
+                            "amount": "0.01",
+                            "status": "failed",
+                            "payment_invoice_id": 1000000002,
+                        },
+                    ]
+                    lead["get"] = lead["get"] | {
+                        "deal": deal | {"delivered_at": DELIVERED_AT, "receipts": receipts}
+                    }
+                    self._json(200, lead["get"])
                     return
                 if method == "POST":
                     time.sleep(lead.get("post_delay", 0))
