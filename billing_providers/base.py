@@ -378,6 +378,9 @@ class BillingProvider(ABC):
         )
 
     supports_refunds: ClassVar[bool] = False
+    # The ``ProviderAccount.secrets`` key refunds need besides the usual ones (Robokassa:
+    # ``password3``), so the core can say what is missing before calling; None: nothing extra.
+    refund_secret: ClassVar[str | None] = None
 
     def refund_create(self, account: ProviderAccount, request: RefundRequest) -> RefundCreated:
         """Ask the provider to return money of one operation (network call).

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping, MutableMapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import ClassVar
@@ -25,10 +26,14 @@ from billing_providers.base import (
     IssuedInvoice,
     ProviderAccount,
     ReceiptStatus,
+    RefundCreated,
+    RefundRequest,
+    RefundState,
+    RefundStatus,
     SettlementReceiptRequest,
     SettlementReceiptResult,
 )
-from billing_providers.errors import ProviderConfigError
+from billing_providers.errors import ProviderConfigError, ProviderResponseError
 
 DEFAULT_PAYMENT_URL = "http://dummy.invalid/pay"
 SECRET_KEY = "password2"
@@ -41,6 +46,8 @@ _TWO_PLACES = Decimal("0.01")
 # Shared by every instance so that a state set by one request is seen by the next one in a
 # development server (the registry builds a new adapter per call).
 _STATES: dict[tuple[str, int], InvoiceState] = {}
+# Refund requests: id -> (operation key, amount). Finished on the first state check.
+_REFUNDS: dict[str, tuple[str, Decimal]] = {}
 
 
 def _sign(secret: str, *parts: str) -> str:
@@ -61,6 +68,7 @@ class DummyProvider(BillingProvider):
 
     slug: ClassVar[str] = "dummy"
     settles_receipts: ClassVar[bool] = True
+    supports_refunds: ClassVar[bool] = True
     signature_fields: ClassVar[frozenset[str]] = frozenset({"sig"})
 
     def __init__(
@@ -71,6 +79,7 @@ class DummyProvider(BillingProvider):
     ) -> None:
         self.payment_url = payment_url or DEFAULT_PAYMENT_URL
         self.states = _STATES if states is None else states
+        self.refunds = _REFUNDS
 
     @staticmethod
     def _secret(account: ProviderAccount) -> str:
@@ -221,6 +230,9 @@ class DummyProvider(BillingProvider):
         """The stored state (set by an accepted callback or ``set_state``) or PENDING.
         Never raises."""
         stored = self.states.get((account.login, invoice_id))
+        if stored is not None and stored.operation_key is None:
+            # Every paid dummy operation has a key to refund it by.
+            return replace(stored, operation_key=f"dummy-{account.login}-{invoice_id}")
         if stored is not None:
             return stored
         return InvoiceState(
@@ -255,3 +267,22 @@ class DummyProvider(BillingProvider):
         return SettlementReceiptResult(
             accepted=True, result_code="2", description="ok", status=ReceiptStatus.REGISTERED
         )
+
+    def refund_create(self, account: ProviderAccount, request: RefundRequest) -> RefundCreated:
+        """Accepts any refund of a keyed operation with a positive amount; no network."""
+        if not request.operation_key or request.amount <= 0:
+            raise ProviderConfigError("Bad refund request", code="bad_refund")
+        request_id = hmac.new(
+            self._secret(account).encode(),
+            f"refund:{request.operation_key}:{len(self.refunds)}".encode(),
+            hashlib.sha256,
+        ).hexdigest()[:32]
+        self.refunds[request_id] = (request.operation_key, request.amount)
+        return RefundCreated(request_id=request_id)
+
+    def refund_state(self, account: ProviderAccount, request_id: str) -> RefundState:
+        """Every refund the dummy took is finished."""
+        known = self.refunds.get(request_id)
+        if known is None:
+            raise ProviderResponseError("No such refund", code="refund_not_found")
+        return RefundState(request_id=request_id, status=RefundStatus.FINISHED, amount=known[1])

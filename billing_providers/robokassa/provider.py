@@ -115,6 +115,7 @@ class RobokassaProvider(BillingProvider):
     tells_unused_numbers: ClassVar[bool] = True  # OpStateExt result code 3
     signature_fields: ClassVar[frozenset[str]] = frozenset({"signaturevalue"})
     supports_refunds: ClassVar[bool] = True
+    refund_secret: ClassVar[str | None] = consts.PASSWORD3
 
     def __init__(
         self,

@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -32,13 +34,26 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _number(amount: Decimal) -> int | float:
-    """A JSON number with at most two decimals: 1500 or 1499.5. A float's repr is the shortest
-    text that reads back the same, so a two-decimal amount is written exactly as it is."""
+def _number(amount: Decimal) -> Decimal:
+    """A refund amount with at most two decimals, written as a JSON number by ``refund_token``."""
     value = amount.quantize(Decimal("0.01"))
     if value != amount:
         raise ProviderConfigError("A refund amount has more than two decimals", code="bad_amount")
-    return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _compact_json(payload: dict[str, Any]) -> str:
+    """Compact JSON with ASCII escapes, Decimals written as plain numbers (1500, 1499.5): never
+    through a float. Each Decimal is first written as a unique quoted marker, then unquoted."""
+    marker = f"@{secrets.token_hex(8)}@"
+
+    def number(value: object) -> str:
+        if isinstance(value, Decimal):
+            return marker + format(value.normalize(), "f") + marker
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True, default=number)
+    return re.sub(f'"{marker}(-?[0-9.]+){marker}"', r"\1", text)
 
 
 def refund_payload(request: RefundRequest) -> dict[str, Any]:
@@ -79,7 +94,7 @@ def refund_token(payload: dict[str, Any], password3: str) -> str:
     """``b64url(header).b64url(payload).b64url(HMAC-SHA256)`` keyed with Password #3 as given;
     the payload is compact JSON with ASCII escapes (as in fiscal.md §9.1)."""
     header = _b64url(b'{"alg":"HS256","typ":"JWT"}')
-    body = _b64url(json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
+    body = _b64url(_compact_json(payload).encode("ascii"))
     signing_input = f"{header}.{body}".encode("ascii")
     signature = hmac.new(password3.encode("utf-8"), signing_input, hashlib.sha256).digest()
     return f"{header}.{body}.{_b64url(signature)}"

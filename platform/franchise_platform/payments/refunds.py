@@ -213,11 +213,12 @@ def _reserve(*, payment_id: UUID | str, amount: Decimal, user: Any, key: str) ->
             _("Это тестовая оплата: деньги не списывались, возвращать нечего."), "test_payment"
         )
     account = payment.invoice.provider_account
-    if not provider_get(account.provider).supports_refunds:
+    provider = provider_get(account.provider)
+    if not provider.supports_refunds:
         raise RefundRefused(
             _("Провайдер магазина не умеет возвращать деньги через API."), "refunds_not_supported"
         )
-    if not account.password3:
+    if provider.refund_secret and not getattr(account, provider.refund_secret, None):
         raise RefundRefused(
             _(
                 "Для возвратов нужен Пароль #3 магазина Robokassa: получите его в поддержке "
