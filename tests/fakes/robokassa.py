@@ -329,6 +329,7 @@ class FakeRobokassa:
         self.requests: list[FakeRequest] = []
         self.attached_receipts: list[dict[str, Any]] = []
         self.receipt_attach_http_status: int | None = None
+        self.receipt_status_http_status: int | None = None
         self.receipt_pending_polls = 0
         self.receipt_registration_error: str | None = None
         self._receipt_polls: dict[tuple[str, str], int] = {}
@@ -867,6 +868,8 @@ class FakeRobokassa:
             text = json.dumps({"Code": code, "Description": description, **extra})
             return 200, text, "application/json", {}
 
+        if self.receipt_status_http_status is not None:
+            return self.receipt_status_http_status, "error", "text/plain", {}
         verified = self._fiscal_payload(body)
         if isinstance(verified, str):
             return answer("3", verified)

@@ -17,6 +17,7 @@ from franchise_platform.payments.models import (
 )
 from franchise_platform.payments.settlement import (
     settlement_receipt_process,
+    settlement_receipts_queue,
     settlement_receipts_requeue,
 )
 from tests.factories import shop
@@ -147,3 +148,22 @@ def test_delivery_in_the_future_is_refused(delivered):
             source=DeliverySource.API,
             delivered_at=timezone.now() + timedelta(days=1),
         )
+
+
+def test_payment_without_email_is_settled_to_the_deals_buyer(delivered):
+    first, second = Payment.objects.order_by("paid_at")
+    SettlementReceipt.objects.all().delete()
+    Payment.objects.filter(pk=second.pk).update(buyer_email="")  # recorded by reconciliation
+    _, deal = delivered
+    settlement_receipts_queue(deal=deal)
+    assert set(SettlementReceipt.objects.values_list("email", flat=True)) == {first.buyer_email}
+
+
+def test_unregistered_for_a_day_while_status_fails_to_answer_is_failed(delivered, fake):
+    _process_all()  # sent
+    SettlementReceipt.objects.update(sent_at=timezone.now() - timedelta(hours=25))
+    fake.receipt_status_http_status = 503
+    _process_all()
+    receipt = SettlementReceipt.objects.first()
+    assert receipt.status == SettlementReceiptStatus.FAILED
+    assert "за сутки" in receipt.error

@@ -82,6 +82,16 @@ def settlement_receipts_queue(*, deal: Deal) -> list[SettlementReceipt]:
         .select_related("invoice", "partner")
         .order_by("paid_at")
     )
+    # A payment recorded by reconciliation has no e-mail (OpStateExt carries none): the receipt
+    # then goes where the deal's other receipts went, the same buyer's address (fiscal.md §7).
+    deal_email = (
+        Payment.objects.filter(deal=deal, is_test=False)
+        .exclude(buyer_email="")
+        .order_by("paid_at")
+        .values_list("buyer_email", flat=True)
+        .first()
+        or ""
+    )
     created: list[SettlementReceipt] = []
     for payment in payments:
         amount = _offset(payment)
@@ -97,7 +107,7 @@ def settlement_receipts_queue(*, deal: Deal) -> list[SettlementReceipt]:
                 tax_system=first.get("sno") or partner.tax_system,
                 vat=partner.vat,
                 item_name=(first.get("name") or deal.title or str(deal))[:128],
-                email=payment.buyer_email,
+                email=payment.buyer_email or (deal_email if not payment.buyer_phone else ""),
                 phone=payment.buyer_phone,
                 next_attempt_at=timezone.now(),
             )
@@ -237,6 +247,11 @@ def _later(receipt: SettlementReceipt, reason: str) -> None:
     receipt.error = (_("Нет ответа от провайдера, повторим: %(reason)s") % {"reason": reason})[:500]
     if receipt.status == SettlementReceiptStatus.QUEUED and receipt.attempts >= MAX_SEND_ATTEMPTS:
         _fail(receipt, _("Провайдер не отвечает: чек не отправлен."))
+        return
+    if receipt.sent_at is not None and timezone.now() - receipt.sent_at > POLL_FOR:
+        _fail(
+            receipt, _("Чек принят, но не зарегистрирован за сутки: проверьте кабинет провайдера.")
+        )
         return
     wait = SEND_BACKOFF_SECONDS[min(receipt.attempts, len(SEND_BACKOFF_SECONDS)) - 1]
     receipt.next_attempt_at = timezone.now() + timedelta(seconds=wait * random.uniform(1, 1.25))  # noqa: S311
