@@ -232,7 +232,19 @@ def test_a_fiscalizing_shop_sends_the_refund_receipt_items_mirroring_the_payment
         }
     ]
     assert refund.receipt == "provider"
+    assert _refund_receipts(deal) == [("refund", "700.00", "queued", payment.invoice_id)]
     assert _finish(refund).receipt == "issued"
+    assert _refund_receipts(deal) == [("refund", "700.00", "sent", payment.invoice_id)]
+
+
+def _refund_receipts(deal):
+    from franchise_platform.payments.selectors import deal_receipts_view
+
+    return [
+        (r["kind"], r["amount"], r["status"], r["payment_invoice_id"])
+        for r in deal_receipts_view(deal=deal)
+        if r["kind"] == "refund"
+    ]
 
 
 def test_more_than_is_left_is_refused_and_nothing_is_sent(in_network, fake, paid):

@@ -27,6 +27,9 @@ from .models import (
     LinkStatus,
     Payment,
     PaymentLink,
+    Refund,
+    RefundReceipt,
+    RefundStatus,
     SettlementReceipt,
     SettlementReceiptStatus,
 )
@@ -128,6 +131,22 @@ def deal_receipts_view(*, deal: Deal) -> list[dict[str, Any]]:
                     "payment_invoice_id": payment.invoice_id,
                 }
             )
+    # Refund receipts («возврат прихода») Robokassa forms from a refund's items: "queued" while
+    # the refund runs, "sent" once it finished. A refund made elsewhere has none of ours.
+    for refund in (
+        Refund.objects.filter(deal=deal, receipt__in=(RefundReceipt.PROVIDER, RefundReceipt.ISSUED))
+        .exclude(status__in=(RefundStatus.FAILED, RefundStatus.CANCELED))
+        .select_related("payment")
+        .order_by("created_at")
+    ):
+        receipts.append(
+            {
+                "kind": "refund",
+                "amount": _money(refund.amount),
+                "status": "sent" if refund.receipt == RefundReceipt.ISSUED else "queued",
+                "payment_invoice_id": refund.payment.invoice_id,
+            }
+        )
     return receipts
 
 
