@@ -55,7 +55,7 @@ def fake(robokassa_server):
     }
     robokassa_server.refund_processing_polls = 1
     robokassa_server.refund_http_status = None
-    with override_settings(BILLING_PROVIDER_OPTIONS=options, REFUND_WATCH_PAUSE_SECONDS=0):
+    with override_settings(BILLING_PROVIDER_OPTIONS=options, REFUND_WATCH_PAUSE_MS=0):
         yield robokassa_server
 
 
@@ -480,3 +480,25 @@ def test_the_watch_is_bounded_and_asks_only_for_the_configured_period(in_network
         from franchise_platform.payments.refunds import payments_to_watch
 
         assert len(payments_to_watch(limit=1)) == 1
+
+
+def test_a_processing_refund_is_polled_again_with_backoff(in_network, fake, paid, monkeypatch):
+    _, _, payment = paid
+    fake.refund_processing_polls = 3
+    refund = refund_request(
+        payment_id=payment.pk, amount=Decimal("100"), user=_owner(in_network)
+    ).refund
+    from franchise_platform.payments import refunds as refunds_module
+
+    delays = []
+    monkeypatch.setattr(
+        refunds_module, "_queue_poll", lambda rid, *, countdown: delays.append(countdown)
+    )
+    with override_settings(REFUND_POLL_FIRST_SECONDS=10):
+        for _ in range(3):
+            assert refund_poll(refund_id=str(refund.pk)) == "processing"
+        assert refund_poll(refund_id=str(refund.pk)) == "finished"
+
+    assert delays == [10, 20, 40]
+    refund.refresh_from_db()
+    assert refund.attempts == 3 and refund.status == "finished"

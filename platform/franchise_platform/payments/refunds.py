@@ -67,7 +67,7 @@ CONFIRM_WORD = "ВОЗВРАТ"
 WATCH_DAYS = 30
 WATCH_BATCH = 50
 WATCH_EVERY_HOURS = 6
-WATCH_PAUSE_SECONDS = 0.2
+WATCH_PAUSE_MS = 200
 # Polling a refund: 30 s, 1, 2, 4 … minutes, at most an hour apart.
 POLL_FIRST_SECONDS = 30
 POLL_MAX_SECONDS = 3600
@@ -341,7 +341,7 @@ def refund_send(*, refund_id: UUID | str) -> None:
     Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
         status=RefundStatus.PROCESSING,
         provider_request_id=created.request_id,
-        next_check_at=timezone.now() + timedelta(seconds=POLL_FIRST_SECONDS),
+        next_check_at=timezone.now() + timedelta(seconds=_poll_delay(1)),
     )
     _queue_poll(refund.pk, countdown=1)
     logger.info("refund %s accepted by the provider", refund.pk)
@@ -356,7 +356,8 @@ def _queue_poll(refund_id: UUID | str, *, countdown: float) -> None:
 
 
 def _poll_delay(attempts: int) -> int:
-    return int(min(POLL_FIRST_SECONDS * 2 ** max(attempts - 1, 0), POLL_MAX_SECONDS))
+    first = _setting("REFUND_POLL_FIRST_SECONDS", POLL_FIRST_SECONDS)
+    return int(min(first * 2 ** max(attempts - 1, 0), POLL_MAX_SECONDS))
 
 
 def refund_poll(*, refund_id: str) -> str | None:
@@ -520,7 +521,7 @@ def payment_refund_notice(*, payment: Payment) -> Refund | None:
 
 def paid_invoices_watch() -> int:
     """One bounded run over the network's recent payments; returns the refunds noticed."""
-    pause = _setting("REFUND_WATCH_PAUSE_SECONDS", WATCH_PAUSE_SECONDS)
+    pause = _setting("REFUND_WATCH_PAUSE_MS", WATCH_PAUSE_MS) / 1000
     noticed = 0
     for index, payment in enumerate(payments_to_watch()):
         if index and pause:

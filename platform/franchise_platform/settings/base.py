@@ -271,6 +271,16 @@ OUTBOX_BREAKER_THRESHOLD = env_int("OUTBOX_BREAKER_THRESHOLD", 3)
 OUTBOX_DEAD_NOTICE_MINUTES = env_int("OUTBOX_DEAD_NOTICE_MINUTES", 60)
 CRM_SYNC_CLOCK = env_str("CRM_SYNC_CLOCK", "")
 RECONCILE_MAX_AGE_DAYS = env_int("RECONCILE_MAX_AGE_DAYS", 8)
+# Refunds made elsewhere (payments/refunds.py): a paid invoice is asked about (OpStateExt State 60)
+# for this many days after payment, each at most every this many hours, at most this many per
+# network and reconcile run, the calls this many milliseconds apart (the provider's rate limit).
+REFUND_WATCH_DAYS = env_int("REFUND_WATCH_DAYS", 30)
+REFUND_WATCH_EVERY_HOURS = env_int("REFUND_WATCH_EVERY_HOURS", 6)
+REFUND_WATCH_BATCH = env_int("REFUND_WATCH_BATCH", 50)
+REFUND_WATCH_PAUSE_MS = env_int("REFUND_WATCH_PAUSE_MS", 200)
+# A refund's state is first asked this many seconds after Robokassa took it, then twice as long
+# each time, at most an hour apart.
+REFUND_POLL_FIRST_SECONDS = env_int("REFUND_POLL_FIRST_SECONDS", 30)
 
 # --- Observability (observability/): /metrics behind a bearer token; off (404) when unset ------
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
