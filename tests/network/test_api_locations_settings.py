@@ -121,6 +121,7 @@ def test_settings_defaults_with_decimals_as_strings(owner_a):
         "prepayment": {"mode": "percent", "value": "30.00"},
         "invoice_ttl_hours": 24,
         "item_name": "Участие в квесте «{location}»",
+        "delivered_status_ids": [142],
     }
 
 
@@ -138,7 +139,7 @@ def test_settings_put_round_trips(owner_a, net_a, prepayment, expected):
     response = put_json(owner_a.api(), SETTINGS, body)
 
     assert response.status_code == 200, response.content
-    assert response.json() == {**body, "prepayment": expected}
+    assert response.json() == {**body, "prepayment": expected, "delivered_status_ids": [142]}
     assert owner_a.api().get(SETTINGS).json() == response.json()
 
 

@@ -248,6 +248,7 @@ def _settings_out() -> dict[str, Any]:
         "prepayment": {"mode": obj.prepayment_mode, "value": f"{obj.prepayment_value:.2f}"},
         "invoice_ttl_hours": obj.invoice_ttl_hours,
         "item_name": obj.item_name,
+        "delivered_status_ids": list(obj.delivered_status_ids or []),
     }
 
 
@@ -266,5 +267,6 @@ def settings_put(request: HttpRequest, payload: SettingsIn) -> dict[str, Any]:
             prepayment_value=payload.prepayment.value,
             invoice_ttl_hours=payload.invoice_ttl_hours,
             item_name=payload.item_name,
+            delivered_status_ids=payload.delivered_status_ids,
         )
     return _settings_out()

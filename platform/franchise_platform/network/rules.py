@@ -237,6 +237,26 @@ def location_problems(*, name: str, address: str, name_taken: bool) -> list[Prob
     return problems
 
 
+DELIVERED_STATUSES_MAX = 50
+
+
+def delivered_status_problems(status_ids: list[int] | None) -> list[Problem]:
+    """The CRM stages counted as "delivered": positive whole ids, at most 50 (None: unchanged)."""
+    if status_ids is None:
+        return []
+    if len(status_ids) > DELIVERED_STATUSES_MAX or not all(
+        type(s) is int and 0 < s < 2**63 for s in status_ids
+    ):
+        return [
+            Problem(
+                "delivered_status_ids",
+                _("Этапы «услуга оказана» — до 50 номеров этапов amoCRM, целые положительные."),
+                "invalid_status_ids",
+            )
+        ]
+    return []
+
+
 def settings_problems(
     *, prepayment_mode: str, prepayment_value: Decimal, invoice_ttl_hours: int, item_name: str
 ) -> list[Problem]:

@@ -159,12 +159,18 @@ class SettingsIn(Schema):
     prepayment: PrepaymentIn
     invoice_ttl_hours: int
     item_name: str = Field(description="Receipt line; the only placeholder allowed is {location}.")
+    delivered_status_ids: list[int] | None = Field(
+        None,
+        description="CRM stage (amoCRM status) ids in which a lead counts as delivered; "
+        "settlement receipts follow. Omitted: unchanged. Default [142].",
+    )
 
 
 class SettingsOut(Schema):
     prepayment: PrepaymentOut
     invoice_ttl_hours: int
     item_name: str
+    delivered_status_ids: list[int]
 
 
 class NetworkOut(Schema):

@@ -24,6 +24,7 @@ def network_settings_update(
     prepayment_value: Decimal,
     invoice_ttl_hours: int,
     item_name: str,
+    delivered_status_ids: list[int] | None = None,
     ip_address: str | None = None,
 ) -> NetworkSettings:
     """Replace the prepayment rule, the invoice lifetime and the receipt line template."""
@@ -35,6 +36,7 @@ def network_settings_update(
             invoice_ttl_hours=invoice_ttl_hours,
             item_name=item_name,
         )
+        + rules.delivered_status_problems(delivered_status_ids)
     )
     obj = network_settings_get()
     new = {
@@ -43,6 +45,8 @@ def network_settings_update(
         "invoice_ttl_hours": invoice_ttl_hours,
         "item_name": item_name,
     }
+    if delivered_status_ids is not None:
+        new["delivered_status_ids"] = sorted(set(delivered_status_ids))
     diff = {
         field: (getattr(obj, field), value)
         for field, value in new.items()
