@@ -59,8 +59,20 @@ def delivered(in_network, fake):
 
 
 def _process_all():
+    """Each receipt's wake-up comes: its next step is due now."""
+    SettlementReceipt.objects.exclude(next_attempt_at=None).update(next_attempt_at=timezone.now())
     for receipt in SettlementReceipt.objects.all():
         settlement_receipt_process(receipt_id=receipt.pk)
+
+
+def test_an_early_duplicate_wake_up_does_nothing(delivered, fake):
+    _process_all()  # sent; the next check is a few seconds away
+    SettlementReceipt.objects.update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    calls = len(fake.requests)
+    for receipt in SettlementReceipt.objects.all():
+        settlement_receipt_process(receipt_id=receipt.pk)
+    assert len(fake.requests) == calls
+    assert set(SettlementReceipt.objects.values_list("attempts", flat=True)) == {1}
 
 
 def test_each_operation_settled_once_with_its_own_offset(delivered, fake):

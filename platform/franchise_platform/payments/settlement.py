@@ -46,6 +46,8 @@ MAX_SEND_ATTEMPTS = 8
 # first comes soon, since Robokassa usually registers within seconds.
 POLL_SECONDS = (2, 60, 300, 1800, 3600)
 POLL_FOR = timedelta(hours=24)
+# A wake-up this much before a receipt's next step is a duplicate, not its turn.
+EARLY_TOLERANCE = timedelta(seconds=2)
 # A receipt queued or sent this long ago and still not registered needs a person's look.
 STUCK_AFTER = timedelta(hours=1)
 
@@ -190,6 +192,9 @@ def settlement_receipt_process(*, receipt_id: int) -> None:
             SettlementReceiptStatus.FAILED,
         ):
             return
+        due = receipt.next_attempt_at
+        if due is not None and due > timezone.now() + EARLY_TOLERANCE:
+            return  # a duplicate message: the step's own wake-up (or the sweeper) comes later
         _step(receipt)
         receipt.save()
         if receipt.next_attempt_at is not None:
