@@ -47,7 +47,10 @@ def test_first_run_creates_the_five_fields_with_ids_from_the_account(
         fields.location_options["a"]: "Квест «Тайная комната»",
         fields.location_options["b"]: "Квест «Подземелье»",
     }
-    assert set(fields.status_options) == {"open", "partially_paid", "paid", "overpaid"}
+    assert set(fields.status_options) == {
+        *("open", "partially_paid", "paid", "overpaid"),
+        *("partially_refunded", "refunded"),
+    }
 
 
 def test_second_run_with_the_same_locations_writes_nothing(

@@ -212,7 +212,10 @@ def test_strings_used_by_the_script_exist_in_both_locales(archive: zipfile.ZipFi
     # keys the script builds from the contract's enumerations
     used |= {f"lcard.kind.{k}" for k in ("prepayment", "full", "other")}
     used |= {f"lcard.link_status.{s}" for s in ("active", "paid", "closed", "unknown")}
-    used |= {f"lcard.deal_status.{s}" for s in ("open", "partially_paid", "paid", "overpaid")}
+    used |= {
+        f"lcard.deal_status.{s}"
+        for s in ("open", "partially_paid", "paid", "overpaid", "partially_refunded", "refunded")
+    }
     used |= {f"lcard.errors.status_{s}" for s in (400, 401, 403, 404, 409, 422, 429, "5xx")}
     used |= {f"lcard.{k}" for k in ("total", "paid", "remaining")}
     for locale in ("ru", "en"):
