@@ -317,9 +317,9 @@ class Refund(models.Model):
     )
     receipt = models.CharField(max_length=16, choices=RefundReceipt.choices)
     idempotency_key = models.CharField(max_length=200, blank=True)
-    requested_by = models.ForeignKey(
-        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # Who asked (e-mail; empty for a refund noticed at the provider). Not a foreign key: users
+    # also live in the public schema, where a deletion must not reach a network's table.
+    requested_by = models.CharField(max_length=254, blank=True)
     provider_request_id = models.CharField(max_length=100, blank=True)
     error = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveIntegerField(default=0)

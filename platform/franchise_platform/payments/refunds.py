@@ -244,7 +244,7 @@ def _reserve(*, payment_id: UUID | str, amount: Decimal, user: Any, key: str) ->
         amount=amount,
         receipt=_receipt_mode(payment),
         idempotency_key=key,
-        requested_by=user if getattr(user, "pk", None) else None,
+        requested_by=str(getattr(user, "email", "") or "")[:254],
     )
     logger.info("refund reserved: %s of payment %s", amount, payment.pk)
     return RefundOutcome(refund=refund, created=True)

@@ -63,11 +63,7 @@ def refund_offers(*, deal: Deal) -> dict[uuid.UUID, RefundOffer]:
 
 
 def deal_refunds(*, deal: Deal) -> list[Refund]:
-    return list(
-        Refund.objects.filter(deal=deal)
-        .select_related("payment", "requested_by")
-        .order_by("created_at")
-    )
+    return list(Refund.objects.filter(deal=deal).select_related("payment").order_by("created_at"))
 
 
 @require_POST
