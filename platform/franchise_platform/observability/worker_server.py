@@ -41,12 +41,10 @@ class _QuietHandler(WSGIRequestHandler):
 def _health() -> tuple[str, bytes]:
     from django.db import connection
 
-    from franchise_platform.health import _broker_ok, _database_ok
+    from franchise_platform.health import failing_parts
 
     try:
-        failing = [
-            name for name, ok in (("database", _database_ok()), ("broker", _broker_ok())) if not ok
-        ]
+        failing = failing_parts()
     finally:
         connection.close()  # this thread's connection; opened per probe
     if failing:
