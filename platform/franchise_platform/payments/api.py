@@ -118,7 +118,7 @@ def _uuid_or_none(value: str) -> str | None:
 @router.post(
     "/partners/{partner_id}/test-invoice", response={201: TestInvoiceOut, **ERROR_RESPONSES}
 )
-def partner_test_invoice(request: HttpRequest, partner_id: str) -> tuple[int, dict[str, Any]]:
+def partner_test_invoice(request: HttpRequest, partner_id: str) -> Status[dict[str, Any]]:
     require_editor(request)
     tenant = getattr(request, "tenant", None)
     if tenant is not None and tenant.is_suspended:
