@@ -32,6 +32,7 @@ SENTINELS = {
     "password2": "SENTINEL-SHOP-PW2-0be9",
     "test_password1": "SENTINEL-SHOP-TPW1-3a3d",
     "test_password2": "SENTINEL-SHOP-TPW2-9f41",
+    "password3": "SENTINEL-SHOP-PW3-4d7a",
 }
 CRM_ACCESS = "SENTINEL-CRM-ACCESS-55d1"
 CRM_REFRESH = "SENTINEL-CRM-REFRESH-aa08"
