@@ -502,3 +502,16 @@ def test_a_processing_refund_is_polled_again_with_backoff(in_network, fake, paid
     assert delays == [10, 20, 40]
     refund.refresh_from_db()
     assert refund.attempts == 3 and refund.status == "finished"
+
+
+def test_a_lead_field_made_before_refunds_existed_gets_the_new_status_first(in_network, fake, paid):
+    from franchise_platform.crm_sync.models import CrmConnection
+
+    _, _, payment = paid
+    old_options = {"open": 1, "partially_paid": 2, "paid": 3, "overpaid": 4}
+    CrmConnection.objects.update(field_map={"status_options": old_options})
+    _finish(
+        refund_request(payment_id=payment.pk, amount=Decimal("100"), user=_owner(in_network)).refund
+    )
+    kinds = list(OutboxMessage.objects.order_by("created_at").values_list("kind", flat=True))
+    assert "fields_sync" in kinds

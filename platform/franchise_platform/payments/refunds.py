@@ -42,6 +42,7 @@ from billing_providers.errors import (
 )
 from franchise_platform.crm_sync.outbox import (
     outbox_deal_state_enqueue,
+    outbox_fields_sync_enqueue,
     outbox_note_enqueue,
     outbox_target,
 )
@@ -432,6 +433,10 @@ def refund_apply(*, refund_id: UUID | str) -> bool:
         deal.save(update_fields=["paid", "refunded", "status", "overpaid_amount", "updated_at"])
         links_sync(deal)
         target = outbox_target(deal)
+        options = (target.field_map or {}).get("status_options") if target is not None else None
+        if options and deal.status not in options:
+            # A lead field made before refunds existed lacks this status: add it first.
+            outbox_fields_sync_enqueue()
         outbox_deal_state_enqueue(deal=deal, target=target)
         outbox_note_enqueue(
             deal=deal, key=f"refund:{refund.pk}", text=_refund_note(refund, deal), target=target
