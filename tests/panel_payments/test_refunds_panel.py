@@ -23,7 +23,7 @@ def _messages(response):
 
 def test_the_owner_refunds_part_of_a_payment_confirming_with_the_word(
     in_network,
-    fake,
+    fake,  # noqa: F811
     paid,  # noqa: F811
 ):
     _, deal, payment = paid

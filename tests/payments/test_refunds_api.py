@@ -27,7 +27,7 @@ def _refund(persona, invoice_id, amount, key=None):
 
 def test_a_refund_is_accepted_with_202_and_the_same_key_answers_the_same_body(
     in_network,
-    fake,
+    fake,  # noqa: F811
     paid,  # noqa: F811
 ):
     _, deal, payment = paid
