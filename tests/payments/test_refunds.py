@@ -515,3 +515,27 @@ def test_a_lead_field_made_before_refunds_existed_gets_the_new_status_first(in_n
     )
     kinds = list(OutboxMessage.objects.order_by("created_at").values_list("kind", flat=True))
     assert "fields_sync" in kinds
+
+
+def test_only_a_full_refund_raises_the_refunded_stage_event(in_network, fake, paid, monkeypatch):
+    from franchise_platform.payments import refunds
+
+    raised = []
+    monkeypatch.setattr(
+        refunds,
+        "lead_stage_event_queue",
+        lambda *, deal, event, **_: raised.append((deal.pk, str(event))),
+    )
+    account, deal, payment = paid
+    _finish(
+        refund_request(
+            payment_id=payment.pk, amount=Decimal("500.00"), user=_owner(in_network)
+        ).refund
+    )
+    assert raised == []  # a partial refund leaves the lead where it is
+    _finish(
+        refund_request(
+            payment_id=payment.pk, amount=Decimal("1000.00"), user=_owner(in_network)
+        ).refund
+    )
+    assert raised == [(deal.pk, "refunded")]

@@ -179,3 +179,18 @@ def test_unregistered_for_a_day_while_status_fails_to_answer_is_failed(delivered
     receipt = SettlementReceipt.objects.first()
     assert receipt.status == SettlementReceiptStatus.FAILED
     assert "за сутки" in receipt.error
+
+
+def test_a_failed_receipt_raises_the_settlement_failed_stage_event(delivered, monkeypatch):
+    from franchise_platform.payments import settlement
+
+    raised = []
+    monkeypatch.setattr(
+        settlement,
+        "lead_stage_event_queue",
+        lambda *, deal, event, **_: raised.append((deal.pk, str(event))),
+    )
+    account, deal = delivered
+    SettlementReceipt.objects.update(email="", phone="")
+    _process_all()
+    assert set(raised) == {(deal.pk, "settlement_failed")}

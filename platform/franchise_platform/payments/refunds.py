@@ -40,18 +40,21 @@ from billing_providers.errors import (
     ProviderResponseError,
     ProviderUnavailable,
 )
+from franchise_platform.crm_sync.models import StageEvent
 from franchise_platform.crm_sync.outbox import (
     outbox_deal_state_enqueue,
     outbox_fields_sync_enqueue,
     outbox_note_enqueue,
     outbox_target,
 )
+from franchise_platform.crm_sync.stages import lead_stage_event_queue
 
 from .amounts import CENT, ZERO
 from .links import deal_status_for, links_sync
 from .models import (
     REFUND_HOLDING,
     Deal,
+    DealStatus,
     Payment,
     Refund,
     RefundReceipt,
@@ -438,6 +441,10 @@ def refund_apply(*, refund_id: UUID | str) -> bool:
             # A lead field made before refunds existed lacks this status: add it first.
             outbox_fields_sync_enqueue()
         outbox_deal_state_enqueue(deal=deal, target=target)
+        if deal.status == DealStatus.REFUNDED:
+            # Only when all the money went back: a partial refund (an overpayment returned, say)
+            # leaves the deal where it is in the pipeline.
+            lead_stage_event_queue(deal=deal, event=StageEvent.REFUNDED, target=target)
         outbox_note_enqueue(
             deal=deal, key=f"refund:{refund.pk}", text=_refund_note(refund, deal), target=target
         )

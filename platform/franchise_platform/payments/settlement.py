@@ -25,6 +25,8 @@ from django.utils.translation import gettext as _
 
 from billing_providers.base import ReceiptStatus, SettlementReceiptRequest
 from billing_providers.errors import ProviderConfigError, ProviderError
+from franchise_platform.crm_sync.models import StageEvent
+from franchise_platform.crm_sync.stages import lead_stage_event_queue
 from franchise_platform.network.rules import vat_problem
 
 from .amounts import ZERO
@@ -149,6 +151,7 @@ def _fail(receipt: SettlementReceipt, reason: str) -> None:
     receipt.error = reason[:500]
     receipt.next_attempt_at = None
     logger.warning("settlement receipt %s failed: %s", receipt.pk, reason[:200])
+    lead_stage_event_queue(deal=receipt.deal, event=StageEvent.SETTLEMENT_FAILED)
 
 
 def _refusal(receipt: SettlementReceipt) -> str | None:
