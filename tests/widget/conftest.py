@@ -36,6 +36,7 @@ from .stub_backend import StubBackend, mint_token
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WIDGET_SRC = REPO_ROOT / "frontend" / "amocrm_widget"
 HOST_SRC = Path(__file__).resolve().parent / "host"
+HOST_CSS = Path(__file__).resolve().parents[2] / "frontend" / "static" / "sandbox" / "host.css"
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 JQUERY_CANDIDATES = [
     os.environ.get("WIDGET_TEST_JQUERY", ""),
@@ -155,6 +156,8 @@ def widget_host(
     assert _host_server._server is not None
     _host_server._server.csp_policy = host_policy(widget_backend.url)  # type: ignore[attr-defined]
     shutil.copytree(HOST_SRC, root / "host", dirs_exist_ok=True)
+    # The card's look is the sandbox's own stylesheet (one copy for the demo and the tests).
+    shutil.copyfile(HOST_CSS, root / "host" / "host.css")
     (root / "vendor").mkdir(exist_ok=True)
     shutil.copyfile(jquery, root / "vendor" / "jquery.js")
     archive = widget_build.build_widget(
