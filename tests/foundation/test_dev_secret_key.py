@@ -112,3 +112,31 @@ def test_make_run_exports_the_same_key_on_every_run(tmp_path):
     assert first == second == (tmp_path / ".local" / "secret-key").read_text().strip()
     assert len(first) >= 50
     assert stat.S_IMODE((tmp_path / ".local" / "secret-key").stat().st_mode) == 0o600
+
+
+def test_dev_settings_never_sign_widget_tokens_with_the_published_placeholder():
+    from django.conf import settings
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.AMOCRM_CLIENT_SECRET)",
+        ],
+        cwd=ROOT,
+        env={
+            **_env(
+                DJANGO_SETTINGS_MODULE="franchise_platform.settings.dev",
+                PYTHONPATH=f"{ROOT / 'platform'}{os.pathsep}{ROOT}",
+            ),
+            "AMOCRM_CLIENT_SECRET": "",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    secret = result.stdout.strip().splitlines()[-1]
+    assert secret != settings.AMOCRM_CLIENT_SECRET_PLACEHOLDER and len(secret) >= 50
+    assert secret == (ROOT / ".local" / "amocrm-client-secret").read_text().strip()

@@ -199,9 +199,11 @@ PLATFORM_ENCRYPTION_KEYS = env_list("PLATFORM_ENCRYPTION_KEYS")
 
 # --- Vendors -----------------------------------------------------------------------------------
 AMOCRM_CLIENT_ID = env_str("AMOCRM_CLIENT_ID", "dev-amocrm-client-id")
-AMOCRM_CLIENT_SECRET = env_str(
-    "AMOCRM_CLIENT_SECRET", "dev-amocrm-client-secret-placeholder-not-for-production-use-0123"
+# Development and tests only (prod requires the real one; dev replaces it, see settings/dev.py).
+AMOCRM_CLIENT_SECRET_PLACEHOLDER = (
+    "dev-amocrm-client-secret-placeholder-not-for-production-use-0123"
 )
+AMOCRM_CLIENT_SECRET = env_str("AMOCRM_CLIENT_SECRET", AMOCRM_CLIENT_SECRET_PLACEHOLDER)
 AMOCRM_API_BASE_URL = env_str("AMOCRM_API_BASE_URL", "")
 AMOCRM_RATE_LIMIT_PER_SECOND = env_int("AMOCRM_RATE_LIMIT_PER_SECOND", 7)
 # Background writes (the outbox) stay below this, leaving the rest for managers' button presses.

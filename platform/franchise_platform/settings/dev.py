@@ -26,6 +26,12 @@ BILLING_PROVIDER_OPTIONS["dummy"] = {"payment_url": "/sandbox/pay/" if DEMO_SAND
 if not SECRET_KEY:  # type: ignore[used-before-def]  # noqa: F405 - from base
     SECRET_KEY = local_secret_key(REPO_DIR / ".local" / "secret-key")  # noqa: F405
 
+# Nor a published amoCRM client secret: it signs the widget's tokens (and the disconnect hook),
+# so with the placeholder anyone could mint a token for a `make run` instance. A real
+# integration's secret comes from the environment and wins.
+if AMOCRM_CLIENT_SECRET == AMOCRM_CLIENT_SECRET_PLACEHOLDER:  # type: ignore[used-before-def]  # noqa: F405
+    AMOCRM_CLIENT_SECRET = local_secret_key(REPO_DIR / ".local" / "amocrm-client-secret")  # noqa: F405
+
 # `make run` exports PLATFORM_ENCRYPTION_KEYS from .local/encryption-keys; read the same file when
 # manage.py is run by hand.
 if not PLATFORM_ENCRYPTION_KEYS:  # type: ignore[used-before-def]  # noqa: F405 - from base
