@@ -70,7 +70,9 @@ def demo_stack(django_db_setup, django_db_blocker, tmp_path) -> Iterator[dict[st
         login_file.write_bytes(kept)
     assert made.returncode == 0, made.stdout + made.stderr
     server = web_start(env, port)
-    worker = WorkerProcess(name="demo", env=env, app=Celery(broker=DEMO_REDIS_URL)).start()
+    worker = WorkerProcess(
+        name="demo", env=env, app=Celery(broker=DEMO_REDIS_URL, set_as_current=False)
+    ).start()
     try:
         yield {"port": port, "out": made.stdout}
     finally:
