@@ -137,9 +137,9 @@ def fake_hash(algorithm: str, text: str) -> str:
     try:
         return hashlib.new(name, text.encode()).hexdigest()
     except ValueError:  # OpenSSL 3 without RIPEMD-160
-        from billing_providers.robokassa.ripemd160 import PureRipemd160
+        from Crypto.Hash import RIPEMD160
 
-        return PureRipemd160(text.encode()).hexdigest()
+        return RIPEMD160.new(text.encode()).hexdigest()
 
 
 def _shp_tail(shp: Iterable[tuple[str, str]]) -> list[str]:
