@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal, cast
 
 from billing_providers.errors import ProviderConfigError
 from billing_providers.robokassa import ripemd160
@@ -191,5 +191,10 @@ def invoice_api_jwt(payload_json: str, *, login: str, password1: str, algorithm:
     def hash_factory(data: bytes = b"") -> HashObject:
         return new_hash(alg, data)
 
-    mac = hmac.new(f"{login}:{password1}".encode(), signing_input.encode("ascii"), hash_factory)
+    # hmac needs only update/digest/copy/sizes of the hash, all of which HashObject has.
+    mac = hmac.new(
+        f"{login}:{password1}".encode(),
+        signing_input.encode("ascii"),
+        cast("Callable[[], Any]", hash_factory),
+    )
     return f"{signing_input}.{b64_unpadded(mac.digest())}"
