@@ -151,6 +151,19 @@ class LeadSnapshot:
     service_date: datetime | None = None
 
 
+@dataclass(frozen=True)
+class BuyerContact:
+    """How to reach the lead's buyer (its main contact): where receipts go (54-ФЗ). Either may
+    be None; both are as the CRM holds them (the core checks and normalises them)."""
+
+    email: str | None = None
+    phone: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.email or self.phone)
+
+
 # A stage's kind: the platform may move a lead only into an ``open`` stage or a closing one
 # (``won``/``lost``); ``unsorted`` is the CRM's inbox. A lead in a closing stage is never moved.
 STAGE_OPEN = "open"
@@ -331,6 +344,12 @@ class CrmConnector(abc.ABC):
         """Set the lead's pipeline and stage (idempotent). Raises CrmValidationError when the
         CRM refuses the stage, CrmNotFound when the lead is gone."""
         raise CrmValidationError("this CRM has no pipelines", code="no_pipelines")
+
+    def read_lead_contact(self, lead_id: int) -> BuyerContact | None:
+        """The e-mail and phone of the lead's main contact (the first linked one when none is
+        marked main); None when the lead has no contact or the CRM keeps none. Raises
+        CrmNotFound when the lead is gone. Optional for a connector: the default has none."""
+        return None
 
     @abc.abstractmethod
     def subscribe_webhook(self, destination_url: str) -> None:

@@ -12,11 +12,13 @@ import httpx
 
 from crm_connectors.amocrm.client import AmoClient, AmoClientOptions
 from crm_connectors.amocrm.consts import DEFAULT_WEBHOOK_EVENTS, NOTE_TYPE_COMMON, SLUG
+from crm_connectors.amocrm.contacts import buyer_contact_from_api, main_contact_id
 from crm_connectors.amocrm.fields import FieldOptions, FieldSynchronizer
 from crm_connectors.amocrm.pipelines import PIPELINES_PATH, pipeline_from_api, pipelines_from_api
 from crm_connectors.amocrm.webhooks import parse_lead_events
 from crm_connectors.base import (
     PAYMENT_STATUS_LABELS,
+    BuyerContact,
     CrmAccountRef,
     CrmConnector,
     DealStateUpdate,
@@ -134,6 +136,22 @@ class AmoCrmConnector(CrmConnector):
             stage_id=str(status_id) if isinstance(status_id, int) else "",
             service_date=service_date,
         )
+
+    def read_lead_contact(self, lead_id: int) -> BuyerContact | None:
+        # Two calls: the lead's links to its contacts, then the main contact's fields (§2.1).
+        lead = self.client.get(f"/api/v4/leads/{int(lead_id)}", {"with": "contacts"})
+        if not isinstance(lead, dict) or lead.get("is_deleted") is True:
+            raise CrmNotFound(f"lead {lead_id} not found", status=204)
+        contact_id = main_contact_id(lead)
+        if contact_id is None:
+            return None
+        try:
+            contact = self.client.get(f"/api/v4/contacts/{contact_id}")
+        except CrmNotFound:
+            return None  # linked, but deleted since
+        if not isinstance(contact, dict) or contact.get("is_deleted") is True:
+            return None  # linked, but deleted since: no contact to read
+        return buyer_contact_from_api(contact)
 
     def read_pipelines(self) -> list[Pipeline]:
         # Not paginated (≤ 50 pipelines per account, §2.8), statuses embedded.

@@ -18,6 +18,7 @@ from typing import Any
 from crm_connectors.amocrm.webhooks import parse_lead_events
 from crm_connectors.base import (
     PAYMENT_STATUS_LABELS,
+    BuyerContact,
     CrmAccountRef,
     CrmConnector,
     DealStateUpdate,
@@ -58,6 +59,8 @@ class DummyLead:
     state: DealStateUpdate | None = None
     notes: list[tuple[int, str]] = field(default_factory=list)
     stage_id: str = "20"
+    # The lead's main contact (None: no contact linked).
+    contact: BuyerContact | None = None
 
 
 @dataclass
@@ -133,10 +136,16 @@ class DummyCrmConnector(CrmConnector):
     # -- development helpers ------------------------------------------------------------
 
     def seed_lead(
-        self, lead_id: int, *, title: str, price: Decimal, location_key: str | None = None
+        self,
+        lead_id: int,
+        *,
+        title: str,
+        price: Decimal,
+        location_key: str | None = None,
+        contact: BuyerContact | None = None,
     ) -> DummyLead:
         with self.store.lock:
-            lead = DummyLead(lead_id, title, price, location_key)
+            lead = DummyLead(lead_id, title, price, location_key, contact=contact)
             self._account().leads[lead_id] = lead
             return lead
 
@@ -161,6 +170,10 @@ class DummyCrmConnector(CrmConnector):
                 pipeline_id=DUMMY_PIPELINE.pipeline_id,
                 stage_id=lead.stage_id,
             )
+
+    def read_lead_contact(self, lead_id: int) -> BuyerContact | None:
+        with self.store.lock:
+            return self._lead(lead_id).contact
 
     def read_pipelines(self) -> list[Pipeline]:
         return [DUMMY_PIPELINE]

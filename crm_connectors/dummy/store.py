@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crm_connectors.base import DealStateUpdate
+from crm_connectors.base import BuyerContact, DealStateUpdate
 
 from .connector import DummyAccount, DummyCrmStore, DummyLead
 
@@ -130,6 +130,9 @@ def _lead_to(lead: DummyLead) -> dict[str, Any]:
             "status_label": state.status_label,
         },
         "notes": [[note_id, text] for note_id, text in lead.notes],
+        "contact": None
+        if lead.contact is None
+        else {"email": lead.contact.email, "phone": lead.contact.phone},
     }
 
 
@@ -151,6 +154,7 @@ def _lead_from(data: dict[str, Any]) -> DummyLead:
             status_label=state["status_label"],
         ),
         notes=[(int(n), str(t)) for n, t in data.get("notes", [])],
+        contact=BuyerContact(**contact) if (contact := data.get("contact")) else None,
     )
 
 

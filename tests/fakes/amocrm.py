@@ -13,6 +13,8 @@ the full-list enum semantics of PATCH, 204 for empty lists, problem+json validat
 
 Knobs for tests: ``fail_next``, ``fail_for``, ``fail_while``, ``delay_next``, ``revoke``,
 ``expire_access_tokens``, ``set_lead``, ``add_field``, ``disable_webhook``, ``add_pipeline``,
+``add_contact`` / ``link_contact`` (a lead's buyer: EMAIL / PHONE multitext fields, read with
+``GET /api/v4/leads/{id}?with=contacts`` then ``GET /api/v4/contacts/{id}``),
 ``move_lead_by_hand`` (a manager dragging the lead; every account has a main pipeline with the
 unsorted inbox, four stages and the system stages 142/143; a PATCH of ``status_id``/``pipeline_id``
 must name a stage of that pipeline other than the inbox). Observations:
@@ -128,6 +130,10 @@ class FakeAccount:
     stage_moves: list[tuple[int, int, int]] = field(
         default_factory=list
     )  # (lead, pipeline, status)
+    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    lead_contacts: dict[int, list[tuple[int, bool]]] = field(default_factory=dict)  # (id, main)
+    # The system multitext fields of contacts, with per-account ids: {"PHONE": id, "EMAIL": id}.
+    contact_field_ids: dict[str, int] = field(default_factory=dict)
     arrivals: deque[float] = field(default_factory=deque)
     revoked_status: int | None = None
     banned: bool = False
@@ -235,6 +241,9 @@ class FakeAmoCrm:
                 next_field_id=rng.randint(100_000, 2_900_000),
                 user_id=rng.randint(5_000_000, 9_000_000),
             )
+            account.contact_field_ids = {
+                code: rng.randint(100_000, 2_900_000) for code in ("PHONE", "EMAIL")
+            }
             self.accounts[account_id] = account
             # Every account has a main pipeline (its ids differ per account, like field ids).
             self.add_pipeline(
@@ -568,6 +577,84 @@ class FakeAmoCrm:
     def delete_lead(self, account_id: int, lead_id: int) -> None:
         with self.lock:
             self.accounts[account_id].leads.pop(lead_id, None)
+
+    # -- contacts ---------------------------------------------------------------------------
+
+    def add_contact(
+        self,
+        account_id: int,
+        *,
+        name: str = "Покупатель",
+        emails: Sequence[str] = (),
+        phones: Sequence[str] = (),
+    ) -> int:
+        """A contact with these EMAIL / PHONE values (multitext, enum_code WORK); its id."""
+        with self.lock:
+            account = self.accounts[account_id]
+            contact_id = account.rng.randint(10_000_000, 99_999_999)
+            now = int(time.time())
+            account.contacts[contact_id] = {
+                "id": contact_id,
+                "name": name,
+                "first_name": name,
+                "last_name": "",
+                "responsible_user_id": account.user_id,
+                "group_id": 0,
+                "created_by": account.user_id,
+                "updated_by": account.user_id,
+                "created_at": now,
+                "updated_at": now,
+                "closest_task_at": None,
+                "is_deleted": False,
+                "is_unsorted": False,
+                "account_id": account_id,
+                "cf": {"EMAIL": list(emails), "PHONE": list(phones)},
+            }
+            return contact_id
+
+    def link_contact(
+        self, account_id: int, lead_id: int, contact_id: int, *, is_main: bool = True
+    ) -> None:
+        """Attach the contact to the lead (one main contact per lead, like amoCRM)."""
+        with self.lock:
+            account = self.accounts[account_id]
+            links = [
+                (cid, main and not is_main)
+                for cid, main in account.lead_contacts.get(lead_id, [])
+                if cid != contact_id
+            ]
+            account.lead_contacts[lead_id] = [*links, (contact_id, is_main)]
+
+    def delete_contact(self, account_id: int, contact_id: int) -> None:
+        with self.lock:
+            self.accounts[account_id].contacts.pop(contact_id, None)
+
+    def _render_contact(self, account: FakeAccount, contact: dict[str, Any]) -> dict[str, Any]:
+        names = {"PHONE": "Телефон", "EMAIL": "Email"}
+        values = [
+            {
+                "field_id": account.contact_field_ids[code],
+                "field_name": names[code],
+                "field_code": code,
+                "field_type": "multitext",
+                "values": [
+                    {
+                        "value": v,
+                        "enum_id": account.contact_field_ids[code] + 1,
+                        "enum_code": "WORK",
+                    }
+                    for v in contact["cf"][code]
+                ],
+                "is_computed": False,
+            }
+            for code in ("PHONE", "EMAIL")
+            if contact["cf"][code]
+        ]
+        out = {k: v for k, v in contact.items() if k != "cf"}
+        out["custom_fields_values"] = values or None
+        out["_links"] = {"self": {"href": f"{self.base_url}/api/v4/contacts/{contact['id']}"}}
+        out["_embedded"] = {"tags": [], "companies": []}
+        return copy.deepcopy(out)
 
     def lead(self, account_id: int, lead_id: int) -> dict[str, Any]:
         with self.lock:
@@ -973,11 +1060,30 @@ class FakeAmoCrm:
                     return 204, None
                 if lead_id not in account.leads:
                     raise problem(404, "Not Found")
-                return 200, self._render_lead(account, account.leads[lead_id])
+                rendered = self._render_lead(account, account.leads[lead_id])
+                if "contacts" in q.get("with", "").split(","):
+                    # Only with `with=contacts`: {id, is_main, _links} per linked contact (§2.1).
+                    rendered["_embedded"]["contacts"] = [
+                        {
+                            "id": cid,
+                            "is_main": main,
+                            "_links": {"self": {"href": f"{self.base_url}/api/v4/contacts/{cid}"}},
+                        }
+                        for cid, main in account.lead_contacts.get(lead_id, [])
+                        if cid in account.contacts
+                    ]
+                return 200, rendered
             if method == "PATCH":
                 if not isinstance(data, dict):
                     raise validation(("InvalidType", "", "object expected"))
                 return 200, self._patch_lead(account, {**data, "id": lead_id}, "0")
+        if (m := re.fullmatch(r"/api/v4/contacts/(\d+)", path)) and method == "GET":
+            contact = account.contacts.get(int(m.group(1)))
+            if contact is None and self.missing_lead_status == 204:
+                return 204, None
+            if contact is None:
+                raise problem(404, "Not Found")
+            return 200, self._render_contact(account, contact)
         if path == "/api/v4/leads" and method == "PATCH":
             items = self._require_list(data)
             results = [self._patch_lead(account, item, str(i)) for i, item in enumerate(items)]

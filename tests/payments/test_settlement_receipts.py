@@ -118,11 +118,15 @@ def test_registration_error_is_kept_with_its_reason(delivered, fake):
     assert receipt.error == "Ошибка ФН" and receipt.next_attempt_at is None
 
 
-def test_receipt_without_buyer_contact_fails_without_a_call(delivered, fake):
+def test_receipt_without_buyer_contact_waits_without_a_call(delivered, fake):
+    # No CRM connected and no e-mail anywhere: nowhere to send it (tests/payments/
+    # test_settlement_contacts.py covers the lead's contact).
+    Payment.objects.update(buyer_email="", buyer_phone="")
     SettlementReceipt.objects.update(email="", phone="")
     _process_all()
-    assert set(SettlementReceipt.objects.values_list("status", flat=True)) == {"failed"}
-    assert "e-mail" in SettlementReceipt.objects.first().error
+    assert set(SettlementReceipt.objects.values_list("status", flat=True)) == {"queued"}
+    receipt = SettlementReceipt.objects.first()
+    assert receipt.waiting_for_contact and "e-mail" in receipt.error
     assert not [r for r in fake.requests if r.path.startswith("/RoboFiscal")]
 
 
@@ -181,7 +185,7 @@ def test_unregistered_for_a_day_while_status_fails_to_answer_is_failed(delivered
     assert "за сутки" in receipt.error
 
 
-def test_a_failed_receipt_raises_the_settlement_failed_stage_event(delivered, monkeypatch):
+def test_a_failed_receipt_raises_the_settlement_failed_stage_event(delivered, fake, monkeypatch):
     from franchise_platform.payments import settlement
 
     raised = []
@@ -191,6 +195,7 @@ def test_a_failed_receipt_raises_the_settlement_failed_stage_event(delivered, mo
         lambda *, deal, event, **_: raised.append((deal.pk, str(event))),
     )
     account, deal = delivered
-    SettlementReceipt.objects.update(email="", phone="")
+    fake.receipt_registration_error = "Ошибка ФН"
+    _process_all()
     _process_all()
     assert set(raised) == {(deal.pk, "settlement_failed")}

@@ -36,6 +36,13 @@ def lead_refresh(lead_id: int) -> None:
     refresh(lead_id=lead_id)
 
 
+@shared_task(base=NetworkTask, name="crm_sync.payment_contact_fill")
+def payment_contact_fill(payment_id: str) -> None:
+    from .contacts import payment_contact_fill as fill
+
+    fill(payment_id=payment_id)
+
+
 @shared_task(base=PlatformTask, name="crm_sync.marketplace_install_complete")
 def marketplace_install_complete(pending_id: str) -> None:
     from .installs import pending_install_exchange

@@ -290,6 +290,9 @@ def payment_record(
         deal.save(update_fields=["paid", "status", "overpaid_amount", "updated_at"])
         payment.refund_due = min(invoice.amount, max(deal.overpaid_amount - overpaid_before, ZERO))
         payment.save()
+        if not buyer_email and target is not None:
+            # Kept from the start (fiscal.md §7): the lead's contact, read after the commit.
+            _queue_contact_fill(payment.pk)
         metric_invoice_paid(source=source)
         if invoice.settles_service or deal.delivered_at is not None:
             # Paid at or after the service: the earlier advances are settled now (fiscal.md
@@ -312,6 +315,12 @@ def payment_record(
         superseded,
     )
     return payment
+
+
+def _queue_contact_fill(payment_id: object) -> None:
+    from franchise_platform.crm_sync.tasks import payment_contact_fill
+
+    transaction.on_commit(lambda: payment_contact_fill.delay(str(payment_id)))
 
 
 def _test_note(payment: Payment) -> str:

@@ -389,6 +389,9 @@ class SettlementReceipt(models.Model):
     item_name = models.CharField(max_length=128)
     email = models.CharField(max_length=254, blank=True)
     phone = models.CharField(max_length=16, blank=True)
+    # Queued, but nowhere to send it yet: neither the payment nor the lead's contact has an
+    # e-mail or a phone. Listed for a person; the lead's contact is asked again until found.
+    waiting_for_contact = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -151,14 +151,15 @@ def deal_receipts_view(*, deal: Deal) -> list[dict[str, Any]]:
 
 
 def settlement_receipts_attention(*, now: datetime | None = None) -> QuerySet[SettlementReceipt]:
-    """Receipts a person should look at: failed, or queued/sent and still not registered after
-    `STUCK_AFTER`. Newest first."""
+    """Receipts a person should look at: failed, waiting for the buyer's contact, or
+    queued/sent and still not registered after `STUCK_AFTER`. Newest first."""
     from .settlement import STUCK_AFTER
 
     moment = (now or timezone.now()) - STUCK_AFTER
     return (
         SettlementReceipt.objects.filter(
             Q(status=SettlementReceiptStatus.FAILED)
+            | Q(status=SettlementReceiptStatus.QUEUED, waiting_for_contact=True)
             | Q(
                 status__in=(SettlementReceiptStatus.QUEUED, SettlementReceiptStatus.SENT),
                 created_at__lt=moment,

@@ -52,6 +52,11 @@ POLL_FOR = timedelta(hours=24)
 EARLY_TOLERANCE = timedelta(seconds=2)
 # A receipt queued or sent this long ago and still not registered needs a person's look.
 STUCK_AFTER = timedelta(hours=1)
+# A receipt without the buyer's e-mail or phone asks the lead's contact again: soon at first
+# (a manager fixing the lead), then every few hours, and gives up after a week.
+CONTACT_RECHECK = ((timedelta(hours=1), 600), (timedelta(days=1), 3600))
+CONTACT_RECHECK_LATER_SECONDS = 6 * 3600
+CONTACT_WAIT = timedelta(days=7)
 
 
 def _offset(payment: Payment) -> Decimal:
@@ -88,14 +93,7 @@ def settlement_receipts_queue(*, deal: Deal) -> list[SettlementReceipt]:
     )
     # A payment recorded by reconciliation has no e-mail (OpStateExt carries none): the receipt
     # then goes where the deal's other receipts went, the same buyer's address (fiscal.md §7).
-    deal_email = (
-        Payment.objects.filter(deal=deal, is_test=False)
-        .exclude(buyer_email="")
-        .order_by("paid_at")
-        .values_list("buyer_email", flat=True)
-        .first()
-        or ""
-    )
+    deal_email = _deal_email(deal)
     created: list[SettlementReceipt] = []
     for payment in payments:
         amount = _offset(payment)
@@ -121,6 +119,17 @@ def settlement_receipts_queue(*, deal: Deal) -> list[SettlementReceipt]:
     if created:
         logger.info("settlement receipts queued: deal=%s count=%s", deal.pk, len(created))
     return created
+
+
+def _deal_email(deal: Deal) -> str:
+    return (
+        Payment.objects.filter(deal=deal, is_test=False)
+        .exclude(buyer_email="")
+        .order_by("paid_at")
+        .values_list("buyer_email", flat=True)
+        .first()
+        or ""
+    )
 
 
 def _queue(receipt_id: int, *, countdown: float) -> None:
@@ -205,7 +214,48 @@ def settlement_receipt_process(*, receipt_id: int) -> None:
             _queue(receipt.pk, countdown=wait)
 
 
+def _contact_found(receipt: SettlementReceipt) -> bool:
+    """Where the receipt goes when it was queued without the buyer's contact: the payment's
+    (filled in since?), the deal's other payments' e-mail, else the lead's main contact."""
+    from franchise_platform.crm_sync.contacts import payment_contact_fill
+
+    payment = receipt.payment
+    if not (payment.buyer_email or payment.buyer_phone):
+        payment_contact_fill(payment_id=payment.pk)
+        payment.refresh_from_db(fields=["buyer_email", "buyer_phone"])
+    email = payment.buyer_email or (_deal_email(receipt.deal) if not payment.buyer_phone else "")
+    if not (email or payment.buyer_phone):
+        return False
+    receipt.email, receipt.phone = email, payment.buyer_phone
+    receipt.waiting_for_contact = False
+    receipt.error = ""
+    return True
+
+
+def _wait_for_contact(receipt: SettlementReceipt) -> None:
+    now = timezone.now()
+    age = now - receipt.created_at
+    if age > CONTACT_WAIT:
+        receipt.waiting_for_contact = False
+        _fail(receipt, _("Нет e-mail или телефона покупателя: чек некуда отправить."))
+        return
+    receipt.waiting_for_contact = True
+    receipt.error = _(
+        "Нет e-mail или телефона покупателя: чек ждёт. Добавьте в сделку amoCRM контакт "
+        "с e-mail или телефоном — чек уйдёт сам."
+    )
+    wait = next((s for limit, s in CONTACT_RECHECK if age < limit), CONTACT_RECHECK_LATER_SECONDS)
+    receipt.next_attempt_at = now + timedelta(seconds=wait)
+
+
 def _step(receipt: SettlementReceipt) -> None:
+    if (
+        receipt.status == SettlementReceiptStatus.QUEUED
+        and not (receipt.email or receipt.phone)
+        and not _contact_found(receipt)
+    ):
+        _wait_for_contact(receipt)
+        return
     account = receipt.payment.invoice.provider_account
     provider = provider_get(account.provider)
     data = account_data(account, test_mode=False)
