@@ -27,6 +27,7 @@ from ..access import actor, can_edit, page, panel_view
 from ..audit_labels import entry_rows
 from ..forms import ApiTokenForm
 from ..selectors import audit_entries, overview_get
+from .dashboard import home_summary
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -117,6 +118,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "overview": overview_get(),
         "settings": selectors.network_settings_get(),
         "recent": entry_rows(audit_entries()[:5]),
+        # The last 30 days of the dashboard, without its lists (panel/views/dashboard.py).
+        **home_summary(),
     }
     return page(request, "panel/home.html", context)
 
