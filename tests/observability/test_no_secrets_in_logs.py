@@ -273,7 +273,7 @@ def test_in_process_logs_have_context_and_no_secret(
     settings.METRICS_TOKEN = METRICS_TOKEN
     # The callback is applied below, in this process, so that its lines are captured: its Celery
     # message is not sent, or a real worker of the session could apply it first.
-    monkeypatch.setattr(callbacks, "_queue_apply", lambda event_id: None)
+    monkeypatch.setattr(callbacks, "callback_handoff", lambda **handoff: None)
     secrets = Secrets()
     slug = f"leak{uuid.uuid4().hex[:8]}"
     cleanup_networks.append(slug)

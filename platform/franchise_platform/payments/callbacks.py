@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +28,7 @@ from franchise_platform.network.models import Partner, ProviderAccount
 from franchise_platform.observability.metrics import metric_callback, metric_invoice_paid
 
 from .amounts import ZERO
+from .handoff import callback_handoff
 from .inbox import refused_event_keep
 from .invoicing import MARKER_FIELD
 from .links import deal_status_for, links_sync
@@ -76,21 +77,25 @@ def callback_receive(
     params = _params(raw)
     provider = provider_get(provider_slug)
     inv_id = provider.callback_invoice_id(params)
-    # The usual case in one query: the invoice with its shop and partner. Only when that finds
-    # nothing is the partner looked up alone, to tell an unknown shop from an unknown invoice.
+    # The usual case in one query: the invoice with its shop (the partner is needed by id only).
+    # Only when that finds nothing is the partner looked up alone, to tell an unknown shop from an
+    # unknown invoice.
     invoice = (
-        Invoice.objects.select_related("provider_account__partner")
+        Invoice.objects.select_related("provider_account")
         .filter(pk=inv_id, provider_account__partner_id=partner_id)
+        .order_by()
         .first()
         if inv_id
         else None
     )
+    account: ProviderAccount | None
     if invoice is not None:
-        account: ProviderAccount | None = invoice.provider_account
-        partner: Partner | None = invoice.provider_account.partner
+        account = invoice.provider_account
+        known_partner_id = account.partner_id
     else:
         partner = Partner.objects.select_related("provider_account").filter(pk=partner_id).first()
         account = getattr(partner, "provider_account", None) if partner else None
+        known_partner_id = partner.pk if partner else None
     if account is None:
         verdict = CallbackVerdict(
             False, inv_id, None, False, "unknown_shop", "No such shop in this network."
@@ -111,7 +116,7 @@ def callback_receive(
     metric_callback(accepted=verdict.accepted, reason=verdict.reason_code)
     event = CallbackEvent(
         provider=provider_slug,
-        partner=partner,
+        partner_id=known_partner_id,
         provider_account=account,
         invoice_number=inv_id,
         params=params,
@@ -124,7 +129,7 @@ def callback_receive(
         status=CallbackStatus.PENDING if verdict.accepted else CallbackStatus.REFUSED,
     )
     if not verdict.accepted and not refused_event_keep(
-        partner=partner, reason_code=verdict.reason_code, provider=provider_slug
+        partner_id=known_partner_id, reason_code=verdict.reason_code, provider=provider_slug
     ):
         # This shop's share of the inbox for the hour is full (payments/inbox.py): a flood of
         # forged notifications is answered the same, quickly, and written nowhere.
@@ -137,20 +142,27 @@ def callback_receive(
             if (
                 invoice is not None
                 and invoice.purpose == InvoicePurpose.SHOP_CHECK
-                and partner is not None
+                and known_partner_id is not None
             ):
                 hint = SHOP_CHECK_HINTS.get(verdict.reason_code or "", verdict.reason or "")
-                Partner.objects.filter(pk=partner.pk).update(shop_check_error=hint[:300])
+                Partner.objects.filter(pk=known_partner_id).update(shop_check_error=hint[:300])
         logger.info("callback refused: %s invoice=%s", verdict.reason_code, inv_id)
         body, content_type = provider.acknowledge(verdict)
         return CallbackAnswer(400, body, content_type)
     try:
-        with transaction.atomic():
-            event.save()
-            transaction.on_commit(lambda: _queue_apply(event.pk))
+        # One INSERT is atomic by itself: in autocommit it is committed when it returns, with no
+        # BEGIN/COMMIT round trips (a savepoint keeps an enclosing transaction usable on a repeat).
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        else:
+            event.save(force_insert=True)
     except IntegrityError:
         # A repeat of a notification already stored: same answer, nothing changes.
         pass
+    else:
+        schema = connection.schema_name
+        transaction.on_commit(lambda: callback_handoff(schema=schema, event_id=str(event.pk)))
     body, content_type = provider.acknowledge(verdict)
     return CallbackAnswer(200, body, content_type)
 
@@ -169,12 +181,6 @@ def marker_checked(verdict: CallbackVerdict, invoice: Invoice) -> CallbackVerdic
         reason_code="foreign_operation",
         reason="The notification does not carry this invoice's marker (Shp_mark)",
     )
-
-
-def _queue_apply(event_id: object) -> None:
-    from .tasks import callback_apply_task
-
-    callback_apply_task.delay(str(event_id))
 
 
 def callback_apply(*, event_id: str) -> None:

@@ -19,7 +19,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from franchise_platform.network.models import Partner
 from franchise_platform.observability.metrics import metric_callback_refused_not_kept
 
 from .models import CallbackEvent, CallbackStatus
@@ -32,14 +31,18 @@ def refused_kept_per_window() -> int:
     return int(getattr(settings, "CALLBACK_REFUSED_KEPT_PER_HOUR", DEFAULT_KEPT_PER_WINDOW))
 
 
-def refused_event_keep(*, partner: Partner | None, reason_code: str | None, provider: str) -> bool:
-    """True when a refused notification for `partner` (None: the address named no shop of this
+def refused_event_keep(
+    *, partner_id: object | None, reason_code: str | None, provider: str
+) -> bool:
+    """True when a refused notification for the shop of `partner_id` (None: the address named no shop of this
     network) still fits in the inbox; otherwise counts it as not kept and returns False."""
     limit = refused_kept_per_window()
     recent = CallbackEvent.objects.filter(
         status=CallbackStatus.REFUSED, received_at__gte=timezone.now() - WINDOW
     )
-    recent = recent.filter(partner=partner) if partner else recent.filter(partner__isnull=True)
+    recent = (
+        recent.filter(partner_id=partner_id) if partner_id else recent.filter(partner__isnull=True)
+    )
     # LIMIT inside the count: never more than `limit` rows are read, however large the flood.
     if recent.order_by().values("pk")[:limit].count() < limit:
         return True

@@ -8,11 +8,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from .models import CallbackEvent, CallbackStatus
+from .tasks import callback_apply_task
 
 
 def callbacks_requeue() -> int:
-    from .tasks import callback_apply_task
-
     stale = CallbackEvent.objects.filter(
         status=CallbackStatus.PENDING,
         accepted=True,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from franchise_platform.tasks import NetworkTask
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(base=NetworkTask, name="payments.callback_apply")
@@ -12,6 +16,20 @@ def callback_apply_task(event_id: str) -> None:
     from .callbacks import callback_apply
 
     callback_apply(event_id=event_id)
+
+
+@shared_task(base=NetworkTask, name="payments.callback_apply_batch")
+def callback_apply_batch_task(event_ids: list[str]) -> None:
+    """Several stored callbacks of one network handed over at once (payments/handoff.py). Each is
+    applied on its own; one that fails is queued alone, with the single task's own handling."""
+    from .callbacks import callback_apply
+
+    for event_id in event_ids:
+        try:
+            callback_apply(event_id=event_id)
+        except Exception:
+            logger.exception("callback %s not applied in its batch; queued alone", event_id)
+            callback_apply_task.delay(event_id)
 
 
 @shared_task(base=NetworkTask, name="payments.refund_poll")

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from .env import env_bool, env_int, env_list, env_str
@@ -258,6 +259,13 @@ INVOICE_NUMBER_CHECK = env_bool("INVOICE_NUMBER_CHECK", True)
 # outbox row lasts OUTBOX_LEASE_SECONDS (longer than any single CRM call with its retries).
 PERF_FLOOR_ENDPOINTS = env_bool("PERF_FLOOR_ENDPOINTS", False)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 30)
+# How an accepted callback reaches the worker once its row is committed (payments/handoff.py):
+# "background" (a thread per process publishes what gathered within the window, off the answer's
+# path) or "inline" (published in the request). Lost hand-offs are the sweeper's.
+CALLBACK_HANDOFF = env_str("CALLBACK_HANDOFF", "background")
+if CALLBACK_HANDOFF not in ("background", "inline"):
+    raise ImproperlyConfigured("CALLBACK_HANDOFF must be 'background' or 'inline'")
+CALLBACK_HANDOFF_WINDOW_MS = env_int("CALLBACK_HANDOFF_WINDOW_MS", 5)
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 90)
 # CRM outbox retries are bounded by time, not by a count (an outage of minutes must not kill an
 # update): a message is retried for OUTBOX_RETRY_HOURS with full-jitter backoff from
