@@ -1,7 +1,7 @@
 """/panel/ on a network host. The login flow (accounts) shares the namespace: settings name
 `panel:login` and `panel:home`."""
 
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
@@ -9,7 +9,9 @@ from franchise_platform.accounts.urls import urlpatterns as account_urls
 
 from .views import (
     claim,
+    dashboard,
     deals,
+    exports,
     home,
     integrations,
     locations,
@@ -25,6 +27,7 @@ app_name = "panel"
 urlpatterns = [
     *account_urls,
     path("", home.home, name="home"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("language/", set_language, name="set_language"),
     path("partners/", partners.partner_list, name="partner_list"),
     path("partners/new/", partners.partner_create, name="partner_create"),
@@ -44,6 +47,8 @@ urlpatterns = [
     path("locations/<str:location_id>/toggle/", locations.location_toggle, name="location_toggle"),
     path("locations/<str:location_id>/delete/", locations.location_delete, name="location_delete"),
     path("deals/", deals.deal_list, name="deal_list"),
+    path("deals/export.csv", exports.deal_export, name="deal_export"),
+    path("deals/export.xlsx", exports.deal_export_xlsx, name="deal_export_xlsx"),
     path("deals/<str:deal_id>/", deals.deal_detail, name="deal_detail"),
     path(
         "deals/<str:deal_id>/payments/<str:payment_id>/refund/",
@@ -53,7 +58,8 @@ urlpatterns = [
     path("deals/<str:deal_id>/delivered/", receipts.deal_delivered, name="deal_delivered"),
     path("payments/", payments.payment_list, name="payment_list"),
     path("payments/receipts/", receipts.receipts_attention, name="receipts_attention"),
-    path("payments/export.csv", payments.payment_export, name="payment_export"),
+    path("payments/export.csv", exports.payment_export, name="payment_export"),
+    path("payments/export.xlsx", exports.payment_export_xlsx, name="payment_export_xlsx"),
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/claim/", claim.claim, name="claim"),
     path("integrations/amocrm/connect/", integrations.amocrm_connect, name="amocrm_connect"),
@@ -89,6 +95,7 @@ urlpatterns = [
     path("tokens/", home.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", home.token_revoke, name="token_revoke"),
     path("audit/", home.audit, name="audit"),
+    path("royalties/", include("franchise_platform.royalties.panel_urls")),
 ]
 
 root_redirect = RedirectView.as_view(pattern_name="panel:home", permanent=False)

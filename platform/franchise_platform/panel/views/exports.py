@@ -1,0 +1,257 @@
+"""Payments and deals as CSV (machine-readable: codes, "1500.00", ISO 8601) and as XLSX (for people:
+Russian headings, numbers as numbers, money with two places, dates as dates), each holding every row
+of the filtered list, not only the page shown.
+
+Both are streamed, so an export of any size holds a few thousand rows in memory at a time: the CSV
+is a StreamingHttpResponse fed by a database cursor; the XLSX is written by openpyxl's write-only
+mode into a temporary file (spilling to disk past 8 MB) and sent from it. Every cell goes through
+security/spreadsheets.py, which keeps a formula-like text (a lead title a visitor typed) from ever
+being evaluated.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, cast
+
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_tenants.utils import tenant_context
+
+from franchise_platform.payments.models import Deal, Payment
+from franchise_platform.payments.selectors import deal_search, payment_search
+from franchise_platform.security.spreadsheets import (
+    Money,
+    SpreadsheetSafeWriter,
+    SpreadsheetSafeXlsx,
+)
+
+from ..access import panel_view
+from ..filters import DealFilter, PaymentFilter
+
+CHUNK = 2000
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_IN_MEMORY = 8 * 1024 * 1024
+# `panel_view`'s checks (sign-in, second factor, roles) for views whose answers are streamed.
+_StreamView = Callable[..., HttpResponseBase]
+export_view = cast(Callable[[_StreamView], _StreamView], panel_view())
+
+PAYMENT_COLUMNS = (
+    ("paid_at", gettext_lazy("Когда оплачен")),
+    ("amount", gettext_lazy("Сумма, ₽")),
+    ("currency", gettext_lazy("Валюта")),
+    ("kind", gettext_lazy("Вид")),
+    ("invoice_id", gettext_lazy("Счёт")),
+    ("crm_deal_id", gettext_lazy("Сделка amoCRM")),
+    ("deal_title", gettext_lazy("Название сделки")),
+    ("partner", gettext_lazy("Партнёр")),
+    ("partner_inn", gettext_lazy("ИНН партнёра")),
+    ("location", gettext_lazy("Локация")),
+    ("source", gettext_lazy("Источник")),
+    ("is_test", gettext_lazy("Тестовый")),
+    # «ТЕСТ» for a test payment (never money), what to refund for a superseded one.
+    ("label", gettext_lazy("Отметка")),
+)
+DEAL_COLUMNS = (
+    ("created_at", gettext_lazy("Создана")),
+    ("crm_deal_id", gettext_lazy("Сделка amoCRM")),
+    ("title", gettext_lazy("Название")),
+    ("status", gettext_lazy("Статус")),
+    ("total", gettext_lazy("Стоимость, ₽")),
+    ("paid", gettext_lazy("Оплачено, ₽")),
+    ("remaining", gettext_lazy("Осталось, ₽")),
+    ("refunded", gettext_lazy("Возвращено, ₽")),
+    ("overpaid", gettext_lazy("Переплата, ₽")),
+    ("test_paid", gettext_lazy("Тестовые оплаты, ₽")),
+    ("partner", gettext_lazy("Партнёр")),
+    ("partner_inn", gettext_lazy("ИНН партнёра")),
+    ("location", gettext_lazy("Локация")),
+    ("service_date", gettext_lazy("Дата услуги")),
+    ("delivered_at", gettext_lazy("Услуга оказана")),
+)
+
+
+def _payment_label(payment: Payment) -> str:
+    if payment.is_test:
+        return _("ТЕСТ")
+    if payment.refund_due:
+        return _("вернуть %(sum)s") % {"sum": f"{payment.refund_due:.2f}"}
+    return ""
+
+
+def payment_row(payment: Payment, *, typed: bool) -> list[object]:
+    """One payment's cells: `typed` (XLSX) keeps numbers, money and times as such; otherwise the
+    CSV's text forms."""
+    deal = payment.deal
+    paid_at = timezone.localtime(payment.paid_at)
+    return [
+        paid_at if typed else paid_at.isoformat(),
+        Money(payment.amount) if typed else f"{payment.amount:.2f}",
+        "RUB",
+        payment.get_kind_display() if typed else payment.kind,
+        payment.invoice_id,
+        deal.crm_deal_id,
+        deal.title,
+        payment.partner.name,
+        payment.partner.inn,
+        deal.location.name if deal.location else "",
+        payment.get_source_display() if typed else payment.source,
+        (_("да") if payment.is_test else "") if typed else ("1" if payment.is_test else "0"),
+        _payment_label(payment),
+    ]
+
+
+def deal_row(deal: Deal, *, typed: bool) -> list[object]:
+    def money(value: Any) -> object:
+        return Money(value) if typed else f"{value:.2f}"
+
+    def moment(value: Any) -> object:
+        if value is None:
+            return None if typed else ""
+        local = timezone.localtime(value)
+        return local if typed else local.isoformat()
+
+    return [
+        moment(deal.created_at),
+        deal.crm_deal_id,
+        deal.title,
+        deal.get_status_display() if typed else deal.status,
+        money(deal.total),
+        money(deal.paid),
+        money(deal.remaining),
+        money(deal.refunded),
+        money(deal.overpaid_amount),
+        money(deal.test_paid),
+        deal.partner.name if deal.partner else "",
+        deal.partner.inn if deal.partner else "",
+        deal.location.name if deal.location else "",
+        moment(deal.service_date),
+        moment(deal.delivered_at),
+    ]
+
+
+class _Pending:
+    """What csv.writer wrote since the last chunk was sent."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def take(self) -> str:
+        text, self.parts = "".join(self.parts), []
+        return text
+
+
+def _csv_stream(
+    request: HttpRequest, header: Sequence[str], rows: Iterable[list[object]]
+) -> Iterator[str]:
+    # The rows are read while the answer is being sent, after the view has returned: the
+    # network's schema is set here again rather than trusted to still be the connection's.
+    language = getattr(request, "LANGUAGE_CODE", None)
+    with tenant_context(request.tenant), translation.override(language):  # type: ignore[attr-defined]
+        pending = _Pending()
+        writer = SpreadsheetSafeWriter(pending)
+        # A byte-order mark: Excel then reads the Cyrillic names as UTF-8.
+        writer.writerow(header)
+        yield "\ufeff" + pending.take()
+        for n, row in enumerate(rows, 1):
+            writer.writerow(row)
+            if n % 500 == 0:
+                yield pending.take()
+        yield pending.take()
+
+
+def csv_response(
+    request: HttpRequest,
+    name: str,
+    columns: Sequence[tuple[str, Any]],
+    rows: Callable[[], Iterable[list[object]]],
+) -> StreamingHttpResponse:
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    response = StreamingHttpResponse(
+        _csv_stream(request, [code for code, _label in columns], _Lazy(rows)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response
+
+
+class _Lazy:
+    """An iterable that builds its rows only when iterated (inside the stream's tenant)."""
+
+    def __init__(self, rows: Callable[[], Iterable[list[object]]]) -> None:
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[list[object]]:
+        return iter(self._rows())
+
+
+def xlsx_response(
+    name: str, title: str, columns: Sequence[tuple[str, Any]], rows: Iterable[list[object]]
+) -> FileResponse:
+    book = SpreadsheetSafeXlsx(title=title)
+    book.writerow([str(label) for _code, label in columns])
+    book.writerows(rows)
+    out = tempfile.SpooledTemporaryFile(max_size=XLSX_IN_MEMORY)  # noqa: SIM115 - FileResponse closes it
+    book.save(out)  # type: ignore[arg-type]
+    out.seek(0)
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    return FileResponse(
+        out, as_attachment=True, filename=f"{name}-{stamp}.xlsx", content_type=XLSX_TYPE
+    )
+
+
+def _payments(request: HttpRequest) -> Iterator[Payment]:
+    filters = PaymentFilter(request.GET)
+    return payment_search(**filters.search_args()).iterator(chunk_size=CHUNK)
+
+
+def _deals(request: HttpRequest) -> Iterator[Deal]:
+    filters = DealFilter(request.GET)
+    return deal_search(**filters.search_args()).iterator(chunk_size=CHUNK)
+
+
+@export_view
+def payment_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every payment of the filtered list, machine-readable: amounts as "1500.00", times in ISO
+    8601 with the zone, kinds and sources as codes (PaymentKind, PaymentSource)."""
+    return csv_response(
+        request,
+        "payments",
+        PAYMENT_COLUMNS,
+        lambda: (payment_row(p, typed=False) for p in _payments(request)),
+    )
+
+
+@export_view
+def payment_export_xlsx(request: HttpRequest) -> FileResponse:
+    return xlsx_response(
+        "payments",
+        _("Платежи"),
+        PAYMENT_COLUMNS,
+        (payment_row(p, typed=True) for p in _payments(request)),
+    )
+
+
+@export_view
+def deal_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every deal of the filtered list, machine-readable (statuses as DealStatus codes)."""
+    return csv_response(
+        request,
+        "deals",
+        DEAL_COLUMNS,
+        lambda: (deal_row(d, typed=False) for d in _deals(request)),
+    )
+
+
+@export_view
+def deal_export_xlsx(request: HttpRequest) -> FileResponse:
+    return xlsx_response(
+        "deals", _("Сделки"), DEAL_COLUMNS, (deal_row(d, typed=True) for d in _deals(request))
+    )
