@@ -47,6 +47,7 @@ NETWORK_ROUTERS: list[tuple[str, str]] = [
     ("franchise_platform.payments.api", "/"),
     ("franchise_platform.payments.refunds_api", "/"),
     ("franchise_platform.crm_sync.api", "/"),
+    ("franchise_platform.royalties.api", "/"),
 ]
 
 public_api = build_public_api()

@@ -128,6 +128,7 @@ app.autodiscover_tasks(
         "franchise_platform.payments",
         "franchise_platform.crm_sync",
         "franchise_platform.network",
+        "franchise_platform.royalties",
         "tenants",
     ]
 )

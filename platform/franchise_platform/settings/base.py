@@ -66,6 +66,7 @@ TENANT_APPS = [
     "franchise_platform.network",
     "franchise_platform.payments",
     "franchise_platform.crm_sync",
+    "franchise_platform.royalties",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -192,6 +193,17 @@ CELERY_BEAT_SCHEDULE = {
     "amocrm-pending-installs": {
         "task": "crm_sync.pending_installs_sweep",
         "schedule": crontab(minute="*/5"),
+    },
+    # Daily, not only on the 1st: a lost run is made up the next day; drafting is idempotent and
+    # an approved statement is frozen (royalties/services.py).
+    "royalties-draft": {
+        "task": "royalties.draft_all_networks",
+        "schedule": crontab(hour=3, minute=15),
+    },
+    # Every hour on Mondays: each person gets one summary per week (recorded on the preference).
+    "weekly-summaries": {
+        "task": "royalties.summaries_all_networks",
+        "schedule": crontab(day_of_week=1, hour="7-12", minute=5),
     },
 }
 

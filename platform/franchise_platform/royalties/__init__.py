@@ -1,0 +1,1 @@
+"""Royalties: a rule per partner, a monthly statement per partner, and the owner's weekly summary."""

@@ -1,0 +1,218 @@
+"""A statement as PDF (for people and the e-mail), XLSX and CSV (for spreadsheets).
+
+Text cells come from the public (deal titles, partner names): in CSV and XLSX a cell that would
+start a formula is written as text (security/spreadsheets.py). The PDF uses DejaVu Sans from
+Debian's fonts-dejavu-core for Cyrillic; without it the PDF falls back to Helvetica, which has
+no Cyrillic glyphs (the deployment image installs the font package).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from franchise_platform.security.spreadsheets import SpreadsheetSafeWriter
+
+from .models import RoyaltyStatement
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+FONT = "DejaVuSans"
+FONT_BOLD = "DejaVuSans-Bold"
+
+LINE_COLUMNS = ("happened_at", "kind", "invoice_id", "crm_deal_id", "deal_title", "amount")
+
+
+def _fonts() -> tuple[str, str]:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    regular, bold = FONT_DIR / f"{FONT}.ttf", FONT_DIR / f"{FONT_BOLD}.ttf"
+    if not (regular.exists() and bold.exists()):
+        return "Helvetica", "Helvetica-Bold"
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT, str(regular)))
+        pdfmetrics.registerFont(TTFont(FONT_BOLD, str(bold)))
+    return FONT, FONT_BOLD
+
+
+def rule_words(snapshot: dict[str, object]) -> str:
+    """The rule of a statement in words (Russian first)."""
+    kind = snapshot.get("kind")
+    minimum = snapshot.get("minimum")
+    if kind == "fixed":
+        return _("Фиксированная сумма %(sum)s ₽ в месяц") % {"sum": snapshot.get("fixed_amount")}
+    if kind == "percent":
+        words = _("%(p)s %% от оборота") % {"p": snapshot.get("percent")}
+    else:
+        tiers = snapshot.get("tiers") or []
+        steps = "; ".join(
+            _("от %(from)s ₽ — %(p)s %%") % {"from": t["from"], "p": t["percent"]}
+            for t in tiers  # type: ignore[attr-defined]
+        )
+        words = _("Прогрессивная шкала: %(steps)s") % {"steps": steps}
+    if minimum:
+        words += _(", минимум %(sum)s ₽") % {"sum": minimum}
+    return words
+
+
+def _period(statement: RoyaltyStatement) -> str:
+    return f"{statement.period:%m.%Y}"
+
+
+def statement_pdf(statement: RoyaltyStatement) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    regular, bold = _fonts()
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=_("Ведомость роялти %(period)s") % {"period": _period(statement)},
+        author=statement.partner_name,
+    )
+    text = ParagraphStyle("text", fontName=regular, fontSize=10, leading=14)
+    heading = ParagraphStyle("heading", fontName=bold, fontSize=15, leading=20)
+    story: list[object] = [
+        Paragraph(_("Ведомость роялти за %(period)s") % {"period": _period(statement)}, heading),
+        Paragraph(statement.partner_name, text),
+        Spacer(1, 4 * mm),
+    ]
+    summary = [
+        [_("Статус"), statement.get_status_display()],
+        [_("Правило"), rule_words(statement.rule_snapshot)],
+        [_("Оборот"), f"{statement.turnover:.2f} ₽"],
+        [_("Возвраты"), f"{statement.refunds:.2f} ₽"],
+        [_("База"), f"{statement.base:.2f} ₽"],
+        [_("Роялти к оплате"), f"{statement.amount:.2f} ₽"],
+    ]
+    table = Table(
+        [[Paragraph(a, text), Paragraph(b, text)] for a, b in summary], colWidths=[45 * mm, None]
+    )
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story += [table, Spacer(1, 6 * mm)]
+    rows: list[list[object]] = [[_("Дата"), _("Операция"), _("Счёт"), _("Сделка"), _("Сумма, ₽")]]
+    for line in statement.lines.all():
+        rows.append(
+            [
+                f"{timezone.localtime(line.happened_at):%d.%m.%Y %H:%M}",
+                line.get_kind_display(),
+                str(line.invoice_id),
+                Paragraph(f"#{line.crm_deal_id or ''} {_escape(line.deal_title)}", text),
+                f"{line.amount:.2f}",
+            ]
+        )
+    if len(rows) == 1:
+        rows.append(["", _("Платежей за месяц нет"), "", "", ""])
+    lines = Table(rows, colWidths=[32 * mm, 22 * mm, 26 * mm, None, 26 * mm], repeatRows=1)
+    lines.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), regular),
+                ("FONTNAME", (0, 0), (-1, 0), bold),
+                ("FONTSIZE", (0, 0), (-1, -1), 9),
+                ("ALIGN", (-1, 0), (-1, -1), "RIGHT"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.grey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story.append(lines)
+    doc.build(story)
+    return out.getvalue()
+
+
+def _escape(text: str) -> str:
+    # Paragraph reads a mini-markup: a deal title is text, never tags.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _line_row(line: object) -> list[object]:
+    happened_at = timezone.localtime(line.happened_at).isoformat()  # type: ignore[attr-defined]
+    return [
+        happened_at,
+        line.kind,  # type: ignore[attr-defined]
+        line.invoice_id,  # type: ignore[attr-defined]
+        line.crm_deal_id,  # type: ignore[attr-defined]
+        line.deal_title,  # type: ignore[attr-defined]
+        f"{line.amount:.2f}",  # type: ignore[attr-defined]
+    ]
+
+
+def _summary_rows(statement: RoyaltyStatement) -> list[tuple[str, object]]:
+    return [
+        ("partner", statement.partner_name),
+        ("period", f"{statement.period:%Y-%m}"),
+        ("status", statement.status),
+        ("rule", rule_words(statement.rule_snapshot)),
+        ("turnover", f"{statement.turnover:.2f}"),
+        ("refunds", f"{statement.refunds:.2f}"),
+        ("base", f"{statement.base:.2f}"),
+        ("amount", f"{statement.amount:.2f}"),
+        ("currency", "RUB"),
+    ]
+
+
+def statement_csv(statement: RoyaltyStatement) -> str:
+    """The summary as key/value rows, an empty row, then one row per payment or refund."""
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel then reads the Cyrillic names as UTF-8
+    writer = SpreadsheetSafeWriter(out)
+    writer.writerows(_summary_rows(statement))
+    writer.writerow([])
+    writer.writerow(LINE_COLUMNS)
+    writer.writerows(_line_row(line) for line in statement.lines.all())
+    return out.getvalue()
+
+
+def statement_xlsx(statement: RoyaltyStatement) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = _("Ведомость")[:31]
+    rows: list[list[object]] = [[key, value] for key, value in _summary_rows(statement)]
+    rows += [[], list(LINE_COLUMNS)]
+    rows += [_line_row(line) for line in statement.lines.all()]
+    for number, values in enumerate(rows, start=1):
+        _xlsx_write(sheet, number, values)
+    sheet.column_dimensions["A"].width = 28
+    sheet.column_dimensions["E"].width = 40
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_write(sheet: Any, row: int, values: list[object]) -> None:
+    """Money stays a number; every text is an inline string, never a formula: openpyxl would
+    store a text starting with "=" as a formula, so its type is set to string explicitly (the
+    spreadsheet shows the text as typed and evaluates nothing)."""
+    for column, value in enumerate(values, start=1):
+        cell = sheet.cell(row=row, column=column)
+        if value is None or isinstance(value, int):
+            cell.value = value
+            continue
+        text = str(value)
+        if _MONEY.fullmatch(text):
+            cell.value = Decimal(text)
+            cell.number_format = "0.00"
+        else:
+            cell.value = text
+            cell.data_type = "s"
+
+
+_MONEY = re.compile(r"-?[0-9]+\.[0-9]{2}")
