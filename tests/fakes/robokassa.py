@@ -906,13 +906,23 @@ class FakeRobokassa:
 
     # Refund API (§8, fiscal.md §3) ------------------------------------------------------------
 
-    def cabinet_refund(self, login: str, inv_id: int) -> None:
-        """The partner returns the whole payment in Robokassa's cabinet: nothing is sent to the
-        platform; OpStateExt now says State 60."""
+    def cabinet_refund(
+        self, login: str, inv_id: int, amount: Decimal | int | str | None = None
+    ) -> None:
+        """The partner returns money of the payment in Robokassa's cabinet: nothing is sent to
+        the platform. All of what is left (``amount`` omitted or equal to it): OpStateExt now
+        says State 60. A part: the operation stays at State 100 (fiscal.md §5: a partial refund
+        probably does not move the state, UNCERTAIN; the fake takes that safest reading)."""
         with self._lock:
             invoice = self.invoices[(login, inv_id)]
-            invoice.refunded = invoice.out_sum
-        self.set_state(login, inv_id, 60)
+            left = invoice.out_sum - invoice.refunded
+            part = left if amount is None else Decimal(str(amount))
+            if not Decimal(0) < part <= left:
+                raise ValueError(f"cannot return {part} of {left} left")
+            invoice.refunded += part
+            whole = invoice.refunded == invoice.out_sum
+        if whole:
+            self.set_state(login, inv_id, 60)
 
     def set_refund_label(self, request_id: str, label: str) -> None:
         """Move a refund request on by hand (e.g. ``canceled`` in the cabinet)."""

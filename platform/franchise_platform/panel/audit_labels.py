@@ -42,6 +42,8 @@ ACTIONS = {
     "crm.claim": _("Аккаунт amoCRM привязан по коду из виджета"),
     "crm.stage_map": _("Выбраны этапы воронки amoCRM"),
     "crm.location_source": _("Изменён источник локации сделки"),
+    "crm.delivered_stages": _("Выбраны этапы «услуга оказана» воронки amoCRM"),
+    "refund.cabinet_recorded": _("Внесён возврат, сделанный в кабинете провайдера"),
 }
 
 FIELDS = {
@@ -50,6 +52,9 @@ FIELDS = {
     "stage.refunded": _("Этап: оформлен возврат"),
     "stage.settlement_failed": _("Этап: чек расчёта не пробит"),
     "location_from_pipeline": _("Локация из воронки"),
+    "delivered_stages": _("Этапы «услуга оказана»"),
+    "invoice": _("Счёт"),
+    "amount": _("Сумма"),
     "legal_form": _("Форма"),
     "name": _("Название"),
     "inn": _("ИНН"),

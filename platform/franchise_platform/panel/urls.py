@@ -55,6 +55,11 @@ urlpatterns = [
         refunds.payment_refund,
         name="payment_refund",
     ),
+    path(
+        "deals/<str:deal_id>/payments/<str:payment_id>/refund-cabinet/",
+        refunds.payment_refund_cabinet,
+        name="payment_refund_cabinet",
+    ),
     path("deals/<str:deal_id>/delivered/", receipts.deal_delivered, name="deal_delivered"),
     path("payments/", payments.payment_list, name="payment_list"),
     path("payments/receipts/", receipts.receipts_attention, name="receipts_attention"),

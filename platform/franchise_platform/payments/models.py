@@ -290,6 +290,9 @@ REFUND_HOLDING = (
 class RefundSource(models.TextChoices):
     PLATFORM = "platform", _("Возврат через платформу")
     PROVIDER = "provider", _("Возврат не платформой (кабинет, чарджбэк)")
+    # Made by the partner in the provider's cabinet and entered in the panel (a partial refund
+    # there is not visible through the provider's API, fiscal.md §5).
+    CABINET = "cabinet", _("Возврат в кабинете провайдера (внесён вручную)")
 
 
 class RefundReceipt(models.TextChoices):

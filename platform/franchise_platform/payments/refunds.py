@@ -459,6 +459,15 @@ def _refund_note(refund: Refund, deal: Deal) -> str:
             "№%(invoice)s возвращена покупателю (кабинет магазина или оспаривание платежа). "
             "Проверьте, нужен ли чек возврата."
         ) % {"amount": refund.amount, "invoice": refund.payment.invoice_id}
+    elif refund.source == RefundSource.CABINET:
+        text = _(
+            "Возврат %(amount)s ₽ по счёту №%(invoice)s сделан в личном кабинете провайдера "
+            "(внесён в платформу: %(who)s). Проверьте, нужен ли чек возврата."
+        ) % {
+            "amount": refund.amount,
+            "invoice": refund.payment.invoice_id,
+            "who": refund.requested_by or "—",
+        }
     else:
         text = _("Возврат %(amount)s ₽ по счёту №%(invoice)s выполнен (%(partner)s).") % {
             "amount": refund.amount,

@@ -23,9 +23,10 @@ from franchise_platform.payments.refunds import (
     refund_confirmation_ok,
     refund_request,
 )
+from franchise_platform.payments.refunds_manual import refund_cabinet_record
 from franchise_platform.payments.selectors import deal_get
 
-from ..access import panel_view
+from ..access import actor, panel_view
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,36 @@ def payment_refund(request: HttpRequest, deal_id: str, payment_id: str) -> HttpR
             _("Возврат %(amount)s ₽ отправлен в Robokassa: сделка обновится, когда он выполнится.")
             % {"amount": refund.amount},
         )
+    return back
+
+
+@require_POST
+@panel_view(edit=True)
+def payment_refund_cabinet(request: HttpRequest, deal_id: str, payment_id: str) -> HttpResponse:
+    """Record a refund the partner already made in Robokassa's cabinet (nothing is sent)."""
+    deal = deal_get(deal_id=deal_id)
+    pk = _uuid(payment_id)
+    payment = Payment.objects.filter(deal=deal, pk=pk).first() if pk else None
+    if payment is None:
+        raise Payment.DoesNotExist
+    back = redirect("panel:deal_detail", deal_id=deal.pk)
+    try:
+        refund = refund_cabinet_record(
+            payment_id=payment.pk,
+            amount=request.POST.get("amount", ""),
+            confirm=request.POST.get("confirm", ""),
+            user=request.user,
+            form_key=request.POST.get("key") or "",
+            ip_address=actor(request)["ip_address"],
+        )
+    except RefundRefused as refused:
+        messages.error(request, refused.detail)
+        return back
+    messages.success(
+        request,
+        _("Возврат %(amount)s ₽, сделанный в кабинете, внесён: сделка пересчитана.")
+        % {"amount": refund.amount},
+    )
     return back
 
 
