@@ -17,6 +17,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -332,22 +333,23 @@ class YooKassaClient(_Transport):
         *,
         url: str,
         events: Sequence[str] = consts.WEBHOOK_EVENTS,
-        key_prefix: str,
+        key_prefix: str = "wh",
     ) -> list[dict[str, Any]]:
         """Make the token's subscriptions to ``events`` point at ``url`` (one per event):
         subscriptions of these events elsewhere are deleted, missing ones created. Safe to run
-        again. ``key_prefix`` + event names the keys (≤ 64 characters together)."""
-        current = self.list_webhooks(credentials)
+        again: the list read first is what prevents duplicates, so every write gets a fresh key
+        (a derived one would replay a webhook deleted earlier the same day)."""
         kept: list[dict[str, Any]] = []
-        for hook in current:
+        for hook in self.list_webhooks(credentials):
             if hook.get("event") not in events:
                 continue
             if hook.get("url") == url:
                 kept.append(hook)
             else:
-                hook_id = str(hook.get("id") or "")
                 self.delete_webhook(
-                    credentials, hook_id, idempotence_key=f"{key_prefix}-del-{hook_id[-20:]}"
+                    credentials,
+                    str(hook.get("id") or ""),
+                    idempotence_key=f"{key_prefix[:24]}-{uuid.uuid4().hex}",
                 )
         have = {hook.get("event") for hook in kept}
         for event in events:
@@ -357,7 +359,7 @@ class YooKassaClient(_Transport):
                         credentials,
                         event=event,
                         url=url,
-                        idempotence_key=f"{key_prefix}-{event}",
+                        idempotence_key=f"{key_prefix[:24]}-{uuid.uuid4().hex}",
                     )
                 )
         return kept

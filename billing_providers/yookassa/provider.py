@@ -383,7 +383,7 @@ class YooKassaProvider(BillingProvider):
 
     def fetch_invoice_state(self, account: ProviderAccount, invoice_id: int) -> InvoiceState:
         """``GET /payments/{id}`` for the payment stored for ``invoice_id`` (``references``),
-        else found by scanning recent payments' metadata. ``NOT_FOUND`` when there is none.
+        or, when none is stored, found by scanning recent payments' metadata. ``NOT_FOUND`` when there is none.
         ``operation_key`` is the payment id (refunds need it). Raises ProviderConfigError
         (credentials), ProviderUnavailable, ProviderResponseError."""
         payment_id = self._payment_id(account, invoice_id)
@@ -435,9 +435,9 @@ class YooKassaProvider(BillingProvider):
         )
 
     def _payment_id(self, account: ProviderAccount, invoice_id: int) -> str | None:
-        if self.references is not None:
-            return self.references.payment_id(invoice_id)
-        return self.find_payment_id(account, invoice_id)
+        # A payment created just before a crash has no stored id yet: search for it then.
+        stored = self.references.payment_id(invoice_id) if self.references is not None else None
+        return stored or self.find_payment_id(account, invoice_id)
 
     def find_payment_id(self, account: ProviderAccount, invoice_id: int) -> str | None:
         """Scan the shop's payments of the last ``lookup_days`` (newest first, at most
@@ -498,9 +498,9 @@ class YooKassaProvider(BillingProvider):
         """Point the OAuth token's payment and refund notifications at ``url`` (§6.4), once per
         event, idempotently. Raises ProviderConfigError ``oauth_required`` for a shop connected
         by keys (its owner pastes the URL in the cabinet instead)."""
-        credentials = credentials_for(account)
-        prefix = _key(self.namespace, "wh", uuid.uuid5(uuid.NAMESPACE_URL, url).hex[:16])
-        return self.client.ensure_webhooks(credentials, url=url, key_prefix=prefix)
+        return self.client.ensure_webhooks(
+            credentials_for(account), url=url, key_prefix=f"{self.namespace}-wh"
+        )
 
     # settlement receipts (§4.5) ---------------------------------------------------------------
 

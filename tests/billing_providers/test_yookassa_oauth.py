@@ -50,10 +50,9 @@ def test_code_exchange_gives_a_token_that_acts_for_the_shop(rig):
         days=365
     )
     assert token.access_token not in repr(token) and CLIENT_SECRET not in repr(oauth)
+    # Bearer, not Basic: the account has no secret key at all.
     account = make_account(secrets={"oauth_token": token.access_token})
     assert rig.provider.shop_info(account).shop_id == SHOP_ID
-    # Bearer, not Basic: the secret key is not needed at all.
-    _m, _p, _q, _b = rig.fake.requests[-1]
 
 
 def test_a_code_is_used_once_and_within_five_minutes(rig):
@@ -103,6 +102,10 @@ def test_webhooks_are_registered_once_per_event_and_moved_when_the_url_changes(r
     new_url = HOOK_URL.replace("/7/", "/8/")
     rig.provider.register_webhooks(account, new_url)
     assert {h["url"] for h in rig.fake.webhooks.values()} == {new_url}
+    assert len(rig.fake.webhooks) == 4
+    # And back the same day: the old subscriptions are not "replayed" from deleted ones.
+    rig.provider.register_webhooks(account, HOOK_URL)
+    assert {h["url"] for h in rig.fake.webhooks.values()} == {HOOK_URL}
     assert len(rig.fake.webhooks) == 4
 
 

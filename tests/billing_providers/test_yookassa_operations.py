@@ -64,6 +64,14 @@ def test_an_invoice_never_issued_is_not_found(rig):
     assert rig.provider.fetch_invoice_state(make_account(), 9).status is InvoiceStatus.NOT_FOUND
 
 
+def test_a_payment_created_before_its_id_was_stored_is_still_found(rig):
+    # The core crashed between YooKassa's answer and saving the id: nothing is stored.
+    issued = rig.provider.issue_invoice(make_account(), make_request())
+    rig.fake.pay(issued.payment_id)
+    state = rig.provider.fetch_invoice_state(make_account(), 1042)
+    assert state.status is InvoiceStatus.PAID and state.operation_key == issued.payment_id
+
+
 def test_without_references_the_payment_is_found_by_scanning_metadata():
     rig = make_rig(references=None)
     for number in range(1, 4):
