@@ -131,6 +131,9 @@ class CrmPipeline(models.Model):
     stages = models.JSONField(default=list, blank=True)
     # {"prepayment_paid": "<stage id>", ...}; an event not listed moves nothing.
     stage_map = models.JSONField(default=dict, blank=True)
+    # The stages of this pipeline in which a lead counts as delivered (["142", ...]), chosen in
+    # the panel; null: the network's `delivered_status_ids` (amoCRM's 142 by default).
+    delivered_stages = models.JSONField(null=True, blank=True)
     location = models.ForeignKey(
         "network.Location",
         null=True,

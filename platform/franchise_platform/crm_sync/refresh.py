@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from crm_connectors.errors import CrmNotFound
-from franchise_platform.network.selectors import network_settings_get
 from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.errors import LinkRefused
 from franchise_platform.payments.links import LeadFacts, deal_links_ensure
@@ -14,7 +13,7 @@ from franchise_platform.payments.selectors import deal_by_crm_id
 
 from .connectors import connector_for, field_map_of
 from .models import ConnectionStatus, CrmConnection
-from .stages import lead_location_choose
+from .stages import lead_in_delivered_stage, lead_location_choose
 
 logger = logging.getLogger(__name__)
 
@@ -32,18 +31,15 @@ def lead_facts_read(*, crm: CrmConnection, lead_id: int, background: bool = Fals
         crm=crm.crm,
         crm_deal_id=lead_id,
         service_date=snapshot.service_date,
-        delivered=_in_delivered_stage(snapshot.stage_id),
+        delivered=lead_in_delivered_stage(
+            connection=crm, pipeline_id=snapshot.pipeline_id, stage_id=snapshot.stage_id
+        ),
         title=snapshot.title,
         total=snapshot.price,
         location_id=lead_location_choose(
             connection=crm, field_location=snapshot.location_key, pipeline_id=snapshot.pipeline_id
         ),
     )
-
-
-def _in_delivered_stage(stage_id: str) -> bool:
-    chosen = network_settings_get().delivered_status_ids or []
-    return bool(stage_id) and stage_id in {str(status) for status in chosen}
 
 
 def lead_refresh(*, lead_id: int) -> None:

@@ -18,8 +18,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_connectors.base import STAGE_UNSORTED, CrmConnector, FieldMap, Pipeline, StageMove
+from crm_connectors.base import (
+    STAGE_LOST,
+    STAGE_UNSORTED,
+    CrmConnector,
+    FieldMap,
+    Pipeline,
+    StageMove,
+)
 from franchise_platform.network.models import Location
+from franchise_platform.network.selectors import network_settings_get
 from franchise_platform.payments.models import Deal, DealStatus
 from franchise_platform.security.audit import audit_record
 
@@ -59,6 +67,8 @@ def crm_pipelines_store(*, connection: CrmConnection, pipelines: list[Pipeline])
             stored.is_archive = pipeline.is_archive
             stored.stages = _stages_json(pipeline)
             stored.stage_map = {e: s for e, s in stored.stage_map.items() if s in movable}
+            if stored.delivered_stages is not None:
+                stored.delivered_stages = [s for s in stored.delivered_stages if s in movable]
             stored.save()
             kept.add(pipeline.pipeline_id)
         CrmPipeline.objects.filter(connection=row).exclude(pipeline_id__in=kept).delete()
@@ -84,18 +94,66 @@ def crm_pipelines_refresh(*, connection: CrmConnection) -> int:
     return crm_pipelines_store(connection=connection, pipelines=connector.read_pipelines())
 
 
+def _network_delivered_ids() -> set[str]:
+    return {str(s) for s in network_settings_get().delivered_status_ids or []}
+
+
+def delivered_stage_choices(pipeline: CrmPipeline) -> list[tuple[str, str]]:
+    """The stages of a pipeline that may count as delivered: all but the inbox and the lost
+    one, in the pipeline's order, as (id, name)."""
+    return [
+        (str(s.get("id")), str(s.get("name") or s.get("id")))
+        for s in pipeline.stages
+        if s.get("kind") not in (STAGE_UNSORTED, STAGE_LOST)
+    ]
+
+
+def pipeline_delivered_stages(pipeline: CrmPipeline) -> list[str]:
+    """This pipeline's delivered stages as they apply now: the owner's choice, else those of
+    the network's `delivered_status_ids` (142 by default) that the pipeline has."""
+    if pipeline.delivered_stages is not None:
+        return [str(s) for s in pipeline.delivered_stages]
+    default = _network_delivered_ids()
+    return [stage for stage, _name in delivered_stage_choices(pipeline) if stage in default]
+
+
+def lead_in_delivered_stage(*, connection: CrmConnection, pipeline_id: str, stage_id: str) -> bool:
+    """Whether a lead at `stage_id` of `pipeline_id` counts as delivered: the pipeline's own
+    choice when the owner made one, else the network's `delivered_status_ids`."""
+    if not stage_id:
+        return False
+    chosen = (
+        CrmPipeline.objects.filter(connection=connection, pipeline_id=pipeline_id)
+        .values_list("delivered_stages", flat=True)
+        .first()
+        if pipeline_id
+        else None
+    )
+    if chosen is not None:
+        return stage_id in {str(s) for s in chosen}
+    return stage_id in _network_delivered_ids()
+
+
+def _stage_names(pipeline: CrmPipeline) -> str:
+    names = dict(delivered_stage_choices(pipeline))
+    return ", ".join(names.get(s, s) for s in pipeline_delivered_stages(pipeline))
+
+
 def crm_stage_map_set(
     *,
     connection: CrmConnection,
     pipeline_id: str,
     stages: dict[str, str],
     location_id: str = "",
+    delivered: list[str] | None = None,
     actor: str = "",
     ip_address: str | None = None,
 ) -> CrmPipeline:
-    """Set one pipeline's event → stage mapping (an empty stage unmaps the event) and the
-    location of its leads ("" for none). Raises StageMapRejected, changing nothing, when a
-    stage is not one of that pipeline's (or is its inbox) or the location is unknown."""
+    """Set one pipeline's event → stage mapping (an empty stage unmaps the event), the
+    location of its leads ("" for none) and, unless `delivered` is None, the stages that mean
+    "delivered" (a choice equal to the network's default keeps following that default).
+    Raises StageMapRejected, changing nothing, when a stage is not one of that pipeline's (or
+    is its inbox, or the lost stage for "delivered") or the location is unknown."""
     with transaction.atomic():
         pipeline = CrmPipeline.objects.select_for_update().get(
             connection=connection, pipeline_id=str(pipeline_id)
@@ -117,6 +175,15 @@ def crm_stage_map_set(
             )
             if location is None:
                 problems["location"] = _("Выберите локацию из списка.")
+        new_delivered = pipeline.delivered_stages
+        if delivered is not None:
+            allowed = [stage for stage, _name in delivered_stage_choices(pipeline)]
+            if any(str(stage) not in allowed for stage in delivered):
+                problems["delivered"] = _("Выберите этапы этой воронки.")
+            chosen = [stage for stage in allowed if stage in {str(s) for s in delivered}]
+            default = [stage for stage in allowed if stage in _network_delivered_ids()]
+            # Equal to the network's default: keep following it (the API may change it later).
+            new_delivered = None if chosen == default else chosen
         if problems:
             raise StageMapRejected(problems)
         changes: dict[str, tuple[Any, Any]] = {
@@ -129,9 +196,13 @@ def crm_stage_map_set(
                 str(pipeline.location_id) if pipeline.location_id else None,
                 str(location.pk) if location else None,
             )
+        if new_delivered != pipeline.delivered_stages:
+            after = CrmPipeline(stages=pipeline.stages, delivered_stages=new_delivered)
+            changes["delivered_stages"] = (_stage_names(pipeline), _stage_names(after))
         pipeline.stage_map = new_map
         pipeline.location = location
-        pipeline.save(update_fields=["stage_map", "location"])
+        pipeline.delivered_stages = new_delivered
+        pipeline.save(update_fields=["stage_map", "location", "delivered_stages"])
         events = _mapped_events(connection)
         CrmConnection.objects.filter(pk=connection.pk).update(mapped_stage_events=events)
         connection.mapped_stage_events = events

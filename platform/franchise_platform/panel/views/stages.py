@@ -1,5 +1,6 @@
 """/panel/integrations/ «Этапы воронок»: the account's pipelines read from amoCRM (refreshable),
-and per pipeline which stage a lead moves to on each event and which location its leads get.
+and per pipeline which stage a lead moves to on each event, which location its leads get and
+which stages mean the service was delivered (amoCRM's «Успешно реализовано» by default).
 Owners and admins change them; viewers see them."""
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from franchise_platform.crm_sync.stages import (
     crm_location_source_set,
     crm_pipelines_refresh,
     crm_stage_map_set,
+    delivered_stage_choices,
+    pipeline_delivered_stages,
 )
 from franchise_platform.network.models import Location
 
@@ -29,6 +32,7 @@ from ..access import actor, panel_view
 from ..selectors import crm_connection_get
 
 STAGES_ANCHOR = "#stages"
+DELIVERED_SHOWN = "delivered_shown"
 
 
 class CrmStageMapForm(forms.Form):
@@ -53,12 +57,27 @@ class CrmStageMapForm(forms.Form):
         self.fields["location"] = forms.ChoiceField(
             label=gettext_lazy("Локация сделок этой воронки"), choices=locations, required=False
         )
+        self.fields["delivered"] = forms.MultipleChoiceField(
+            label=gettext_lazy("Услуга оказана, когда сделка на этапе"),
+            help_text=gettext_lazy(
+                "Сделка на одном из отмеченных этапов считается оказанной: платформа отправит "
+                "итоговые чеки. Не отмечено ничего — только по кнопке «Услуга оказана»."
+            ),
+            choices=delivered_stage_choices(pipeline),
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+        )
 
     @classmethod
     def for_pipeline(cls, pipeline: CrmPipeline) -> CrmStageMapForm:
         initial: dict[str, Any] = dict(pipeline.stage_map)
         initial["location"] = str(pipeline.location_id) if pipeline.location_id else ""
+        initial["delivered"] = pipeline_delivered_stages(pipeline)
         return cls(pipeline=pipeline, initial=initial)
+
+    def event_fields(self) -> list[forms.BoundField]:
+        """Every field but the delivered stages' checkboxes (laid out on their own)."""
+        return [self[name] for name in self.fields if name != "delivered"]
 
 
 def _stage_name(pipeline: CrmPipeline, stage_id: str | None) -> str:
@@ -85,7 +104,8 @@ def stages_context(
             (event.label, _stage_name(pipeline, pipeline.stage_map.get(event.value)))
             for event in StageEvent
         ]
-        rows.append({"pipeline": pipeline, "form": form, "mapped": mapped})
+        delivered = [_stage_name(pipeline, s) for s in pipeline_delivered_stages(pipeline)]
+        rows.append({"pipeline": pipeline, "form": form, "mapped": mapped, "delivered": delivered})
     return {"pipelines": rows, "pipelines_read_at": connection.pipelines_read_at}
 
 
@@ -130,6 +150,11 @@ def crm_stage_map_view(request: HttpRequest, pipeline_id: str) -> HttpResponse:
                 pipeline_id=pipeline.pipeline_id,
                 stages={event: data.get(event) or "" for event in StageEvent.values},
                 location_id=data.get("location") or "",
+                # Only a form that showed the checkboxes speaks for them (an unticked box
+                # sends nothing, so their absence alone would clear the choice).
+                delivered=list(data.get("delivered") or [])
+                if f"{form.prefix}-{DELIVERED_SHOWN}" in request.POST
+                else None,
                 **actor(request),
             )
         except StageMapRejected as exc:
