@@ -363,3 +363,16 @@ def test_queries_do_not_grow_with_payments(in_network, owner, network_money):  #
     after = count_queries(lambda: owner.get("/panel/dashboard/"))
 
     assert after == before
+
+
+def test_past_the_first_partners_the_rest_is_one_row(in_network, owner, network_money, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("franchise_platform.panel.dashboard.SHARES_SHOWN", 1)
+
+    response = owner.get("/panel/dashboard/")
+    partners = response.context["dashboard"].partners
+
+    assert [(s.name, s.amount, s.rest) for s in partners] == [
+        (network_money["kazan"].name, Decimal("8000.50"), 0),
+        ("", Decimal("900.00"), 1),
+    ]
+    assert "И ещё 1" in response.content.decode()

@@ -33,6 +33,8 @@ ZERO = Decimal("0.00")
 # A partly paid deal whose service starts within this many days (or has started) is outstanding.
 OUTSTANDING_HORIZON = timedelta(days=3)
 OUTSTANDING_SHOWN = 20
+# Partners and locations listed by name; the rest of them is one row (the sum stays whole).
+SHARES_SHOWN = 20
 
 
 class Median(Aggregate):
@@ -81,6 +83,7 @@ class Share:
     amount: Decimal
     count: int
     percent: Decimal  # of the period's turnover, for the bar
+    rest: int = 0  # how many partners or locations this row stands for, when it is the rest
 
 
 @dataclass(frozen=True)
@@ -168,18 +171,33 @@ def _series(query: DashboardQuery) -> list[Bucket]:
     return series
 
 
+def _percent(amount: Decimal, total: Decimal) -> Decimal:
+    return (amount * 100 / total).quantize(Decimal("0.1")) if total else Decimal("0.0")
+
+
 def _shares(rows: Any, total: Decimal, *, key: str, name: str, unnamed: str) -> list[Share]:
-    shares = []
+    shares: list[Share] = []
+    rest: list[Share] = []
     for row in rows:
         amount = row["amount"] or ZERO
-        percent = (amount * 100 / total).quantize(Decimal("0.1")) if total else Decimal("0.0")
+        share = Share(
+            key=str(row[key]) if row[key] else "",
+            name=row[name] or unnamed,
+            amount=amount,
+            count=row["count"],
+            percent=_percent(amount, total),
+        )
+        (shares if len(shares) < SHARES_SHOWN else rest).append(share)
+    if rest:
+        amount = sum((s.amount for s in rest), ZERO)
         shares.append(
             Share(
-                key=str(row[key]) if row[key] else "",
-                name=row[name] or unnamed,
+                key="",
+                name="",
                 amount=amount,
-                count=row["count"],
-                percent=percent,
+                count=sum(s.count for s in rest),
+                percent=_percent(amount, total),
+                rest=len(rest),
             )
         )
     return shares

@@ -57,6 +57,12 @@ class DashboardFilter(_ListFilter):
     )
 
     def __init__(self, data: QueryDict) -> None:
+        if not data.get("paid_from") and not data.get("paid_to"):
+            # The default period is written into the form, so its date fields show what is shown.
+            today = timezone.localdate()
+            data = data.copy()
+            data["paid_from"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+            data["paid_to"] = today.isoformat()
         super().__init__(data)
         for name in ("partner", "location"):
             field = cast(forms.ChoiceField, self.fields[name])
