@@ -1,0 +1,218 @@
+"""The deal-card tab proves who calls: stored portal, application token, deal id, live AUTH_ID."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from crm_connectors.amocrm.oauth import InMemoryTokenStore
+from crm_connectors.base import OAuthTokens
+from crm_connectors.bitrix24.client import Bitrix24ClientOptions, Bitrix24Portal
+from crm_connectors.bitrix24.connector import Bitrix24Connector
+from crm_connectors.bitrix24.placement import (
+    KnownInstallation,
+    placement_options,
+    prove_auth_id,
+    verify_placement,
+)
+from crm_connectors.bitrix24.ratelimit import NullBitrixLimiter
+from crm_connectors.errors import WidgetTokenError
+from tests.fakes.bitrix24 import FakeBitrix24
+
+
+@pytest.fixture
+def b24() -> Iterator[FakeBitrix24]:
+    with FakeBitrix24(seed=3) as fake:
+        yield fake
+
+
+@pytest.fixture
+def member_id(b24: FakeBitrix24) -> str:
+    return b24.add_portal(domain="acme.bitrix24.com")
+
+
+@pytest.fixture
+def installations(b24: FakeBitrix24, member_id: str) -> dict[str, KnownInstallation]:
+    return {
+        member_id: KnownInstallation(
+            member_id, "https://acme.bitrix24.com/rest/", b24.application_token(member_id)
+        )
+    }
+
+
+def edited(form: bytes, **changes: str | None) -> bytes:
+    fields = dict(parse_qsl(form.decode(), keep_blank_values=True))
+    for key, value in changes.items():
+        if value is None:
+            fields.pop(key, None)
+        else:
+            fields[key] = value
+    return urlencode(fields).encode()
+
+
+def connector_for(b24: FakeBitrix24, member_id: str) -> Bitrix24Connector:
+    pair = b24.issue_tokens(member_id)
+    return Bitrix24Connector(
+        portal=Bitrix24Portal(member_id, f"https://{b24.portal(member_id).domain}/rest/"),
+        token_store=InMemoryTokenStore(
+            OAuthTokens(
+                pair["access_token"], pair["refresh_token"], datetime.now(UTC) + timedelta(hours=1)
+            )
+        ),
+        limiter=NullBitrixLimiter(),
+        client_id=b24.client_id,
+        client_secret=b24.client_secret,
+        oauth_override=b24.base_url,
+        client_options=Bitrix24ClientOptions(api_base_url=b24.base_url),
+    )
+
+
+def test_genuine_deal_tab_frame_is_verified(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    deal = b24.add_deal(member_id)
+    query, form = b24.placement_frame(member_id, deal, user_id=7)
+
+    verdict = verify_placement(query, form, installations.get)
+
+    assert verdict.member_id == member_id
+    assert verdict.deal_id == deal
+    assert verdict.placement == "CRM_DEAL_DETAIL_TAB"
+    assert verdict.client_endpoint == "https://acme.bitrix24.com/rest/"
+    assert verdict.language == "ru"
+    assert verdict.auth_id not in repr(verdict)
+
+
+def test_posted_domain_never_routes(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
+
+    verdict = verify_placement({**query, "DOMAIN": "evil.example.com"}, form, installations.get)
+
+    assert verdict.client_endpoint == "https://acme.bitrix24.com/rest/"
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"member_id": "nope"}, "malformed"),
+        ({"member_id": "b" * 32}, "unknown_portal"),
+        ({"APPLICATION_TOKEN": "0" * 32}, "bad_application_token"),
+        ({"APPLICATION_TOKEN": None}, "missing_application_token"),
+        ({"PLACEMENT": "CRM_CONTACT_DETAIL_TAB"}, "wrong_placement"),
+        ({"PLACEMENT_OPTIONS": "undefined"}, "no_deal"),
+        ({"PLACEMENT_OPTIONS": '{"ID":"-4"}'}, "no_deal"),
+        ({"AUTH_ID": None}, "no_auth"),
+    ],
+)
+def test_forged_or_broken_frames_are_refused(
+    b24: FakeBitrix24,
+    member_id: str,
+    installations: dict[str, KnownInstallation],
+    changes: dict[str, str | None],
+    code: str,
+) -> None:
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
+
+    with pytest.raises(WidgetTokenError) as caught:
+        verify_placement(query, edited(form, **changes), installations.get)
+
+    assert caught.value.code == code
+
+
+def test_uninstalled_portal_is_refused(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
+    stored = installations[member_id]
+    inactive = {
+        member_id: KnownInstallation(
+            member_id, stored.client_endpoint, stored.application_token, active=False
+        )
+    }
+
+    with pytest.raises(WidgetTokenError) as caught:
+        verify_placement(query, form, inactive.get)
+
+    assert caught.value.code == "inactive_portal"
+
+
+def test_portal_without_application_token_in_frames_can_be_tolerated(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
+    old_portal = edited(form, APPLICATION_TOKEN=None)
+
+    verdict = verify_placement(
+        query, old_portal, installations.get, require_application_token=False
+    )
+
+    assert verdict.member_id == member_id
+    with pytest.raises(WidgetTokenError):  # a wrong one is still wrong
+        verify_placement(
+            query,
+            edited(form, APPLICATION_TOKEN="0" * 32),
+            installations.get,
+            require_application_token=False,
+        )
+
+
+def test_auth_id_is_proven_on_the_stored_portal(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id), user_id=7)
+    verdict = verify_placement(query, form, installations.get)
+
+    info = prove_auth_id(connector_for(b24, member_id).client, verdict)
+
+    assert info.installed and info.code
+    calls = b24.calls_of(member_id, "app.info")
+    assert len(calls) == 1 and calls[0].status == 200
+
+
+def test_forged_auth_id_fails_the_proof(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
+    verdict = verify_placement(query, edited(form, AUTH_ID="f" * 32), installations.get)
+
+    with pytest.raises(WidgetTokenError) as caught:
+        prove_auth_id(connector_for(b24, member_id).client, verdict)
+
+    assert caught.value.code == "bad_auth"
+    assert b24.refresh_count(member_id) == 0  # a frame's token is never refreshed
+
+
+def test_auth_id_of_another_portal_fails_the_proof(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    other = b24.add_portal(domain="other.bitrix24.com")
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
+    foreign = b24.issue_tokens(other)["access_token"]  # a live token, of the wrong portal
+    verdict = verify_placement(query, edited(form, AUTH_ID=foreign), installations.get)
+
+    with pytest.raises(WidgetTokenError) as caught:
+        prove_auth_id(connector_for(b24, member_id).client, verdict)
+
+    assert caught.value.code == "bad_auth"
+
+
+def test_proof_refuses_a_client_of_another_portal(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    other = b24.add_portal(domain="other.bitrix24.com")
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
+    verdict = verify_placement(query, form, installations.get)
+
+    with pytest.raises(ValueError):
+        prove_auth_id(connector_for(b24, other).client, verdict)
+
+
+def test_placement_options_tolerate_junk() -> None:
+    assert placement_options('{"ID":"8061","URI":"/crm/deal/details/8061/"}')["ID"] == "8061"
+    for junk in (None, "", "undefined", "[1,2]", "{bad"):
+        assert placement_options(junk) == {}
