@@ -20,10 +20,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
@@ -128,7 +127,7 @@ def check_idempotence_key(key: str) -> str:
     return key
 
 
-def _error_fields(response: httpx.Response) -> dict[str, Any]:
+def error_fields(response: httpx.Response) -> dict[str, Any]:
     try:
         body = json.loads(response.content)
     except ValueError:
@@ -142,8 +141,8 @@ def _retry_after_seconds(body: Mapping[str, Any], default_ms: int) -> float:
     return min(millis, 60_000) / 1000
 
 
-class _Transport:
-    """Shared request loop of the API and the OAuth clients."""
+class RetryingTransport:
+    """The request loop shared by the API client and the OAuth client (oauth.py)."""
 
     vendor = "YooKassa"
 
@@ -183,7 +182,7 @@ class _Transport:
             else:
                 if response.status_code not in _RETRYABLE_STATUSES:
                     return response
-                body = _error_fields(response)
+                body = error_fields(response)
                 status = response.status_code
                 logger.warning("%s answered HTTP %s to %s", self.vendor, status, response.url.path)
                 code = {202: "processing", 429: "rate_limited"}.get(status, "http_error")
@@ -197,7 +196,7 @@ class _Transport:
         raise problem
 
 
-class YooKassaClient(_Transport):
+class YooKassaClient(RetryingTransport):
     """Thin wrapper over API v3. ``max_attempts`` bounds the identical repeats of one call;
     ``sleep`` is how it waits between them (tests pass a recorder)."""
 
@@ -247,7 +246,7 @@ class YooKassaClient(_Transport):
         response = self._send(
             method, self.api_base_url + path, headers=headers, content=content, params=params
         )
-        return _decode(response, path)
+        return decode_answer(response, path)
 
     # payments (§2, §3) ----------------------------------------------------------------------
 
@@ -365,110 +364,6 @@ class YooKassaClient(_Transport):
         return kept
 
 
-@dataclass(frozen=True)
-class OAuthToken:
-    """A partner token for one shop (§7.2): no refresh token; reconnect before ``expires_at``."""
-
-    access_token: str = field(repr=False)
-    expires_at: datetime | None
-
-
-class OAuthClient(_Transport):
-    """The partner app on YooKassa's OAuth server (§7): the authorize URL, the code exchange
-    and revocation. ``client_secret`` is sent only as Basic credentials, never logged."""
-
-    def __init__(
-        self,
-        *,
-        client_id: str,
-        client_secret: str,
-        oauth_base_url: str = consts.OAUTH_BASE_URL,
-        http_client: httpx.Client | None = None,
-        timeout: float = 10.0,
-        max_attempts: int = 2,
-        sleep: Sleep = time.sleep,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(
-            http_client=http_client,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            sleep=sleep,
-            backoff_seconds=0.5,
-        )
-        if not client_id or not client_secret:
-            raise ProviderConfigError(
-                "The YooKassa OAuth app needs a client id and secret", code="missing_oauth_app"
-            )
-        self.client_id = client_id
-        self._client_secret = client_secret
-        self.oauth_base_url = oauth_base_url.rstrip("/")
-        self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"OAuthClient(client_id={self.client_id!r})"
-
-    def authorize_url(self, state: str) -> str:
-        """Where to send the shop's owner (§7.1). ``state`` (≤ 1024 characters) comes back on
-        the callback unchanged: make it a signed value naming the partner."""
-        if not state or len(state) > 1024:
-            raise ProviderConfigError("OAuth state must be 1-1024 characters", code="bad_state")
-        query = urlencode({"client_id": self.client_id, "response_type": "code", "state": state})
-        return f"{self.oauth_base_url}{consts.OAUTH_AUTHORIZE_PATH}?{query}"
-
-    def _basic(self) -> str:
-        raw = f"{self.client_id}:{self._client_secret}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
-
-    def exchange_code(self, code: str) -> OAuthToken:
-        """Trade the callback's ``code`` (valid 5 minutes, single use) for a token.
-
-        Raises RequestRefused ``oauth_refused`` (used, expired or foreign code: start again),
-        ProviderUnavailable, ProviderResponseError."""
-        response = self._send(
-            "POST",
-            self.oauth_base_url + consts.OAUTH_TOKEN_PATH,
-            headers={"Authorization": self._basic(), "Accept": "application/json"},
-            data={"grant_type": "authorization_code", "code": code},
-        )
-        answer = _oauth_answer(response, "token")
-        token = answer.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise ProviderResponseError("The token answer has no access_token", code="bad_response")
-        return OAuthToken(access_token=token, expires_at=self._expiry(answer.get("expires_in")))
-
-    def revoke(self, token: str) -> None:
-        """Revoke a shop's token (§7.3). Raises as ``exchange_code``."""
-        response = self._send(
-            "POST",
-            self.oauth_base_url + consts.OAUTH_REVOKE_PATH,
-            headers={"Authorization": self._basic(), "Accept": "application/json"},
-            data={"token": token},
-        )
-        _oauth_answer(response, "revoke_token")
-
-    def _expiry(self, raw: object) -> datetime | None:
-        # ``expires_in`` may come as a string or a number of seconds (§7.2).
-        try:
-            seconds = int(str(raw))
-        except ValueError:
-            return None
-        return self._clock() + timedelta(seconds=seconds) if seconds > 0 else None
-
-
-def _oauth_answer(response: httpx.Response, what: str) -> dict[str, Any]:
-    if response.status_code != 200:
-        fields = _error_fields(response)
-        error = str(fields.get("error") or "http_error")[:64]
-        raise RequestRefused(
-            f"YooKassa's OAuth server refused {what} (HTTP {response.status_code}: {error})",
-            code="oauth_refused",
-            status=response.status_code,
-            description=str(fields.get("error_description") or "")[:200] or None,
-        )
-    return _decode(response, what)
-
-
 def _oauth_only(credentials: Credentials) -> Credentials:
     if not credentials.is_oauth:
         raise ProviderConfigError(
@@ -493,10 +388,10 @@ def _encode(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=default).encode()
 
 
-def _decode(response: httpx.Response, what: str) -> dict[str, Any]:
+def decode_answer(response: httpx.Response, what: str) -> dict[str, Any]:
     status = response.status_code
     if status != 200:
-        fields = _error_fields(response)
+        fields = error_fields(response)
         api_code = str(fields.get("code") or "http_error")[:64]
         parameter = fields.get("parameter")
         description = fields.get("description")

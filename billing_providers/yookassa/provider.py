@@ -44,20 +44,27 @@ from billing_providers.yookassa import consts
 from billing_providers.yookassa.client import (
     Credentials,
     NotFound,
-    OAuthClient,
     RequestRefused,
     Sleep,
     YooKassaClient,
     parse_datetime,
 )
+from billing_providers.yookassa.oauth import OAuthClient
 from billing_providers.yookassa.receipts import money, parse_money, payment_receipt, receipt_json
 from billing_providers.yookassa.receipts import settlement_receipt as settlement_receipt_body
 from billing_providers.yookassa.refunds import YooKassaRefundRequest, refund_body, refund_status
+from billing_providers.yookassa.states import (
+    ShopInfo,
+    payment_state,
+    receipt_result,
+)
+from billing_providers.yookassa.states import (
+    shop_info as parse_shop_info,
+)
 from billing_providers.yookassa.webhooks import (
     ACKNOWLEDGED_REFUSALS,
     Network,
     acknowledgement,
-    metadata_extra,
     parse_invoice_id,
     parse_networks,
     parse_notification,
@@ -66,24 +73,6 @@ from billing_providers.yookassa.webhooks import (
     source_allowed,
 )
 
-PAYMENT_STATUSES: dict[str, InvoiceStatus] = {
-    "pending": InvoiceStatus.PENDING,
-    "waiting_for_capture": InvoiceStatus.HELD,
-    "succeeded": InvoiceStatus.PAID,
-    "canceled": InvoiceStatus.CANCELLED,
-}
-RECEIPT_STATUSES: dict[str, ReceiptStatus] = {
-    "pending": ReceiptStatus.ACCEPTED,
-    "succeeded": ReceiptStatus.REGISTERED,
-    "canceled": ReceiptStatus.FAILED,
-}
-_FISCAL_FIELDS = (
-    "fiscal_storage_number",
-    "fiscal_document_number",
-    "fiscal_attribute",
-    "registered_at",
-    "fiscal_provider_id",
-)
 _EXTRA_KEY = re.compile(consts.EXTRA_KEY_PATTERN)
 _EXTRA_VALUE = re.compile(consts.EXTRA_VALUE_PATTERN)
 
@@ -107,19 +96,6 @@ class YooKassaIssuedInvoice(IssuedInvoice):
     payment_id: str = ""
     idempotence_key: str = ""
     status: str = ""
-
-
-@dataclass(frozen=True)
-class ShopInfo:
-    """``GET /me`` (§7.4): what the credentials reach. ``fiscalization`` is True when YooKassa
-    sends receipts (Чеки от ЮKassa or a connected register): payments then need a receipt."""
-
-    shop_id: str
-    enabled: bool
-    test: bool
-    fiscalization: bool
-    fiscal_provider: str | None
-    payment_methods: tuple[str, ...]
 
 
 def credentials_for(account: ProviderAccount) -> Credentials:
@@ -393,7 +369,7 @@ class YooKassaProvider(BillingProvider):
             payment = self.client.get_payment(credentials_for(account), payment_id)
         except NotFound:
             return InvoiceState(invoice_id, InvoiceStatus.NOT_FOUND, None, None, None)
-        return self.payment_state(invoice_id, payment)
+        return payment_state(invoice_id, payment)
 
     def fetch_payment_state(
         self, account: ProviderAccount, payment_id: str, *, invoice_id: int
@@ -403,36 +379,7 @@ class YooKassaProvider(BillingProvider):
             payment = self.client.get_payment(credentials_for(account), payment_id)
         except NotFound:
             return InvoiceState(invoice_id, InvoiceStatus.NOT_FOUND, None, None, None)
-        return self.payment_state(invoice_id, payment)
-
-    @staticmethod
-    def payment_state(invoice_id: int, payment: Mapping[str, Any]) -> InvoiceState:
-        """A payment object in neutral terms: a succeeded payment refunded in full is REFUNDED,
-        one refunded in part stays PAID (the core tracks its refunds)."""
-        raw = str(payment.get("status") or "")
-        status = PAYMENT_STATUSES.get(raw, InvoiceStatus.UNKNOWN)
-        amount = parse_money(payment.get("amount"))
-        refunded = parse_money(payment.get("refunded_amount"))
-        if status is InvoiceStatus.PAID and amount is not None and refunded == amount:
-            status = InvoiceStatus.REFUNDED
-        captured_at = parse_datetime(payment.get("captured_at"))
-        method = payment.get("payment_method")
-        cancellation = payment.get("cancellation_details")
-        reason = cancellation.get("reason") if isinstance(cancellation, dict) else None
-        extra = metadata_extra(payment.get("metadata"))
-        if isinstance(reason, str):
-            extra["cancellation_reason"] = reason
-        return InvoiceState(
-            invoice_id=invoice_id,
-            status=status,
-            amount=amount,
-            paid_at=captured_at if status in (InvoiceStatus.PAID, InvoiceStatus.REFUNDED) else None,
-            raw_code=raw or None,
-            state_date=captured_at or parse_datetime(payment.get("created_at")),
-            payment_method=str(method.get("type")) if isinstance(method, dict) else None,
-            operation_key=str(payment.get("id") or "") or None,
-            extra=extra,
-        )
+        return payment_state(invoice_id, payment)
 
     def _payment_id(self, account: ProviderAccount, invoice_id: int) -> str | None:
         # A payment created just before a crash has no stored id yet: search for it then.
@@ -478,21 +425,7 @@ class YooKassaProvider(BillingProvider):
     def shop_info(self, account: ProviderAccount) -> ShopInfo:
         """``GET /me``: proves the credentials (connect check) and tells whether the shop is a
         test shop and whether YooKassa sends receipts. Raises as ``fetch_invoice_state``."""
-        me = self.client.me(credentials_for(account))
-        fiscal = me.get("fiscalization")
-        enabled = (
-            fiscal.get("enabled") if isinstance(fiscal, dict) else me.get("fiscalization_enabled")
-        )
-        provider = fiscal.get("provider") if isinstance(fiscal, dict) else None
-        methods = me.get("payment_methods")
-        return ShopInfo(
-            shop_id=str(me.get("account_id") or ""),
-            enabled=me.get("status") == "enabled",
-            test=me.get("test") is True,
-            fiscalization=enabled is True,
-            fiscal_provider=str(provider) if isinstance(provider, str) else None,
-            payment_methods=tuple(str(m) for m in methods) if isinstance(methods, list) else (),
-        )
+        return parse_shop_info(self.client.me(credentials_for(account)))
 
     def register_webhooks(self, account: ProviderAccount, url: str) -> list[dict[str, Any]]:
         """Point the OAuth token's payment and refund notifications at ``url`` (§6.4), once per
@@ -534,7 +467,7 @@ class YooKassaProvider(BillingProvider):
                 description=exc.description or exc.message,
                 status=ReceiptStatus.FAILED,
             )
-        return _receipt_result(receipt)
+        return receipt_result(receipt)
 
     def fetch_settlement_receipt_state(
         self, account: ProviderAccount, receipt_id: int
@@ -546,7 +479,7 @@ class YooKassaProvider(BillingProvider):
             raise ProviderConfigError(
                 "The YooKassa id of this receipt is not known", code="missing_reference"
             )
-        return _receipt_result(self.client.get_receipt(credentials_for(account), reference))
+        return receipt_result(self.client.get_receipt(credentials_for(account), reference))
 
     # refunds (§5) -----------------------------------------------------------------------------
 
@@ -595,24 +528,3 @@ class YooKassaProvider(BillingProvider):
             amount=parse_money(refund.get("amount")),
             raw_label=str(refund.get("status") or "") or None,
         )
-
-
-def _receipt_result(receipt: Mapping[str, Any]) -> SettlementReceiptResult:
-    raw = str(receipt.get("status") or "")
-    status = RECEIPT_STATUSES.get(raw)
-    receipt_id = receipt.get("id")
-    if status is None or not isinstance(receipt_id, str):
-        raise ProviderResponseError(f"Unexpected receipt status {raw!r}", code="unexpected_result")
-    fiscal = {
-        name: str(receipt[name]) for name in _FISCAL_FIELDS if receipt.get(name) not in (None, "")
-    }
-    return SettlementReceiptResult(
-        accepted=status is not ReceiptStatus.FAILED,
-        result_code=raw,
-        description="YooKassa could not register the receipt"
-        if status is ReceiptStatus.FAILED
-        else None,
-        operation_key=receipt_id,
-        status=status,
-        fiscal=fiscal if status is ReceiptStatus.REGISTERED else {},
-    )

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
+from billing_providers.yookassa.consts import NOTIFICATION_NETWORKS
+from billing_providers.yookassa.provider import YooKassaProvider
 from billing_providers.yookassa.webhooks import notification_params, parse_networks, source_allowed
-from tests.billing_providers.receiver import CallbackReceiver  # noqa: F401 (live test below)
 from tests.billing_providers.yookassa_factories import (
     LOCAL_NETWORKS,
     OTHER_SECRET,
     OTHER_SHOP_ID,
+    SECRET_KEY,
+    SHOP_ID,
     YOOKASSA_IP,
     make_account,
     make_request,
     make_rig,
 )
+from tests.fakes.yookassa import FakeYooKassa
 
 
 @pytest.fixture
@@ -99,7 +106,6 @@ def test_a_sender_outside_the_allow_list_is_refused_before_any_call(rig):
 
 
 def test_the_default_allow_list_is_the_documented_one():
-    from billing_providers.yookassa.consts import NOTIFICATION_NETWORKS
 
     networks = parse_networks(NOTIFICATION_NETWORKS)
     assert source_allowed("185.71.76.31", networks)
@@ -208,14 +214,6 @@ def test_revoked_credentials_make_the_check_not_configured(rig):
 def test_the_live_fake_posts_notifications_that_the_shop_verifies():
     """The live server: YooKassa's POST reaches a shop endpoint from 127.0.0.1 (allow-listed),
     which reads the payment back over HTTP before answering 200."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    import httpx
-
-    from billing_providers.yookassa.provider import YooKassaProvider
-    from tests.billing_providers.yookassa_factories import SECRET_KEY, SHOP_ID
-    from tests.fakes.yookassa import FakeYooKassa
 
     verdicts = []
 

@@ -9,7 +9,7 @@ import pytest
 
 from billing_providers.base import PaymentKind
 from billing_providers.errors import ProviderConfigError, ProviderUnavailable
-from billing_providers.yookassa.client import RequestRefused
+from billing_providers.yookassa.client import RequestRefused, parse_datetime
 from billing_providers.yookassa.provider import YooKassaIssuedInvoice
 from billing_providers.yookassa.receipts import receipt_summary
 from tests.billing_providers.yookassa_factories import (
@@ -51,8 +51,6 @@ def test_issue_creates_a_one_stage_redirect_payment_with_our_invoice_in_metadata
 
 
 def _created(payment):
-    from billing_providers.yookassa.client import parse_datetime
-
     return parse_datetime(payment["created_at"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +18,7 @@ from billing_providers.yookassa.account import (
 )
 from billing_providers.yookassa.client import RequestRefused
 from billing_providers.yookassa.consts import WEBHOOK_EVENTS
-from tests.billing_providers.yookassa_factories import SHOP_ID, make_account, make_rig
+from tests.billing_providers.yookassa_factories import SHOP_ID, make_account, make_request, make_rig
 
 CLIENT_ID, CLIENT_SECRET = "platform-app", "app-secret-123"
 CALLBACK = "https://platform.example/connect/yookassa/callback/"
@@ -122,15 +123,11 @@ def test_payments_of_an_oauth_shop_notify_its_registered_webhook(rig):
     received: list[dict] = []
 
     def shop(request: httpx.Request) -> httpx.Response:
-        import json
-
         received.append(json.loads(request.content))
         return httpx.Response(200)
 
     rig.fake.notify_client = httpx.Client(transport=httpx.MockTransport(shop))
     rig.provider.register_webhooks(account, HOOK_URL)
-    from tests.billing_providers.yookassa_factories import make_request
-
     issued = rig.provider.issue_invoice(account, make_request())
     rig.fake.pay(issued.payment_id)
     assert [r["event"] for r in received] == ["payment.succeeded"]
