@@ -142,6 +142,8 @@ ensure_chromium() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -f /usr/share/javascript/jquery/jquery.min.js ] || missing+=(libjs-jquery)
+  # The royalty statements' PDF embeds DejaVu Sans for Cyrillic (its tests check the font).
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
       say "installing Debian's ${missing[*]} for the browser tests"

@@ -41,23 +41,33 @@ def _fonts() -> tuple[str, str]:
     return FONT, FONT_BOLD
 
 
-def rule_words(snapshot: dict[str, object]) -> str:
+def _number(value: object) -> str:
+    """ "500000.00" → "500 000", "7.50" → "7,5": as people read numbers (current language)."""
+    from django.utils.formats import number_format
+
+    amount = Decimal(str(value))
+    places = max(0, -amount.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return number_format(amount, decimal_pos=min(places, 2), force_grouping=True)
+
+
+def rule_words(snapshot: dict[str, Any]) -> str:
     """The rule of a statement in words (Russian first)."""
     kind = snapshot.get("kind")
     minimum = snapshot.get("minimum")
     if kind == "fixed":
-        return _("Фиксированная сумма %(sum)s ₽ в месяц") % {"sum": snapshot.get("fixed_amount")}
+        return _("Фиксированная сумма %(sum)s ₽ в месяц") % {
+            "sum": _number(snapshot.get("fixed_amount") or 0)
+        }
     if kind == "percent":
-        words = _("%(p)s %% от оборота") % {"p": snapshot.get("percent")}
+        words = _("%(p)s %% от оборота") % {"p": _number(snapshot.get("percent") or 0)}
     else:
-        tiers = snapshot.get("tiers") or []
         steps = "; ".join(
-            _("от %(from)s ₽ — %(p)s %%") % {"from": t["from"], "p": t["percent"]}
-            for t in tiers  # type: ignore[attr-defined]
+            _("от %(from)s ₽ — %(p)s %%") % {"from": _number(t["from"]), "p": _number(t["percent"])}
+            for t in snapshot.get("tiers") or []
         )
         words = _("Прогрессивная шкала: %(steps)s") % {"steps": steps}
     if minimum:
-        words += _(", минимум %(sum)s ₽") % {"sum": minimum}
+        words += _(", минимум %(sum)s ₽") % {"sum": _number(minimum)}
     return words
 
 
