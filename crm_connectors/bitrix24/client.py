@@ -311,7 +311,7 @@ class Bitrix24Client:
                     return stored
             elif not stored.expires_within(0, now=self._clock()):
                 return stored
-            self._acquire_slots(None)
+            # The token endpoint is the OAuth server's, outside the portal's bucket.
             rotated = self._rotate(stored)
             logger.info("Bitrix24 portal %s: OAuth pair rotated", self.portal.member_id)
             return rotated

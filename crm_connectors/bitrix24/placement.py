@@ -142,3 +142,16 @@ def prove_auth_id(client: Bitrix24Client, verdict: PlacementVerdict) -> AppInfo:
     if not info.installed:
         raise WidgetTokenError("not_installed", "the app is not fully installed")
     return info
+
+
+def current_user_id(client: Bitrix24Client, verdict: PlacementVerdict) -> int | None:
+    """The frame's user (``user.current`` with ``AUTH_ID``, scope ``user_brief``); None when the
+    portal does not say. Raises like ``prove_auth_id``."""
+    if client.portal.member_id != verdict.member_id:
+        raise ValueError("the client is bound to another portal")
+    try:
+        answer = client.call("user.current", {}, access_token=verdict.auth_id)
+    except CrmAuthError:
+        raise WidgetTokenError("bad_auth", "the portal refused AUTH_ID") from None
+    result = answer.result if isinstance(answer.result, dict) else {}
+    return deal_id_of(result.get("ID"))

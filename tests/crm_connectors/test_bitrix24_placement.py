@@ -12,8 +12,11 @@ from crm_connectors.amocrm.oauth import InMemoryTokenStore
 from crm_connectors.base import OAuthTokens
 from crm_connectors.bitrix24.client import Bitrix24ClientOptions, Bitrix24Portal
 from crm_connectors.bitrix24.connector import Bitrix24Connector
+from crm_connectors.bitrix24.frame_token import issue_frame_token, verify_frame_token
 from crm_connectors.bitrix24.placement import (
     KnownInstallation,
+    PlacementVerdict,
+    current_user_id,
     placement_options,
     prove_auth_id,
     verify_placement,
@@ -216,3 +219,79 @@ def test_placement_options_tolerate_junk() -> None:
     assert placement_options('{"ID":"8061","URI":"/crm/deal/details/8061/"}')["ID"] == "8061"
     for junk in (None, "", "undefined", "[1,2]", "{bad"):
         assert placement_options(junk) == {}
+
+
+# -- the user and our own token for the tab's XHRs ------------------------------------------
+
+SECRET = "s" * 40
+AUDIENCE = "https://platform.example.com"
+
+
+def verdict_for(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation], user_id: int = 7
+) -> PlacementVerdict:
+    query, form = b24.placement_frame(member_id, b24.add_deal(member_id), user_id=user_id)
+    return verify_placement(query, form, installations.get)
+
+
+def test_current_user_is_the_frames_user(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    verdict = verdict_for(b24, member_id, installations, user_id=7)
+
+    assert current_user_id(connector_for(b24, member_id).client, verdict) == 7
+
+
+def test_frame_token_round_trip_bound_to_portal_and_deal(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    verdict = verdict_for(b24, member_id, installations)
+    token = issue_frame_token(verdict, secret=SECRET, audience=AUDIENCE, user_id=7)
+
+    claims = verify_frame_token(token, secret=SECRET, audience=AUDIENCE, deal_id=verdict.deal_id)
+
+    assert (claims.member_id, claims.deal_id, claims.user_id) == (member_id, verdict.deal_id, 7)
+    assert verify_frame_token(token, secret=SECRET, audience=AUDIENCE) == claims  # reusable
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"secret": "t" * 40}, "bad_signature"),
+        ({"audience": "https://other.example.com"}, "wrong_audience"),
+        ({"deal_id": 1}, "wrong_deal"),
+        ({"now": 10**10}, "expired"),
+    ],
+)
+def test_frame_token_is_refused_when_it_does_not_fit(
+    b24: FakeBitrix24,
+    member_id: str,
+    installations: dict[str, KnownInstallation],
+    kwargs: dict[str, object],
+    code: str,
+) -> None:
+    token = issue_frame_token(
+        verdict_for(b24, member_id, installations), secret=SECRET, audience=AUDIENCE
+    )
+    options: dict[str, object] = {"secret": SECRET, "audience": AUDIENCE, **kwargs}
+
+    with pytest.raises(WidgetTokenError) as caught:
+        verify_frame_token(token, **options)  # type: ignore[arg-type]
+
+    assert caught.value.code == code
+
+
+def test_frame_token_of_too_long_a_life_or_junk_is_refused(
+    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+) -> None:
+    verdict = verdict_for(b24, member_id, installations)
+    long_lived = issue_frame_token(verdict, secret=SECRET, audience=AUDIENCE, ttl=86400)
+
+    with pytest.raises(WidgetTokenError) as caught:
+        verify_frame_token(long_lived, secret=SECRET, audience=AUDIENCE)
+    assert caught.value.code == "too_long_lived"
+    for junk in ("", "a.b.c", "x" * 5000):
+        with pytest.raises(WidgetTokenError):
+            verify_frame_token(junk, secret=SECRET, audience=AUDIENCE)
+    with pytest.raises(ValueError):
+        issue_frame_token(verdict, secret="short", audience=AUDIENCE)
