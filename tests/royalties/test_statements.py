@@ -172,19 +172,21 @@ def test_exports_neutralise_formulas_and_keep_money_exact(in_network):
     account = partner_with_shop("=cmd|' /C calc'!A0")
     set_rule(account.partner, kind="percent", percent=Decimal("10"))
     pay(account, "1234.50", msk(2026, 11, 5), title=EVIL)
+    pay(account, "10.00", msk(2026, 11, 6), title="Квест\x07\x1b с управляющими символами")
     statement = statement_draft(partner_id=account.partner_id, period=NOV, now=AFTER_NOV)
 
     text = statement_csv(statement)
     assert "'=HYPERLINK" in text and "'=cmd" in text
     assert "\n=" not in text and ",=" not in text
-    assert "123.45" in text and "1234.50" in text
+    assert "124.45" in text and "1234.50" in text
 
     book = load_workbook(io.BytesIO(statement_xlsx(statement)))
     cells = [cell for row in book.active.iter_rows() for cell in row if cell.value is not None]
     assert not [c for c in cells if c.data_type == "f"]
     assert EVIL in [c.value for c in cells]  # kept as text, never evaluated
-    amounts = [c.value for c in cells if c.data_type == "n"]
-    assert Decimal("1234.50") in [Decimal(str(v)) for v in amounts]
+    amounts = [c for c in cells if c.data_type == "n" and c.number_format == "#,##0.00"]
+    assert {Decimal(str(c.value)) for c in amounts} >= {Decimal("1244.50"), Decimal("1234.50")}
+    assert "Квест с управляющими символами" in [c.value for c in cells]
 
 
 def test_the_pdf_opens_and_names_the_partner(in_network):

@@ -9,7 +9,6 @@ no Cyrillic glyphs (the deployment image installs the font package).
 from __future__ import annotations
 
 import io
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,11 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from franchise_platform.security.spreadsheets import SpreadsheetSafeWriter
+from franchise_platform.security.spreadsheets import (
+    Money,
+    SpreadsheetSafeWriter,
+    SpreadsheetSafeXlsx,
+)
 
 from .models import RoyaltyStatement
 
@@ -189,40 +192,25 @@ def statement_csv(statement: RoyaltyStatement) -> str:
 
 
 def statement_xlsx(statement: RoyaltyStatement) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = _("Ведомость")[:31]
-    rows: list[list[object]] = [[key, value] for key, value in _summary_rows(statement)]
-    rows += [[], list(LINE_COLUMNS)]
-    rows += [_line_row(line) for line in statement.lines.all()]
-    for number, values in enumerate(rows, start=1):
-        _xlsx_write(sheet, number, values)
-    sheet.column_dimensions["A"].width = 28
-    sheet.column_dimensions["E"].width = 40
+    """The same rows as the CSV, typed: money as numbers with two places, times as dates, text
+    never a formula (security/spreadsheets.py)."""
+    book = SpreadsheetSafeXlsx(title=_("Ведомость"))
+    money_keys = {"turnover", "refunds", "base", "amount"}
+    for key, value in _summary_rows(statement):
+        book.writerow([key, Money(str(value)) if key in money_keys else value])
+    book.writerow([])
+    book.writerow(LINE_COLUMNS)
+    for line in statement.lines.all():
+        book.writerow(
+            [
+                line.happened_at,
+                line.kind,
+                line.invoice_id,
+                line.crm_deal_id,
+                line.deal_title,
+                Money(line.amount),
+            ]
+        )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def _xlsx_write(sheet: Any, row: int, values: list[object]) -> None:
-    """Money stays a number; every text is an inline string, never a formula: openpyxl would
-    store a text starting with "=" as a formula, so its type is set to string explicitly (the
-    spreadsheet shows the text as typed and evaluates nothing)."""
-    for column, value in enumerate(values, start=1):
-        cell = sheet.cell(row=row, column=column)
-        if value is None or isinstance(value, int):
-            cell.value = value
-            continue
-        text = str(value)
-        if _MONEY.fullmatch(text):
-            cell.value = Decimal(text)
-            cell.number_format = "0.00"
-        else:
-            cell.value = text
-            cell.data_type = "s"
-
-
-_MONEY = re.compile(r"-?[0-9]+\.[0-9]{2}")
