@@ -194,13 +194,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_sync.pending_installs_sweep",
         "schedule": crontab(minute="*/5"),
     },
-    # Daily, not only on the 1st: a lost run is made up the next day; drafting is idempotent and
-    # an approved statement is frozen (royalties/services.py).
+    # Daily at 03:15 UTC (06:15 in Moscow, the month already closed there), not only on the 1st:
+    # a lost run is made up the next day; drafting is idempotent and an approved statement is
+    # frozen (royalties/services.py). Beat's crontabs are in UTC (no CELERY_TIMEZONE).
     "royalties-draft": {
         "task": "royalties.draft_all_networks",
         "schedule": crontab(hour=3, minute=15),
     },
-    # Every hour on Mondays: each person gets one summary per week (recorded on the preference).
+    # Hourly on Monday mornings (UTC): each person gets one summary per week (recorded on the
+    # preference), so the later runs only make up for a lost one.
     "weekly-summaries": {
         "task": "royalties.summaries_all_networks",
         "schedule": crontab(day_of_week=1, hour="7-12", minute=5),
