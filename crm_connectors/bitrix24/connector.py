@@ -237,14 +237,22 @@ class Bitrix24Connector(CrmConnector):
         }
         item = self._update_item(update.lead_id, values)
         # Unknown fields are silently ignored (§4.2): a field deleted by hand shows up as a key
-        # missing from the answer, and the core re-runs ensure_fields.
-        gone = sorted(code for code in values if code not in item)
+        # missing from the answer, and the core re-runs ensure_fields. Whether the answer lists
+        # empty fields is not documented, so a missing key is confirmed before it counts.
+        missing = [code for code in values if code not in item]
+        gone = sorted(set(missing) - self._existing_codes()) if missing else []
         if gone:
             raise CrmValidationError(
                 "Bitrix24 deal fields are gone: " + ", ".join(gone),
                 errors=tuple(gone),
                 code="field_gone",
             )
+
+    def _existing_codes(self) -> set[str]:
+        return {
+            str(item.get("FIELD_NAME"))
+            for item in self.client.iter_list("crm.deal.userfield.list", {"order": {"ID": "ASC"}})
+        }
 
     def _update_item(self, deal_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         answer = self.client.call(

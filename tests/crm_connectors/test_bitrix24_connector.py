@@ -330,6 +330,21 @@ def test_write_deal_state_notices_a_field_deleted_by_hand(
     assert caught.value.errors == (CODES["full"],)
 
 
+def test_an_empty_field_left_out_of_the_answer_is_not_taken_for_gone(
+    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+) -> None:
+    b24.omit_empty_uf_in_items = True
+    deal = b24.add_deal(member_id, **{CODES["prepay"]: "https://pay.example.com/i/old"})
+
+    connector.write_deal_state(DealStateUpdate(deal, None, None, Decimal(0), "open"), fields)
+
+    assert b24.deal(member_id, deal)[CODES["prepay"]] is None
+    b24.delete_userfield(member_id, CODES["prepay"])
+    with pytest.raises(CrmValidationError) as caught:
+        connector.write_deal_state(DealStateUpdate(deal, None, None, Decimal(0), "open"), fields)
+    assert caught.value.errors == (CODES["prepay"],)
+
+
 def test_write_deal_state_refuses_bad_input(
     b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
 ) -> None:

@@ -108,8 +108,8 @@ class Portal:
     bindings: list[dict[str, Any]] = field(default_factory=list)
     placements: list[dict[str, Any]] = field(default_factory=list)
     offline: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    level: float = 0.0
-    level_at: float = 0.0
+    # §3.6: the leaky bucket per client IP: (level, when it was last drained).
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     operating: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     next_ids: dict[str, Any] = field(default_factory=dict)
 
@@ -146,6 +146,8 @@ class FakeBitrix24:
         self.method_cost = method_cost
         self.access_ttl = access_ttl
         self.max_field_name = max_field_name
+        # The docs do not say whether crm.item.* answers list empty user fields; tests can try both.
+        self.omit_empty_uf_in_items = False
         self.port = port
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
@@ -677,13 +679,14 @@ class FakeBitrix24:
         return portal, user_id
 
     def _gatekeep(self, portal: Portal, method: str, client_ip: str, at: float) -> None:
-        # §3.6 leaky bucket (one per portal: every test client comes from 127.0.0.1).
-        portal.level = max(0.0, portal.level - (at - portal.level_at) * self.drain_per_second)
-        portal.level_at = at
-        if portal.level + 1 > self.burst:
+        # §3.6: each request adds 1, the level drains at Y/s, above X the request is refused.
+        level, since = portal.buckets.get(client_ip, (0.0, at))
+        level = max(0.0, level - (at - since) * self.drain_per_second)
+        if level + 1 > self.burst:
+            portal.buckets[client_ip] = (level, at)
             raise B24Error(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
-        portal.level += 1
-        self.max_level_seen = max(self.max_level_seen, portal.level)
+        portal.buckets[client_ip] = (level + 1, at)
+        self.max_level_seen = max(self.max_level_seen, level + 1)
         for failure in list(self.failures):
             if failure.method is None or failure.method == method:
                 failure.remaining -= 1
@@ -870,6 +873,8 @@ class FakeBitrix24:
             value = deal["_uf"].get(code)
             if f["USER_TYPE_ID"] == "enumeration" and value is not None:
                 value = int(value)
+            if value is None and self.omit_empty_uf_in_items:
+                continue
             item[key] = value
         return item
 
@@ -1352,3 +1357,41 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
+
+
+def main() -> None:
+    """Serve the fake for manual runs: ``python -m tests.fakes.bitrix24 --port 8766``; prints the
+    settings to use and an install callback body to POST to the platform."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--domain", default="acme.bitrix24.com")
+    args = parser.parse_args()
+    fake = FakeBitrix24(port=args.port).start()
+    member_id = fake.add_portal(domain=args.domain)
+    deal_id = fake.add_deal(member_id, title="Order #1042", opportunity="1500")
+    print(
+        json.dumps(
+            {
+                "api_base_url": fake.base_url,
+                "oauth_override": fake.base_url,
+                "client_id": fake.client_id,
+                "client_secret": fake.client_secret,
+                "member_id": member_id,
+                "deal_id": deal_id,
+                "install_callback_body": fake.install_callback(member_id).decode(),
+            },
+            indent=2,
+        ),
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
