@@ -75,3 +75,34 @@ def test_a_summary_is_sent_once_per_week_with_the_numbers(in_network):
 
     assert _send(now=msk(2026, 12, 7, 8)) == 1  # next week: one more
     assert len(mail.outbox) == 2
+
+
+@pytest.mark.parametrize(
+    "task", ["royalties.draft_all_networks", "royalties.summaries_all_networks"]
+)
+def test_the_fan_outs_are_on_the_beat_schedule_and_registered(task, settings):
+    assert [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == task]
+    from franchise_platform.celery import app
+
+    app.loader.import_default_modules()
+    assert task in app.tasks
+    assert task.replace("_all_networks", "_network") in app.tasks
+
+
+def test_the_summary_task_sends_in_each_network_it_runs_in(net_a, net_b):
+    from unittest import mock
+
+    from franchise_platform.royalties import tasks
+
+    with tenant_context(net_a.network):
+        SummaryPreference.objects.create(user_id=net_a.owner.user().pk, weekly_summary=True)
+        pay(partner_with_shop(), "700.00", msk(2026, 11, 25))
+
+    def run_here() -> None:
+        tasks.summaries_network_send.run()
+
+    with mock.patch.object(tasks.summaries_network_send, "delay", side_effect=run_here):
+        tasks.summaries_all_networks.run()
+    assert [m.to for m in mail.outbox] == [[net_a.owner.email]]
+    assert net_a.network.name in mail.outbox[0].subject
+    assert f"{net_a.host}" in mail.outbox[0].body
