@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connection
 
-from franchise_platform.payments import handoff, sweeping
+from franchise_platform.payments import callbacks, handoff, sweeping
 from franchise_platform.payments import tasks as payment_tasks
 from franchise_platform.payments.models import CallbackEvent, CallbackStatus, Invoice, LinkKind
 from tests.factories import shop
@@ -183,3 +183,49 @@ def test_the_batch_task_applies_each_and_queues_a_failure_alone(monkeypatch):
 
     assert applied == ["a", "b"]
     assert alone == ["bad"]
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize(("relaxed", "during_apply"), [(True, "off"), (False, "on")])
+def test_applying_does_not_wait_for_the_wal_flush(
+    in_network, paid_notification, settings, monkeypatch, relaxed, during_apply
+):
+    account, invoice = paid_notification
+    settings.CALLBACK_APPLY_ASYNC_COMMIT = relaxed
+    callback(in_network.anonymous(), account, inv_id=invoice.pk, out_sum="1500.000000")
+    event = CallbackEvent.objects.get()
+    seen: list[str] = []
+    record = callbacks.payment_record
+
+    def spy(**kwargs):
+        seen.append(_synchronous_commit())
+        return record(**kwargs)
+
+    monkeypatch.setattr(callbacks, "payment_record", spy)
+    callbacks.callback_apply(event_id=str(event.pk))
+
+    assert seen == [during_apply]
+    assert CallbackEvent.objects.get(pk=event.pk).status == CallbackStatus.APPLIED
+
+
+def test_a_transaction_that_queues_a_receipt_commits_durably(in_network, settings):
+    from franchise_platform.payments.delivery import DeliverySource, deal_deliver
+    from franchise_platform.payments.models import SettlementReceipt
+
+    from .test_fiscal_table import _pay
+
+    account = shop(fiscalization=True, partner__tax_system="osn", partner__vat="vat22")
+    deal = deal_with_links(account.partner.locations.get(), lead=7402)
+    _pay(in_network.anonymous(), account, deal, "prepayment")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")  # as callback_apply begins
+
+    deal_deliver(deal_id=deal.pk, source=DeliverySource.CRM_STAGE)
+
+    assert SettlementReceipt.objects.filter(deal=deal).count() == 1
+    assert _synchronous_commit() == "on"

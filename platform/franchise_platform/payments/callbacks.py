@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -186,6 +187,14 @@ def marker_checked(verdict: CallbackVerdict, invoice: Invoice) -> CallbackVerdic
 def callback_apply(*, event_id: str) -> None:
     """Apply a stored, accepted notification. Idempotent; safe to run any number of times."""
     with transaction.atomic():
+        if settings.CALLBACK_APPLY_ASYNC_COMMIT:
+            # Everything written here is derived from the event row, which was committed durably
+            # before the provider heard OK. If a crash loses this transaction (PostgreSQL's
+            # asynchronous commit: all of it or none, never a part), the event is still pending and
+            # the sweeper applies it again. Not waiting for this WAL flush leaves the disk's flushes
+            # to the commits that need them: the acknowledgements.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         event = (
             CallbackEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
         )

@@ -133,6 +133,13 @@ def _deal_email(deal: Deal) -> str:
 
 
 def _queue(receipt_id: int, *, countdown: float) -> None:
+    # A receipt leaves for the tax service once this commits: the commit must be durable even where
+    # the transaction began with asynchronous commit (applying a callback does, callbacks.py), or a
+    # crash could forget a receipt already registered and the re-applied payment send another.
+    if transaction.get_connection().in_atomic_block:
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO ON")
+
     def send() -> None:
         from .tasks import settlement_receipt_task
 

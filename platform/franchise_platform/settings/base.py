@@ -280,6 +280,9 @@ CALLBACK_HANDOFF = env_str("CALLBACK_HANDOFF", "background")
 if CALLBACK_HANDOFF not in ("background", "inline"):
     raise ImproperlyConfigured("CALLBACK_HANDOFF must be 'background' or 'inline'")
 CALLBACK_HANDOFF_WINDOW_MS = env_int("CALLBACK_HANDOFF_WINDOW_MS", 5)
+# Applying a stored callback commits without waiting for the WAL flush (payments/callbacks.py says
+# why that loses nothing); the event row itself is always committed synchronously.
+CALLBACK_APPLY_ASYNC_COMMIT = env_bool("CALLBACK_APPLY_ASYNC_COMMIT", True)
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 90)
 # CRM outbox retries are bounded by time, not by a count (an outage of minutes must not kill an
 # update): a message is retried for OUTBOX_RETRY_HOURS with full-jitter backoff from
