@@ -376,6 +376,8 @@ def complete_install(
     client_id: str,
     client_secret: str,
     oauth_override: str | None = None,
+    api_base_url: str | None = None,
+    require_admin: bool = True,
     timeout: float = 10.0,
 ) -> Installation:
     """Confirm an install at the OAuth server and return what to store.
@@ -383,6 +385,12 @@ def complete_install(
     Spends the posted refresh token once (the answer's pair replaces it). Raises
     ``CrmAuthError`` for made-up tokens (``invalid_grant``) and when the server names another
     portal than the POST (``wrong_portal``); ``CrmUnavailable`` when it cannot be reached.
+
+    Every user of a portal receives live tokens in each frame POST, so genuine tokens alone do
+    not make an install: with ``require_admin`` the installing user must be a portal admin
+    (``user.admin``), or ``InstallRejected("not_admin")`` — otherwise any user could replace
+    the stored ``application_token`` with one of their choosing. Installing an app and binding
+    its events and placements need an admin anyway (§1.1, §5.1, §6.1).
     """
     server = oauth_server(request.server_endpoint, override=oauth_override)
     grant = refresh_tokens(
@@ -395,6 +403,10 @@ def complete_install(
     )
     if grant.member_id != request.member_id:
         raise CrmAuthError("the install names another portal", code="wrong_portal")
+    if require_admin and not is_admin(
+        http, grant.client_endpoint, grant.tokens, api_base_url=api_base_url, timeout=timeout
+    ):
+        raise InstallRejected("not_admin")
     logger.info("Bitrix24 portal %s: install confirmed", grant.member_id)
     return Installation(
         member_id=grant.member_id,
@@ -408,6 +420,35 @@ def complete_install(
         user_id=grant.user_id,
         language=request.language,
     )
+
+
+def is_admin(
+    http: httpx.Client,
+    client_endpoint: str,
+    tokens: OAuthTokens,
+    *,
+    api_base_url: str | None = None,
+    timeout: float = 10.0,
+) -> bool:
+    """``user.admin`` (scope ``basic``; not in the spec, a standard method) for the tokens'
+    user, on the endpoint the OAuth server named. One call at install time, before the
+    installation (the limiter's key) exists."""
+    host = endpoint_host(client_endpoint)
+    url = (
+        f"{api_base_url.rstrip('/')}/{host}/rest/user.admin"
+        if api_base_url
+        else f"https://{host}/rest/user.admin"
+    )
+    try:
+        response = http.post(url, json={"auth": tokens.access_token}, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise CrmUnavailable(
+            f"Bitrix24 unreachable: {type(exc).__name__}", code="network"
+        ) from None
+    body = body_dict(response)
+    if response.status_code != 200 or "error" in body:
+        raise error_for(response.status_code, body, method="user.admin")
+    return body.get("result") is True
 
 
 # -- uninstall ----------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def complete(
         client_id=b24.client_id,
         client_secret=b24.client_secret,
         oauth_override=b24.base_url,
+        api_base_url=b24.base_url,
     )
 
 
@@ -92,6 +93,24 @@ def test_install_naming_another_portal_is_refused(b24: FakeBitrix24, http: httpx
         complete(b24, http, oauth.parse_install_callback(forged))
 
     assert caught.value.code == "wrong_portal"
+
+
+def test_install_by_a_user_who_is_not_an_admin_is_refused(
+    b24: FakeBitrix24, member_id: str, http: httpx.Client
+) -> None:
+    # Any user gets live tokens in every frame POST; with them and a made-up application token
+    # they could otherwise "re-install" the app and take over event verification.
+    query, form = b24.installer_frame(member_id, user_id=42)
+    forged = oauth.parse_installer_frame(query, with_field(form, "APPLICATION_TOKEN", "e" * 32))
+
+    with pytest.raises(InstallRejected) as caught:
+        complete(b24, http, forged)
+
+    assert caught.value.code == "not_admin"
+    b24.portal(member_id).admins.add(42)
+    assert complete(
+        b24, http, oauth.parse_installer_frame(*b24.installer_frame(member_id, user_id=42))
+    )
 
 
 def test_installer_frame_is_parsed_and_confirmed(

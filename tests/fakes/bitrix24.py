@@ -100,6 +100,7 @@ class Portal:
     rng: random.Random
     installed: bool = True
     status: str = "P"
+    admins: set[int] = field(default_factory=lambda: {1})
     license_family: str = "pro"
     deals: dict[int, dict[str, Any]] = field(default_factory=dict)
     categories: dict[int, tuple[str, int, list[Stage]]] = field(default_factory=dict)
@@ -787,6 +788,11 @@ class FakeBitrix24:
             "LICENSE_FAMILY": portal.license_family,
         }, {}
 
+    def _user_admin(
+        self, portal: Portal, user: int, _p: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        return user in portal.admins, {}
+
     def _user_current(
         self, _portal: Portal, user: int, _p: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]]:
@@ -1236,6 +1242,7 @@ _METHODS: dict[
 ] = {
     "app.info": FakeBitrix24._app_info,
     "user.current": FakeBitrix24._user_current,
+    "user.admin": FakeBitrix24._user_admin,
     "crm.deal.get": FakeBitrix24._deal_get,
     "crm.deal.update": FakeBitrix24._deal_update,
     "crm.item.get": FakeBitrix24._item_get,
