@@ -440,6 +440,10 @@ class Bitrix24Client:
                     moved = True
                     attempt -= 1
                     continue
+                if 300 <= status < 400:  # a second move in one call, or a proxy's redirect
+                    raise CrmUnavailable(
+                        f"Bitrix24 {method} redirected again", code="redirect", status=status
+                    )
                 body = body_dict(response)
                 if status == 200 and "error" not in body:
                     if "result" not in body:

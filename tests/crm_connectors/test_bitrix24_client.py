@@ -387,6 +387,31 @@ def test_redirect_to_a_foreign_address_is_not_followed() -> None:
     assert caught.value.code == "bad_redirect"
 
 
+def test_a_second_redirect_in_one_call_is_not_followed() -> None:
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        nxt = "b" if request.url.host == "a.bitrix24.com" else "a"
+        return httpx.Response(302, headers={"Location": f"https://{nxt}.bitrix24.com/rest/x"})
+
+    pair = {"access_token": "a" * 32, "refresh_token": "r" * 32, "expires_in": 3600}
+    connector = Bitrix24Connector(
+        portal=Bitrix24Portal("a223c6b3710f85df22e9377d6c4f7553", "https://a.bitrix24.com/rest/"),
+        token_store=InMemoryTokenStore(tokens_of(pair)),
+        limiter=NullBitrixLimiter(),
+        client_id="app.x",
+        client_secret="s",
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+
+    with pytest.raises(CrmUnavailable) as caught:
+        connector.client.call("app.info")
+
+    assert caught.value.code == "redirect"
+    assert hosts == ["a.bitrix24.com", "b.bitrix24.com"]
+
+
 @pytest.mark.parametrize(
     "endpoint",
     [
