@@ -106,6 +106,8 @@ class PaymentLink(models.Model):
                 name="one_active_link_per_kind",
             )
         ]
+        # The dashboard's links-issued-in-a-period range (panel/dashboard.py).
+        indexes = [models.Index(fields=["created_at"], name="paymentlink_created_idx")]
         ordering = ["kind"]
 
     def __str__(self) -> str:
