@@ -1,5 +1,6 @@
-"""People and API tokens. In a network schema: the owner, admins and viewers; in the public schema:
-platform operators (is_staff). Sessions live per host, so a network's session never opens another."""
+"""People and API tokens. In a network schema: the owner, admins, viewers and partner users (a
+franchisee's own people, confined to one partner); in the public schema: platform operators
+(is_staff). Sessions live per host, so a network's session never opens another."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class Role(models.TextChoices):
     OWNER = "owner", _("Владелец")
     ADMIN = "admin", _("Администратор")
     VIEWER = "viewer", _("Наблюдатель")
+    # A franchisee's person: sees only the rows of one partner (franchise_platform/scoping.py).
+    PARTNER = "partner", _("Партнёр")
 
 
 class UserManager(BaseUserManager["User"]):
@@ -44,6 +47,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     email_verified_at = models.DateTimeField(null=True, blank=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # The one partner a `partner` user is confined to. A plain id, not a foreign key: this table
+    # also lives in the public schema (operators), where no partner table exists. The check
+    # constraint below keeps role and link together, so a partner user is never network-wide.
+    partner_id = models.UUIDField(_("партнёр"), null=True, blank=True, db_index=True)
 
     objects = UserManager()
 
@@ -54,6 +61,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("пользователь")
         verbose_name_plural = _("пользователи")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role="partner", partner_id__isnull=False)
+                    | (~models.Q(role="partner") & models.Q(partner_id__isnull=True))
+                ),
+                name="user_partner_link_matches_role",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -65,6 +81,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_owner(self) -> bool:
         return self.role == Role.OWNER
+
+    @property
+    def is_partner_user(self) -> bool:
+        return self.role == Role.PARTNER
 
 
 def hash_token(raw: str) -> str:

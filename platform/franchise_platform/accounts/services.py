@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 
 from django.conf import settings
 from django.db import transaction
@@ -20,9 +21,18 @@ TOKEN_PREFIX = "fp_"
 
 
 def user_create(
-    *, email: str, password: str | None, role: str = Role.VIEWER, full_name: str = ""
+    *,
+    email: str,
+    password: str | None,
+    role: str = Role.VIEWER,
+    full_name: str = "",
+    partner_id: uuid.UUID | None = None,
 ) -> User:
-    return User.objects.create_user(email=email, password=password, role=role, full_name=full_name)
+    """`partner_id`: the one partner a `partner` user is confined to (required for that role,
+    refused for the others by the table's check constraint)."""
+    return User.objects.create_user(
+        email=email, password=password, role=role, full_name=full_name, partner_id=partner_id
+    )
 
 
 def api_token_create(
