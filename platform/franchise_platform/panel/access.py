@@ -3,6 +3,11 @@
 Every panel view is wrapped by `panel_view`: anonymous people go to the login page, viewers may only
 read (edit pages and every POST answer 403), a suspended network refuses every POST, and an id that
 does not exist in this network's schema (another network's id included) renders the panel's 404.
+
+A partner user (a franchisee's own account, franchise_platform/scoping.py) may open only the views
+marked `scoped=True`, which confine what they show to its partner (another partner's id is then the
+same 404); every other page answers it 403, so a page added later stays closed to franchisees until
+it is confined.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from django.utils.translation import gettext as _
 
 from franchise_platform.accounts.models import User
 from franchise_platform.accounts.selectors import totp_device_get
+from franchise_platform.network.models import Partner
 from franchise_platform.request_context import client_ip
+from franchise_platform.scoping import scope_partner_id
 
 from .selectors import crm_access_revoked, outbox_dead_exists
 
@@ -51,12 +58,16 @@ def page(
     request: HttpRequest, template: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> HttpResponse:
     """Render a panel page with what the layout needs on every page."""
+    scope = scope_partner_id(request.user)
     base = {
         "network": getattr(request, "tenant", None),
         "suspended": network_is_suspended(request),
         "can_edit": can_edit(request),
-        "crm_revoked": crm_access_revoked(),
-        "crm_dead": outbox_dead_exists(),
+        # A partner user's window: its partner, and no banners about the network's CRM.
+        "confined": scope is not None,
+        "scope_partner": Partner.objects.filter(pk=scope).first() if scope else None,
+        "crm_revoked": scope is None and crm_access_revoked(),
+        "crm_dead": scope is None and outbox_dead_exists(),
     }
     return render(request, template, {**base, **(context or {})}, status=status)
 
@@ -69,10 +80,14 @@ def not_found(request: HttpRequest) -> HttpResponse:
     return page(request, "panel/not_found.html", status=404)
 
 
-def panel_view(*, edit: bool = False, personal: bool = False) -> Callable[[View], View]:
+def panel_view(
+    *, edit: bool = False, personal: bool = False, scoped: bool = False, scoped_write: bool = False
+) -> Callable[[View], View]:
     """`edit=True`: the page itself changes data (forms), so only editors may even open it.
     `personal=True`: the page changes only the signed-in person's own account (the second factor),
-    so every role may use it, in a suspended network too: protecting oneself is never refused."""
+    so every role may use it, in a suspended network too: protecting oneself is never refused.
+    `scoped=True`: the view confines its rows to a partner user's partner, so such a user may open
+    it; `scoped_write=True`: such a user may also POST to it (its own shop's check)."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -85,8 +100,12 @@ def panel_view(*, edit: bool = False, personal: bool = False) -> Callable[[View]
             if not user.is_verified() and totp_device_get(user=user) is not None:  # type: ignore[attr-defined]
                 logout(request)
                 return redirect_to_login(request.get_full_path())
+            confined = scope_partner_id(user) is not None
+            if confined and not (personal or scoped or scoped_write):
+                return forbidden(request, _("Этот раздел доступен только сотрудникам сети."))
             writing = not personal and (edit or request.method not in ("GET", "HEAD", "OPTIONS"))
-            if writing and not getattr(user, "can_edit", False):
+            may_write = getattr(user, "can_edit", False) or (confined and scoped_write)
+            if writing and not may_write:
                 return forbidden(request, _("Ваша роль позволяет только просматривать данные."))
             if writing and network_is_suspended(request):
                 return forbidden(request, _("Сеть приостановлена: изменения недоступны."))

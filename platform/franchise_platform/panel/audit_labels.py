@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from franchise_platform.accounts.models import Role
 from franchise_platform.crm_sync.models import OutboxStatus
 from franchise_platform.network.models import (
     HashAlgorithm,
@@ -34,6 +35,7 @@ ACTIONS = {
     "settings.update": _("Изменены настройки"),
     "api_token.create": _("Создан API-токен"),
     "api_token.revoke": _("Отозван API-токен"),
+    "user.invite": _("Приглашён человек"),
     "totp.enable": _("Включён вход по коду"),
     "totp.disable": _("Выключен вход по коду"),
     "crm.field_map": _("Выбраны поля amoCRM"),
@@ -67,6 +69,7 @@ FIELDS = {
     "address": _("Адрес"),
     "partner": _("Партнёр"),
     "user": _("Пользователь"),
+    "role": _("Роль"),
     "id": "ID",
     "robokassa.merchant_login": _("Идентификатор магазина"),
     "robokassa.password1": _("Пароль #1"),
@@ -115,6 +118,7 @@ CHOICES: dict[str, type[models.TextChoices]] = {
     "robokassa.hash_algorithm": HashAlgorithm,
     "prepayment_mode": PrepaymentMode,
     "status": OutboxStatus,
+    "role": Role,
 }
 
 

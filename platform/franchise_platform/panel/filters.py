@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from franchise_platform.network.models import Location, Partner
 from franchise_platform.payments.models import DealStatus
+from franchise_platform.scoping import confine
 
 
 class DateInput(forms.DateInput):
@@ -40,17 +41,23 @@ class _ListFilter(forms.Form):
     partner = forms.ChoiceField(label=_("Партнёр"), required=False)
     location = forms.ChoiceField(label=_("Локация"), required=False)
 
-    def __init__(self, data: QueryDict) -> None:
+    def __init__(self, data: QueryDict, *, user: Any = None) -> None:
+        """With the signed-in `user`, a partner user is offered only its own partner and its
+        locations (the lists confine the rows themselves, franchise_platform/scoping.py)."""
         super().__init__(data)
+        partners = Partner.objects.all()
+        locations = Location.objects.all()
+        if user is not None:
+            partners, locations = confine(partners, user=user), confine(locations, user=user)
         partner = cast(forms.ChoiceField, self.fields["partner"])
         partner.choices = [
             ("", _("Все партнёры")),
-            *((str(pk), name) for pk, name in Partner.objects.values_list("pk", "name")),
+            *((str(pk), name) for pk, name in partners.values_list("pk", "name")),
         ]
         location = cast(forms.ChoiceField, self.fields["location"])
         location.choices = [
             ("", _("Все локации")),
-            *((str(pk), name) for pk, name in Location.objects.values_list("pk", "name")),
+            *((str(pk), name) for pk, name in locations.values_list("pk", "name")),
         ]
 
     def value(self, name: str) -> Any:

@@ -1,14 +1,17 @@
-"""Panel forms that are not about the network's data: API tokens, the amoCRM field ids."""
+"""Panel forms that are not about the network's data: API tokens, invitations, the amoCRM field
+ids."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise as StrPromise
+    from django_stubs_ext import StrOrPromise
 
 
 class ApiTokenForm(forms.Form):
@@ -41,3 +44,31 @@ class CrmFieldMapForm(forms.Form):
         max_value=2**63 - 1,
         widget=forms.NumberInput(attrs={"step": 1}),
     )
+
+
+class InviteForm(forms.Form):
+    """A person to invite: e-mail, role, and for a partner user the one partner it sees."""
+
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    full_name = forms.CharField(label=_("Имя"), max_length=200, required=False)
+    role = forms.ChoiceField(
+        label=_("Роль"),
+        help_text=_(
+            "Партнёр видит только сделки, платежи, возвраты, чеки и ведомости своего партнёра."
+        ),
+    )
+    partner = forms.ChoiceField(label=_("Партнёр"), required=False)
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        roles: Sequence[tuple[str, StrOrPromise]],
+        partners: Sequence[tuple[str, str]],
+    ) -> None:
+        super().__init__(data)
+        cast(forms.ChoiceField, self.fields["role"]).choices = roles
+        cast(forms.ChoiceField, self.fields["partner"]).choices = [
+            ("", _("— для роли «Партнёр» —")),
+            *partners,
+        ]

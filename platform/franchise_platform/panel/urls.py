@@ -20,6 +20,7 @@ from .views import (
     receipts,
     refunds,
     stages,
+    team,
 )
 
 app_name = "panel"
@@ -97,6 +98,7 @@ urlpatterns = [
         name="outbox_retry",
     ),
     path("settings/", home.settings_page, name="settings"),
+    path("team/", team.team, name="team"),
     path("tokens/", home.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", home.token_revoke, name="token_revoke"),
     path("audit/", home.audit, name="audit"),

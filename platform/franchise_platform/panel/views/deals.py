@@ -6,7 +6,9 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 
+from franchise_platform.payments.models import Deal
 from franchise_platform.payments.selectors import deal_get, deal_history, deal_search
+from franchise_platform.scoping import confine
 from tenants.services import network_base_url
 
 from ..access import page, panel_view
@@ -17,10 +19,11 @@ from .refunds import deal_refunds, refund_offers
 DEALS_PAGE_SIZE = 50
 
 
-@panel_view()
+@panel_view(scoped=True)
 def deal_list(request: HttpRequest) -> HttpResponse:
-    filters = DealFilter(request.GET)
-    paginator = Paginator(deal_search(**filters.search_args()), DEALS_PAGE_SIZE)
+    filters = DealFilter(request.GET, user=request.user)
+    deals = confine(deal_search(**filters.search_args()), user=request.user)
+    paginator = Paginator(deals, DEALS_PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
     context = {
         "filters": filters,
@@ -31,9 +34,12 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     return page(request, "panel/deals/list.html", context)
 
 
-@panel_view()
+@panel_view(scoped=True)
 def deal_detail(request: HttpRequest, deal_id: str) -> HttpResponse:
     deal = deal_get(deal_id=deal_id)
+    # Another partner's deal is, for a partner user, a deal that does not exist (the panel's 404).
+    if not confine(Deal.objects.filter(pk=deal.pk), user=request.user).exists():
+        raise Deal.DoesNotExist
     history = deal_history(deal=deal)
     context = {
         "deal": deal,

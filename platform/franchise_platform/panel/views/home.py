@@ -22,12 +22,14 @@ from franchise_platform.network.errors import InputRejected
 from franchise_platform.network.forms import SettingsForm, show_problems
 from franchise_platform.network.models import Partner
 from franchise_platform.network.onboarding import OnboardingProgress, onboarding_progress
+from franchise_platform.scoping import is_confined
 
 from ..access import actor, can_edit, page, panel_view
 from ..audit_labels import entry_rows
 from ..forms import ApiTokenForm
 from ..selectors import audit_entries, overview_get
 from .dashboard import home_summary
+from .partner_home import partner_home
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -109,8 +111,11 @@ def onboarding_checklist(progress: OnboardingProgress) -> list[ChecklistRow]:
     ]
 
 
-@panel_view()
+@panel_view(scoped=True)
 def home(request: HttpRequest) -> HttpResponse:
+    if is_confined(request.user):
+        # A franchisee's own window: nothing of the network's setup or other partners' money.
+        return partner_home(request)
     progress = onboarding_progress()
     context = {
         "onboarding": progress,

@@ -18,12 +18,13 @@ from billing_providers.errors import ProviderError
 from franchise_platform.network import selectors, services
 from franchise_platform.network.errors import DeleteRefused, InputRejected
 from franchise_platform.network.forms import PartnerForm, show_problems
-from franchise_platform.network.models import LegalForm
+from franchise_platform.network.models import LegalForm, Partner
 from franchise_platform.network.rules import digits_only
 from franchise_platform.network.services import PartnerChanges
 from franchise_platform.network.validators import validate_inn
 from franchise_platform.payments.invoicing import shop_check_invoice_issue
 from franchise_platform.payments.selectors import shop_check_invoice_open
+from franchise_platform.scoping import confine
 
 from ..access import actor, page, panel_view
 
@@ -68,9 +69,17 @@ def partner_create(request: HttpRequest) -> HttpResponse:
     return page(request, "panel/partners/form.html", {"form": form, "partner": None})
 
 
-@panel_view()
-def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
+def _partner_visible(request: HttpRequest, partner_id: str) -> Partner:
+    """The partner as the person may see it: for a partner user another partner does not exist."""
     partner = selectors.partner_get(partner_id=partner_id)
+    if not confine(Partner.objects.filter(pk=partner.pk), user=request.user).exists():
+        raise Partner.DoesNotExist
+    return partner
+
+
+@panel_view(scoped=True)
+def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
+    partner = _partner_visible(request, partner_id)
     context = {
         "partner": partner,
         "shop": getattr(partner, "provider_account", None),
@@ -82,10 +91,12 @@ def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
 
 
 @require_POST
-@panel_view(edit=True)
+@panel_view(edit=True, scoped_write=True)
 def partner_shop_check(request: HttpRequest, partner_id: str) -> HttpResponse:
-    """Issue a test-mode invoice on the partner's shop; its page link then shows on the partner."""
-    partner = selectors.partner_get(partner_id=partner_id)
+    """Issue a test-mode invoice on the partner's shop; its page link then shows on the partner.
+    A partner user may check its own shop (a test invoice, no money): the franchisee is the one
+    who holds the shop's cabinet and pays the test invoice."""
+    partner = _partner_visible(request, partner_id)
     try:
         # The invoice row is written before the provider is asked: a refusal leaves nothing behind.
         with transaction.atomic():

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 
 from franchise_platform.payments.selectors import payment_search, payment_totals
+from franchise_platform.scoping import confine
 
 from ..access import page, panel_view
 from ..filters import PaymentFilter, query_without_page
@@ -13,10 +14,10 @@ from ..filters import PaymentFilter, query_without_page
 PAYMENTS_PAGE_SIZE = 50
 
 
-@panel_view()
+@panel_view(scoped=True)
 def payment_list(request: HttpRequest) -> HttpResponse:
-    filters = PaymentFilter(request.GET)
-    payments = payment_search(**filters.search_args())
+    filters = PaymentFilter(request.GET, user=request.user)
+    payments = confine(payment_search(**filters.search_args()), user=request.user)
     paginator = Paginator(payments, PAYMENTS_PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
     context = {

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.selectors import deal_get, settlement_receipts_attention
+from franchise_platform.scoping import confine
 
 from ..access import actor, page, panel_view
 
@@ -37,9 +38,10 @@ def deal_delivered(request: HttpRequest, deal_id: str) -> HttpResponse:
     return redirect("panel:deal_detail", deal_id=deal.pk)
 
 
-@panel_view()
+@panel_view(scoped=True)
 def receipts_attention(request: HttpRequest) -> HttpResponse:
-    paginator = Paginator(settlement_receipts_attention(), RECEIPTS_PAGE_SIZE)
+    receipts = confine(settlement_receipts_attention(), user=request.user)
+    paginator = Paginator(receipts, RECEIPTS_PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
     context = {"page_obj": page_obj, "receipts": page_obj.object_list}
     return page(request, "panel/payments/receipts.html", context)
