@@ -216,6 +216,8 @@ def test_me_names_the_caller_role_and_network(net_a, persona):
     assert response.json() == {
         "email": who.email,
         "role": persona,
+        # Only a partner user is confined to a partner (tests/network/test_partner_api.py).
+        "partner_id": None,
         "network": {"slug": net_a.network.slug, "name": net_a.network.name},
     }
 

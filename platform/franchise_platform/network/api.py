@@ -22,6 +22,7 @@ from franchise_platform.accounts.api_auth import (
 from franchise_platform.accounts.models import User
 from franchise_platform.api_errors import ApiError
 from franchise_platform.request_context import client_ip
+from franchise_platform.scoping import confine
 
 from . import selectors, services
 from .errors import DeleteRefused, InputRejected
@@ -63,19 +64,26 @@ def _editor(request: HttpRequest) -> dict[str, Any]:
     return {"actor": f"{user.email} (API)", "ip_address": client_ip(request)}
 
 
-def _partner(partner_id: UUID) -> Partner:
-    # Another network's id finds nothing in this schema: the same 404 as an id that never existed.
+def _partner(request: HttpRequest, partner_id: UUID) -> Partner:
+    # Another network's id finds nothing in this schema: the same 404 as an id that never existed;
+    # for a partner user, so does another partner's id (franchise_platform/scoping.py).
     try:
-        return selectors.partner_get(partner_id=partner_id)
+        partner = selectors.partner_get(partner_id=partner_id)
     except Partner.DoesNotExist as exc:
         raise ApiError(404, _("Партнёр не найден."), "not_found") from exc
+    if not confine(Partner.objects.filter(pk=partner.pk), user=request.auth).exists():  # type: ignore[attr-defined]
+        raise ApiError(404, _("Партнёр не найден."), "not_found")
+    return partner
 
 
-def _location(location_id: UUID) -> Location:
+def _location(request: HttpRequest, location_id: UUID) -> Location:
     try:
-        return selectors.location_get(location_id=location_id)
+        location = selectors.location_get(location_id=location_id)
     except Location.DoesNotExist as exc:
         raise ApiError(404, _("Локация не найдена."), "not_found") from exc
+    if not confine(Location.objects.filter(pk=location.pk), user=request.auth).exists():  # type: ignore[attr-defined]
+        raise ApiError(404, _("Локация не найдена."), "not_found")
+    return location
 
 
 def _no_nulls(changes: dict[str, Any], *, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -129,13 +137,15 @@ def me(request: HttpRequest) -> dict[str, Any]:
     return {
         "email": user.email,
         "role": user.role,
+        "partner_id": str(user.partner_id) if user.partner_id else None,
         "network": {"slug": network.slug, "name": network.name},
     }
 
 
 @router.get("/partners", response={200: list[PartnerOut], 401: ErrorOut}, tags=["partners"])
 def partners_list(request: HttpRequest) -> list[dict[str, Any]]:
-    return [_partner_out(request, p) for p in selectors.partner_list()]
+    partners = confine(selectors.partner_list(), user=request.auth)  # type: ignore[attr-defined]
+    return [_partner_out(request, p) for p in partners]
 
 
 @router.post("/partners", response={201: PartnerOut, **WRITE_ERRORS}, tags=["partners"])
@@ -150,7 +160,7 @@ def partner_create(request: HttpRequest, payload: PartnerIn) -> Status[dict[str,
 
 @router.get("/partners/{partner_id}", response={200: PartnerOut, **READ_ERRORS}, tags=["partners"])
 def partner_get(request: HttpRequest, partner_id: UUID) -> dict[str, Any]:
-    return _partner_out(request, _partner(partner_id))
+    return _partner_out(request, _partner(request, partner_id))
 
 
 @router.patch(
@@ -158,7 +168,7 @@ def partner_get(request: HttpRequest, partner_id: UUID) -> dict[str, Any]:
 )
 def partner_update(request: HttpRequest, partner_id: UUID, payload: PartnerPatch) -> dict[str, Any]:
     who = _editor(request)
-    partner = _partner(partner_id)
+    partner = _partner(request, partner_id)
     changes = _no_nulls(
         payload.model_dump(exclude_unset=True, exclude={"robokassa"}), nullable=("ogrn",)
     )
@@ -175,7 +185,7 @@ def partner_update(request: HttpRequest, partner_id: UUID, payload: PartnerPatch
 @router.delete("/partners/{partner_id}", response={204: None, **WRITE_ERRORS}, tags=["partners"])
 def partner_delete(request: HttpRequest, partner_id: UUID) -> Status[None]:
     who = _editor(request)
-    partner = _partner(partner_id)
+    partner = _partner(request, partner_id)
     with _service_errors():
         services.partner_delete(**who, partner=partner)
     return Status(204, None)
@@ -192,7 +202,8 @@ def _partner_for_location(partner_id: UUID) -> Partner:
 
 @router.get("/locations", response={200: list[LocationOut], 401: ErrorOut}, tags=["locations"])
 def locations_list(request: HttpRequest, partner_id: UUID | None = None) -> list[dict[str, Any]]:
-    return [_location_out(loc) for loc in selectors.location_list(partner_id=partner_id)]
+    locations = confine(selectors.location_list(partner_id=partner_id), user=request.auth)  # type: ignore[attr-defined]
+    return [_location_out(loc) for loc in locations]
 
 
 @router.post("/locations", response={201: LocationOut, **WRITE_ERRORS}, tags=["locations"])
@@ -214,7 +225,7 @@ def location_create(request: HttpRequest, payload: LocationIn) -> Status[dict[st
     "/locations/{location_id}", response={200: LocationOut, **READ_ERRORS}, tags=["locations"]
 )
 def location_get(request: HttpRequest, location_id: UUID) -> dict[str, Any]:
-    return _location_out(_location(location_id))
+    return _location_out(_location(request, location_id))
 
 
 @router.patch(
@@ -224,7 +235,7 @@ def location_update(
     request: HttpRequest, location_id: UUID, payload: LocationPatch
 ) -> dict[str, Any]:
     who = _editor(request)
-    location = _location(location_id)
+    location = _location(request, location_id)
     changes = _no_nulls(payload.model_dump(exclude_unset=True))
     if "partner_id" in changes:
         changes["partner"] = _partner_for_location(changes.pop("partner_id"))
@@ -236,7 +247,7 @@ def location_update(
 @router.delete("/locations/{location_id}", response={204: None, **WRITE_ERRORS}, tags=["locations"])
 def location_delete(request: HttpRequest, location_id: UUID) -> Status[None]:
     who = _editor(request)
-    location = _location(location_id)
+    location = _location(request, location_id)
     with _service_errors():
         services.location_delete(**who, location=location)
     return Status(204, None)

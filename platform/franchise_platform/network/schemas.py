@@ -180,7 +180,9 @@ class NetworkOut(Schema):
 
 class MeOut(Schema):
     email: str
-    role: Literal["owner", "admin", "viewer"]
+    role: Literal["owner", "admin", "viewer", "partner"]
+    # The partner a `partner` user is confined to; null for the network's roles.
+    partner_id: str | None = None
     network: NetworkOut
 
 

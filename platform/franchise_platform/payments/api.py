@@ -14,9 +14,11 @@ from franchise_platform.accounts.api_auth import NetworkTokenAuth, require_edito
 from franchise_platform.api_errors import ERROR_RESPONSES, ApiError
 from franchise_platform.inputs import ApiDateTime
 from franchise_platform.network.models import Partner
+from franchise_platform.scoping import confine
 
 from .delivery import DeliverySource, deal_deliver
 from .invoicing import shop_check_invoice_issue
+from .models import Deal
 from .selectors import deal_by_crm_id, deal_links_view, deal_payments_view, payment_list
 
 router = Router(auth=NetworkTokenAuth(), tags=["deals and payments"])
@@ -47,7 +49,8 @@ class TestInvoiceOut(Schema):
 @router.get("/deals/{crm_deal_id}")
 def deal_show(request: HttpRequest, crm_deal_id: int) -> dict[str, Any]:
     deal = deal_by_crm_id(crm_deal_id=crm_deal_id)
-    if deal is None:
+    # For a partner user another partner's deal is a deal that does not exist.
+    if deal is None or not confine(Deal.objects.filter(pk=deal.pk), user=request.auth).exists():  # type: ignore[attr-defined]
         raise ApiError(404, _("Сделки с таким номером в CRM нет."), "not_found")
     body = deal_links_view(deal=deal, network=connection.tenant)  # type: ignore[attr-defined]
     body["payments"] = deal_payments_view(deal=deal)
@@ -100,8 +103,9 @@ def payments(request: HttpRequest, filters: Query[PaymentFilter]) -> list[dict[s
             "kind": p.kind,
             "deal_crm_id": p.deal.crm_deal_id,
         }
-        for p in payment_list(
-            partner_id=filters.partner_id, since=filters.since, until=filters.until
+        for p in confine(
+            payment_list(partner_id=filters.partner_id, since=filters.since, until=filters.until),
+            user=request.auth,  # type: ignore[attr-defined]
         )
     ]
 
