@@ -26,7 +26,8 @@ pytestmark = pytest.mark.django_db
 
 # The counts as they are now; lower them when a path gets leaner, never raise them lightly.
 CALLBACK_ANSWER_BUDGET = 5  # host routing (3), the invoice with its shop, the event's insert
-APPLY_BUDGET = 17  # locks, the payment, invoice/deal/link updates, the CRM's outbox rows
+APPLY_BUDGET = 18  # asynchronous commit (one SET LOCAL spares a WAL flush), locks, the payment,
+# invoice/deal/link updates, the CRM's outbox rows
 PRESS_BUDGET = 14  # the location with its shop, the deal's upsert, links, two outbox rows
 
 

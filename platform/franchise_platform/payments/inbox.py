@@ -14,6 +14,7 @@ the cap (at most one per request in flight), which bounds the growth all the sam
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -32,7 +33,7 @@ def refused_kept_per_window() -> int:
 
 
 def refused_event_keep(
-    *, partner_id: object | None, reason_code: str | None, provider: str
+    *, partner_id: uuid.UUID | None, reason_code: str | None, provider: str
 ) -> bool:
     """True when a refused notification for the shop of `partner_id` (None: the address named no shop of this
     network) still fits in the inbox; otherwise counts it as not kept and returns False."""
