@@ -155,3 +155,22 @@ def test_xlsx_writer_round_trip():
     assert [c.quotePrefix for c in cells[:4]] == [True, True, True, False]
     assert [c.value for c in cells[4:]] == [7, 1.5, 3, None, True]
     assert cells[6].number_format == "#,##0.00"
+
+
+def test_an_xlsx_too_large_is_refused_with_the_way_out(in_network, owner, rows, monkeypatch):  # noqa: F811
+    """Past XLSX_MAX_ROWS the workbook (built whole before it is sent) is refused: back to the
+    list, filter kept, with a Russian message pointing to a narrower filter or the CSV."""
+    monkeypatch.setattr("franchise_platform.panel.views.exports.XLSX_MAX_ROWS", 2)
+
+    refused = owner.get("/panel/payments/export.xlsx", {"paid_from": "2020-01-01"})
+    deals = owner.get("/panel/deals/export.xlsx")
+    page = owner.get(refused["Location"]).content.decode()
+
+    assert refused.status_code == 302
+    assert refused["Location"] == "/panel/payments/?paid_from=2020-01-01"
+    assert "В XLSX помещается не больше 2 строк, а по этому фильтру их 3" in page
+    assert deals.status_code == 302 and deals["Location"] == "/panel/deals/"
+    # Within the limit it is served, and the CSV has no limit.
+    one = owner.get("/panel/payments/export.xlsx", {"partner": str(rows["kazan"].pk)})
+    assert one.status_code == 200
+    assert len(_csv(owner.get("/panel/payments/export.csv"))) == 3

@@ -15,8 +15,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
-from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,6 +37,11 @@ from ..access import panel_view
 from ..filters import DealFilter, PaymentFilter
 
 CHUNK = 2000
+# An XLSX is built whole before its first byte goes out (a zip), at about 5,000 rows a second here
+# (openpyxl's pure-Python XML writer): past this many rows it would outlast the web worker's 30 s
+# timeout on a busy machine, so a larger one is refused with the way out (a narrower filter or the
+# CSV, which is streamed and has no such limit).
+XLSX_MAX_ROWS = 50_000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_IN_MEMORY = 8 * 1024 * 1024
 # `panel_view`'s checks (sign-in, second factor, roles) for views whose answers are streamed.
@@ -192,6 +200,22 @@ class _Lazy:
         return iter(self._rows())
 
 
+def xlsx_too_large(request: HttpRequest, count: int, list_url: str) -> HttpResponseRedirect:
+    messages.error(
+        request,
+        _(
+            "В XLSX помещается не больше %(max)s строк, а по этому фильтру их %(count)s: "
+            "сузьте период или скачайте CSV."
+        )
+        % {
+            "max": f"{XLSX_MAX_ROWS:,}".replace(",", "\u00a0"),
+            "count": f"{count:,}".replace(",", "\u00a0"),
+        },
+    )
+    query = request.GET.urlencode()
+    return HttpResponseRedirect(f"{list_url}?{query}" if query else list_url)
+
+
 def xlsx_response(
     name: str, title: str, columns: Sequence[tuple[str, Any]], rows: Iterable[list[object]]
 ) -> FileResponse:
@@ -207,14 +231,12 @@ def xlsx_response(
     )
 
 
-def _payments(request: HttpRequest) -> Iterator[Payment]:
-    filters = PaymentFilter(request.GET)
-    return payment_search(**filters.search_args()).iterator(chunk_size=CHUNK)
+def _payments(request: HttpRequest) -> QuerySet[Payment]:
+    return payment_search(**PaymentFilter(request.GET).search_args())
 
 
-def _deals(request: HttpRequest) -> Iterator[Deal]:
-    filters = DealFilter(request.GET)
-    return deal_search(**filters.search_args()).iterator(chunk_size=CHUNK)
+def _deals(request: HttpRequest) -> QuerySet[Deal]:
+    return deal_search(**DealFilter(request.GET).search_args())
 
 
 @export_view
@@ -225,17 +247,21 @@ def payment_export(request: HttpRequest) -> StreamingHttpResponse:
         request,
         "payments",
         PAYMENT_COLUMNS,
-        lambda: (payment_row(p, typed=False) for p in _payments(request)),
+        lambda: (payment_row(p, typed=False) for p in _payments(request).iterator(CHUNK)),
     )
 
 
 @export_view
-def payment_export_xlsx(request: HttpRequest) -> FileResponse:
+def payment_export_xlsx(request: HttpRequest) -> HttpResponseBase:
+    payments = _payments(request)
+    count = payments.count()
+    if count > XLSX_MAX_ROWS:
+        return xlsx_too_large(request, count, reverse("panel:payment_list"))
     return xlsx_response(
         "payments",
         _("Платежи"),
         PAYMENT_COLUMNS,
-        (payment_row(p, typed=True) for p in _payments(request)),
+        (payment_row(p, typed=True) for p in payments.iterator(CHUNK)),
     )
 
 
@@ -246,12 +272,16 @@ def deal_export(request: HttpRequest) -> StreamingHttpResponse:
         request,
         "deals",
         DEAL_COLUMNS,
-        lambda: (deal_row(d, typed=False) for d in _deals(request)),
+        lambda: (deal_row(d, typed=False) for d in _deals(request).iterator(CHUNK)),
     )
 
 
 @export_view
-def deal_export_xlsx(request: HttpRequest) -> FileResponse:
+def deal_export_xlsx(request: HttpRequest) -> HttpResponseBase:
+    deals = _deals(request)
+    count = deals.count()
+    if count > XLSX_MAX_ROWS:
+        return xlsx_too_large(request, count, reverse("panel:deal_list"))
     return xlsx_response(
-        "deals", _("Сделки"), DEAL_COLUMNS, (deal_row(d, typed=True) for d in _deals(request))
+        "deals", _("Сделки"), DEAL_COLUMNS, (deal_row(d, typed=True) for d in deals.iterator(CHUNK))
     )
