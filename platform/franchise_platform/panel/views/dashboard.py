@@ -169,7 +169,7 @@ def home_summary() -> dict[str, Any]:
     """The home page's dashboard: the last 30 days of the whole network."""
     today = timezone.localdate()
     query = DashboardQuery(since=today - timedelta(days=DEFAULT_DAYS - 1), until=today)
-    return dashboard_context(dashboard_get(query=query))
+    return dashboard_context(dashboard_get(query=query, lists=False))
 
 
 @panel_view()
