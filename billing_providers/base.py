@@ -99,6 +99,12 @@ class InvoiceRequest:
     receipt: ReceiptRequest | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     email: str | None = None
+    # Given by the core for a provider that ``issues_over_network``: the key stored with the
+    # invoice before the call, sent again on every retry so one invoice makes one payment.
+    idempotence_key: str = ""
+    # Where the provider sends the buyer back after paying (absolute). Empty: the provider's own
+    # setting (Robokassa's SuccessURL lives in its cabinet).
+    return_url: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", _frozen_mapping(self.extra))
@@ -121,6 +127,9 @@ class IssuedInvoice:
     receipt_json: str | None
     form_action: str = ""
     form_fields: tuple[tuple[str, str], ...] = ()
+    # The provider's own id of the payment when it names it (YooKassa's payment id); the core
+    # keeps it with the invoice and hands it back through the provider's reference lookup.
+    provider_reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -278,10 +287,27 @@ class BillingProvider(ABC):
     # fields are shown or exported they are masked: with the other fields, which are not secret, a
     # signature lets anyone try passwords offline until one reproduces it.
     signature_fields: ClassVar[frozenset[str]] = frozenset()
+    # True when ``issue_invoice`` is a network call (the provider creates the payment by API).
+    # The core then stores the invoice and ``invoice_idempotence_key`` first (committed), calls
+    # outside its row locks, and repeats a lost call with the same key.
+    issues_over_network: ClassVar[bool] = False
+    # Reason codes of refused notifications that are still answered as accepted (HTTP 200):
+    # genuine notifications with nothing to record (YooKassa's refund events).
+    acknowledged_refusals: ClassVar[frozenset[str]] = frozenset()
+    # True when the adapter takes a ``references=`` option: the core's lookup of the provider's
+    # own ids it stored (``payment_id(invoice_id)``, ``receipt_id(receipt_number)``), because the
+    # provider cannot be searched by ours.
+    uses_references: ClassVar[bool] = False
+
+    def invoice_idempotence_key(self, invoice_id: int) -> str:
+        """The idempotence key of the payment request for ``invoice_id`` (the same on every
+        retry). Empty for a provider that does not ``issues_over_network``."""
+        return ""
 
     @abstractmethod
     def issue_invoice(self, account: ProviderAccount, request: InvoiceRequest) -> IssuedInvoice:
-        """Build the signed payment request for ``request``. Pure: no network.
+        """Build the signed payment request for ``request``. Pure: no network, unless the
+        provider ``issues_over_network`` (then honour ``request.idempotence_key``).
 
         Returns an ``IssuedInvoice``. Raises ``ProviderConfigError`` for bad settings
         (unknown hash algorithm, missing password) or a request the provider would refuse

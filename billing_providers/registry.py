@@ -10,11 +10,13 @@ from billing_providers.errors import ProviderConfigError
 
 PROVIDERS: dict[str, str] = {
     "robokassa": "billing_providers.robokassa.provider.RobokassaProvider",
+    "yookassa": "billing_providers.yookassa.provider.YooKassaProvider",
     "dummy": "billing_providers.dummy.provider.DummyProvider",
 }
 
 _LABELS: dict[str, str] = {
     "robokassa": "Robokassa",
+    "yookassa": "ЮKassa",
     "dummy": "Dummy (local development)",
 }
 

@@ -138,6 +138,7 @@ class YooKassaProvider(BillingProvider):
     # New for the core: issuing is a network call (do it outside row locks, key stored first),
     # and refusals with these reason codes are answered 200 (genuine, but nothing to record).
     issues_over_network: ClassVar[bool] = True
+    uses_references: ClassVar[bool] = True
     acknowledged_refusals: ClassVar[frozenset[str]] = ACKNOWLEDGED_REFUSALS
 
     def __init__(
@@ -204,7 +205,8 @@ class YooKassaProvider(BillingProvider):
     def payment_body(self, account: ProviderAccount, request: InvoiceRequest) -> dict[str, Any]:
         """The ``POST /payments`` body for ``request`` (§2.1, example §9a). Pure. Raises
         ProviderConfigError for a request YooKassa would refuse."""
-        if not self.return_url:
+        return_template = request.return_url or self.return_url
+        if not return_template:
             raise ProviderConfigError("No return URL is configured", code="missing_return_url")
         if not 0 < request.invoice_id <= consts.INVOICE_ID_MAX:
             raise ProviderConfigError("The invoice id is out of range", code="bad_invoice_id")
@@ -219,7 +221,7 @@ class YooKassaProvider(BillingProvider):
             metadata[key] = value
         if len(metadata) > consts.METADATA_MAX_KEYS:
             raise ProviderConfigError("Too many extra fields", code="bad_extra")
-        return_url = self.return_url.replace("{invoice_id}", str(request.invoice_id))
+        return_url = return_template.replace("{invoice_id}", str(request.invoice_id))
         if len(return_url) > consts.RETURN_URL_MAX_LENGTH:
             raise ProviderConfigError("The return URL is too long", code="bad_option")
         description = " ".join(request.description.split())[: consts.DESCRIPTION_MAX_LENGTH]
@@ -252,7 +254,10 @@ class YooKassaProvider(BillingProvider):
         """Create the payment (network: ``POST /payments``) with the key derived from the
         invoice id; see ``issue_invoice_with_key``."""
         return self.issue_invoice_with_key(
-            account, request, idempotence_key=self.invoice_idempotence_key(request.invoice_id)
+            account,
+            request,
+            idempotence_key=request.idempotence_key
+            or self.invoice_idempotence_key(request.invoice_id),
         )
 
     def issue_invoice_with_key(
@@ -286,6 +291,7 @@ class YooKassaProvider(BillingProvider):
             expires_at=min(request.expires_at, created + consts.PENDING_LIFETIME),
             is_test=payment.get("test") is True,
             receipt_json=receipt_json(receipt) if receipt is not None else None,
+            provider_reference=payment_id,
             payment_id=payment_id,
             idempotence_key=idempotence_key,
             status=str(payment.get("status") or ""),

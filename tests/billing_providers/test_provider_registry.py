@@ -49,6 +49,7 @@ def test_unknown_slug_is_a_config_error():
 def test_provider_choices():
     assert provider_choices() == [
         ("robokassa", "Robokassa"),
+        ("yookassa", "ЮKassa"),
         ("dummy", "Dummy (local development)"),
     ]
 

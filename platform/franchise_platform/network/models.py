@@ -93,6 +93,9 @@ class ProviderAccount(models.Model):
     test_password2 = EncryptedField(blank=True, null=True)
     # Robokassa's Refund API only (issued on request to its support); optional.
     password3 = EncryptedField(blank=True, null=True)
+    # The secrets of any other provider, as its account declaration names them (YooKassa:
+    # ``secret_key`` or ``oauth_token``): one sealed JSON object {name: value}, never shown back.
+    provider_secrets = EncryptedField(blank=True, null=True)
     hash_algorithm = models.CharField(
         max_length=16, choices=HashAlgorithm.choices, default=HashAlgorithm.MD5
     )

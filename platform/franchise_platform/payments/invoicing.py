@@ -17,18 +17,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from billing_providers.base import InvoiceRequest, ReceiptRequest
+from billing_providers.base import InvoiceRequest, IssuedInvoice, ReceiptRequest
 from billing_providers.base import PaymentKind as ProviderPaymentKind
 from billing_providers.base import ProviderAccount as ProviderAccountData
-from billing_providers.errors import ProviderConfigError
+from billing_providers.errors import ProviderConfigError, ProviderError
 from franchise_platform.network.models import Partner, ProviderAccount
 from franchise_platform.network.rules import vat_problem
 from franchise_platform.network.selectors import network_settings_get
+from tenants.services import network_base_url
 
 from .amounts import ZERO
 from .invoice_numbers import invoice_number_next
@@ -148,18 +149,19 @@ def _signed(
     )
 
 
-def _issue(
+def _invoice_create(
     *,
     account: ProviderAccount,
     signed: _Signed,
     purpose: str,
     link: PaymentLink | None,
     fingerprint: str,
+    idempotence: bool,
 ) -> Invoice:
+    """The invoice row, not yet handed to the provider (no payment URL)."""
     rules = network_settings_get()
     now = timezone.now()
     expires_at = now + min(timedelta(hours=rules.invoice_ttl_hours), payment_window())
-    marker = secrets.token_hex(8)
     invoice = Invoice.objects.create(
         id=invoice_number_next(account=account, data=signed.data),
         purpose=purpose,
@@ -170,27 +172,108 @@ def _issue(
         amount=signed.amount,
         payment_kind=signed.kind,
         is_test=signed.data.test_mode,
-        marker=marker,
+        marker=secrets.token_hex(8),
         fingerprint=fingerprint,
         expires_at=expires_at,
         payment_url="",
         settles_service=signed.service_rendered,
     )
-    issued = provider_get(account.provider).issue_invoice(
+    if idempotence:
+        key = provider_get(account.provider).invoice_idempotence_key(invoice.pk)
+        if key:
+            invoice.idempotence_key = key
+            invoice.save(update_fields=["idempotence_key"])
+    return invoice
+
+
+def _provider_issue(invoice: Invoice, signed: _Signed) -> IssuedInvoice:
+    """Hand the invoice to its provider. For a provider that issues over the network this is the
+    call that creates the payment: made with the key stored with the invoice, so a repeat (after
+    a crash or a lost answer) yields the same payment, never a second one."""
+    return provider_get(invoice.provider).issue_invoice(
         signed.data,
         InvoiceRequest(
             invoice_id=invoice.pk,
-            amount=signed.amount,
+            amount=invoice.amount,
             description=signed.description,
-            expires_at=expires_at,
+            expires_at=invoice.expires_at,
             receipt=signed.receipt,
-            extra={MARKER_FIELD: marker},
+            extra={MARKER_FIELD: invoice.marker},
+            idempotence_key=invoice.idempotence_key,
+            return_url=_return_url(invoice),
         ),
     )
+
+
+def _return_url(invoice: Invoice) -> str:
+    """The buyer's way back from the provider's page: the partner's generic return address on
+    the network's own host (a provider that takes it per payment; Robokassa's is in its cabinet)."""
+    network = getattr(connection, "tenant", None)
+    if network is None or not hasattr(network, "schema_name"):
+        return ""
+    partner_id = invoice.provider_account.partner_id
+    return (
+        f"{network_base_url(network)}/callbacks/{invoice.provider}/{partner_id}/success/"
+        f"?invoice={invoice.pk}"
+    )
+
+
+def _issued_store(invoice: Invoice, issued: IssuedInvoice) -> None:
     invoice.payment_url = issued.payment_url
     invoice.receipt_json = issued.receipt_json or ""
-    invoice.save(update_fields=["payment_url", "receipt_json"])
+    invoice.provider_reference = issued.provider_reference[:100]
+    # A provider may give a shorter life than asked (YooKassa's payment page lapses in an hour).
+    invoice.expires_at = min(invoice.expires_at, issued.expires_at)
+    # One row by its key, no other lock: the link's and the deal's rows are not touched.
+    Invoice.objects.filter(pk=invoice.pk).update(
+        payment_url=invoice.payment_url,
+        receipt_json=invoice.receipt_json,
+        provider_reference=invoice.provider_reference,
+        expires_at=invoice.expires_at,
+    )
+
+
+def _issue(
+    *,
+    account: ProviderAccount,
+    signed: _Signed,
+    purpose: str,
+    link: PaymentLink | None,
+    fingerprint: str,
+) -> Invoice:
+    """Create and sign an invoice in the caller's transaction (a provider that needs no network)."""
+    invoice = _invoice_create(
+        account=account,
+        signed=signed,
+        purpose=purpose,
+        link=link,
+        fingerprint=fingerprint,
+        idempotence=False,
+    )
+    _issued_store(invoice, _provider_issue(invoice, signed))
     return invoice
+
+
+def _issue_over_network(invoice: Invoice, signed: _Signed) -> Invoice:
+    """Phase two of a network issue, outside every transaction and row lock: the invoice and its
+    key are committed already, so a slow provider holds up only this buyer and a crash here
+    leaves a pending invoice whose next visit repeats the same request."""
+    try:
+        issued = _provider_issue(invoice, signed)
+    except ProviderError as exc:
+        if exc.permanent:
+            # Refused (settings, or the key already used for other data): the provider made no
+            # payment under this key. Retire the number; the next visit issues a fresh one.
+            Invoice.objects.filter(
+                pk=invoice.pk, status=InvoiceStatus.ISSUED, payment_url=""
+            ).update(status=InvoiceStatus.RETIRED)
+        raise
+    _issued_store(invoice, issued)
+    return invoice
+
+
+def _pending(invoice: Invoice) -> bool:
+    return not invoice.payment_url
 
 
 def service_rendered(deal: Deal) -> bool:
@@ -212,11 +295,23 @@ def invoices_retire_open(*, account_id: uuid.UUID | None = None, purpose: str | 
     return invoices.update(status=InvoiceStatus.RETIRED)
 
 
-@transaction.atomic
 def invoice_for_link(*, token: str) -> PayDecision:
-    """Resolve /pay/<token>. Raises PaymentLink.DoesNotExist for an unknown token.
+    """Resolve /pay/<token>. Raises PaymentLink.DoesNotExist for an unknown token, ProviderError
+    when the provider cannot issue now.
 
-    Locks follow the one order every writer of a deal uses (deal, then its links and invoices), so
+    Decided under the deal's and the link's locks; for a provider that issues over the network
+    the call itself comes after that transaction committed (`_issue_over_network`)."""
+    decision, pending = _link_resolve(token=token)
+    if pending is None:
+        return decision
+    invoice, signed = pending
+    invoice = _issue_over_network(invoice, signed)
+    return PayDecision(link=decision.link, redirect_to=invoice.payment_url)
+
+
+@transaction.atomic
+def _link_resolve(*, token: str) -> tuple[PayDecision, tuple[Invoice, _Signed] | None]:
+    """Locks follow the one order every writer of a deal uses (deal, then its links and invoices), so
     a visit racing a payment being applied waits instead of deadlocking.
     """
     deal_id = PaymentLink.objects.values_list("deal_id", flat=True).get(token=token)
@@ -237,7 +332,7 @@ def invoice_for_link(*, token: str) -> PayDecision:
             link=link,
             reason=link.status if link.status != LinkStatus.ACTIVE else "nothing_due",
             remaining_link=remaining,
-        )
+        ), None
     partner = deal.partner
     assert partner is not None, "a deal gets links only once its partner is known"
     account = partner.provider_account
@@ -265,9 +360,24 @@ def invoice_for_link(*, token: str) -> PayDecision:
         .order_by("-id")
         .first()
     )
+    if reusable is not None and _pending(reusable):
+        # Stored with its key but the provider's answer never arrived (a crash, a lost reply, or
+        # another visit's call still under way): repeat the same request, which cannot create a
+        # second payment.
+        return PayDecision(link=link), (reusable, signed)
     if reusable is not None:
-        return PayDecision(link=link, redirect_to=reusable.payment_url)
+        return PayDecision(link=link, redirect_to=reusable.payment_url), None
     link.invoices.filter(status=InvoiceStatus.ISSUED).update(status=InvoiceStatus.EXPIRED)
+    if provider_get(account.provider).issues_over_network:
+        invoice = _invoice_create(
+            account=account,
+            signed=signed,
+            purpose=InvoicePurpose.LINK,
+            link=link,
+            fingerprint=fingerprint,
+            idempotence=True,
+        )
+        return PayDecision(link=link), (invoice, signed)
     invoice = _issue(
         account=account,
         signed=signed,
@@ -275,7 +385,7 @@ def invoice_for_link(*, token: str) -> PayDecision:
         link=link,
         fingerprint=fingerprint,
     )
-    return PayDecision(link=link, redirect_to=invoice.payment_url)
+    return PayDecision(link=link, redirect_to=invoice.payment_url), None
 
 
 def shop_check_invoice_issue(*, partner: Partner, amount: Decimal = Decimal("10.00")) -> Invoice:
@@ -291,10 +401,22 @@ def shop_check_invoice_issue(*, partner: Partner, amount: Decimal = Decimal("10.
         item_name=_("Проверка подключения магазина"),
         test_mode=True,
     )
-    return _issue(
-        account=account,
-        signed=signed,
-        purpose=InvoicePurpose.SHOP_CHECK,
-        link=None,
-        fingerprint=signed.fingerprint(account),
-    )
+    fingerprint = signed.fingerprint(account)
+    if not provider_get(account.provider).issues_over_network:
+        return _issue(
+            account=account,
+            signed=signed,
+            purpose=InvoicePurpose.SHOP_CHECK,
+            link=None,
+            fingerprint=fingerprint,
+        )
+    with transaction.atomic():
+        invoice = _invoice_create(
+            account=account,
+            signed=signed,
+            purpose=InvoicePurpose.SHOP_CHECK,
+            link=None,
+            fingerprint=fingerprint,
+            idempotence=True,
+        )
+    return _issue_over_network(invoice, signed)

@@ -166,6 +166,11 @@ class Invoice(models.Model):
     fingerprint = models.CharField(max_length=64, blank=True)
     payment_url = models.TextField()
     receipt_json = models.TextField(blank=True)
+    # For a provider that creates the payment by API (`issues_over_network`): the key the call
+    # carries, stored (committed) before the call so a retry after a crash repeats the same
+    # request, and the provider's id of the payment once it answered (YooKassa's payment id).
+    idempotence_key = models.CharField(max_length=64, blank=True)
+    provider_reference = models.CharField(max_length=100, blank=True)
     # Issued at or after the start of the service: its receipt is `full_payment`, no advance
     # to settle later (fiscal.md §1.2).
     settles_service = models.BooleanField(default=False)
@@ -401,6 +406,9 @@ class SettlementReceipt(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
     fiscal = models.JSONField(default=dict, blank=True)
+    # The provider's own id of the receipt when it names it (YooKassa's ``rt-…``): status checks
+    # go by it (``SettlementReceiptResult.operation_key``).
+    provider_reference = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     registered_at = models.DateTimeField(null=True, blank=True)

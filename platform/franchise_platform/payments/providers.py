@@ -12,10 +12,37 @@ from billing_providers.base import BillingProvider
 from billing_providers.base import ProviderAccount as ProviderAccountData
 from franchise_platform.network.models import ProviderAccount
 
+from .models import SETTLEMENT_NUMBER_BASE, Invoice, SettlementReceipt
+
+
+class StoredReferences:
+    """The provider's own ids the core keeps (``BillingProvider.uses_references``): the payment
+    of an invoice (``Invoice.provider_reference``) and a settlement receipt's id
+    (``SettlementReceipt.provider_reference``). Read in the current network's schema."""
+
+    def payment_id(self, invoice_id: int) -> str | None:
+        found = (
+            Invoice.objects.filter(pk=invoice_id)
+            .values_list("provider_reference", flat=True)
+            .first()
+        )
+        return found or None
+
+    def receipt_id(self, receipt_number: int) -> str | None:
+        found = (
+            SettlementReceipt.objects.filter(pk=receipt_number - SETTLEMENT_NUMBER_BASE)
+            .values_list("provider_reference", flat=True)
+            .first()
+        )
+        return found or None
+
 
 def provider_options(slug: str) -> dict[str, Any]:
     options: dict[str, Any] = dict(getattr(settings, "BILLING_PROVIDER_OPTIONS", {}).get(slug, {}))
-    return {k: v for k, v in options.items() if v not in (None, "")}
+    options = {k: v for k, v in options.items() if v not in (None, "")}
+    if registry.get_provider_class(slug).uses_references:
+        options.setdefault("references", StoredReferences())
+    return options
 
 
 def provider_get(slug: str) -> BillingProvider:
@@ -29,6 +56,9 @@ def account_data(account: ProviderAccount, *, test_mode: bool | None = None) -> 
         for name in ProviderAccount.SECRET_FIELDS
         if (value := getattr(account, name)) not in (None, "")
     }
+    stored = account.provider_secrets
+    if isinstance(stored, dict):
+        secrets.update({str(k): str(v) for k, v in stored.items() if v not in (None, "")})
     return ProviderAccountData(
         login=account.merchant_login,
         secrets=secrets,

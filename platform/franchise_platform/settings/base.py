@@ -241,6 +241,15 @@ ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
 )
 ROBOKASSA_API_BASE_URL = env_str("ROBOKASSA_API_BASE_URL", "")
+# YooKassa (billing_providers/yookassa): empty values keep the adapter's defaults (the real API,
+# YooKassa's published notification addresses). The idempotence namespace must differ between
+# installations sharing a shop (keys live 24 h at YooKassa).
+YOOKASSA_API_BASE_URL = env_str("YOOKASSA_API_BASE_URL", "")
+YOOKASSA_OAUTH_BASE_URL = env_str("YOOKASSA_OAUTH_BASE_URL", "")
+YOOKASSA_NOTIFICATION_NETWORKS = env_list("YOOKASSA_NOTIFICATION_NETWORKS")
+YOOKASSA_IDEMPOTENCE_NAMESPACE = env_str("YOOKASSA_IDEMPOTENCE_NAMESPACE", "")
+YOOKASSA_OAUTH_CLIENT_ID = env_str("YOOKASSA_OAUTH_CLIENT_ID", "")
+YOOKASSA_OAUTH_CLIENT_SECRET = env_str("YOOKASSA_OAUTH_CLIENT_SECRET", "")
 # The demo's sandbox (franchise_platform/sandbox/): a stand-in amoCRM deal card on the platform host
 # running the real widget against the dummy CRM, and the dummy provider's payment page. Never in
 # production: it mints widget tokens with the integration's secret for the demo account.
@@ -253,6 +262,14 @@ BILLING_PROVIDER_OPTIONS = {
         "api_base_url": ROBOKASSA_API_BASE_URL,
         # When set, every server API (second receipts included) goes to the one base (CONTRACT).
         "fiscal_base_url": ROBOKASSA_API_BASE_URL,
+    },
+    "yookassa": {
+        "api_base_url": YOOKASSA_API_BASE_URL,
+        "oauth_base_url": YOOKASSA_OAUTH_BASE_URL,
+        "notification_networks": tuple(YOOKASSA_NOTIFICATION_NETWORKS) or None,
+        "idempotence_namespace": YOOKASSA_IDEMPOTENCE_NAMESPACE,
+        "oauth_client_id": YOOKASSA_OAUTH_CLIENT_ID,
+        "oauth_client_secret": YOOKASSA_OAUTH_CLIENT_SECRET,
     },
     "dummy": {"payment_url": "/sandbox/pay/" if DEMO_SANDBOX else ""},
 }
