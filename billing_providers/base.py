@@ -7,7 +7,7 @@ times are timezone-aware ``datetime`` objects.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -185,6 +185,20 @@ class ReceiptStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class ReceiptSummary:
+    """A stored payment receipt (``IssuedInvoice.receipt_json``) in the platform's neutral words,
+    so the core can mirror it (a refund receipt, a settlement receipt) without reading vendor
+    JSON: ``tax_system`` (``usn_income``…), ``item_name``, ``tax`` as printed (``vat122``…),
+    ``payment_method`` (``prepayment``, ``full_prepayment``, ``full_payment``, ``advance``)."""
+
+    tax_system: str | None
+    item_name: str
+    tax: str
+    payment_method: str
+    payment_object: str = "service"
+
+
+@dataclass(frozen=True)
 class SettlementReceiptRequest:
     """The second receipt (``full_payment``, the advance offset) that closes the prepayment
     receipt of one paid operation once the service is delivered (fiscal.md §2).
@@ -260,6 +274,15 @@ class RefundRequest:
     amount: Decimal
     full: bool
     items: tuple[RefundItem, ...] = ()
+    # For a provider with idempotent refunds: the core's own refund id, stored before the call,
+    # so a repeat returns the same refund. Empty: the provider makes up a key (never repeat).
+    idempotence_key: str = ""
+    # The buyer's contact and the shop's tax system, for a refund receipt the provider forms,
+    # and our invoice id (shown in the provider's cabinet). Ignored by providers that need none.
+    email: str | None = None
+    phone: str | None = None
+    tax_system: str | None = None
+    invoice_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +337,15 @@ class BillingProvider(ABC):
         (amount with more than two decimals, bad ``extra`` keys, receipt amount mismatch).
         """
 
+    def callback_fields(
+        self, *, form: Mapping[str, Sequence[str]], body: bytes, remote_addr: str
+    ) -> dict[str, str]:
+        """What ``callback_invoice_id`` and ``verify_callback`` read, from one HTTP notification:
+        its form or query fields (first value of each, exactly as received), its raw body, and
+        the sender's address as the core's trusted edge saw it. The default takes the fields
+        (Robokassa); a provider that posts JSON and is checked by its sender overrides it."""
+        return {key: values[0] if values else "" for key, values in form.items()}
+
     @abstractmethod
     def callback_invoice_id(self, params: Mapping[str, str]) -> int | None:
         """Cheaply read the invoice id from an UNVERIFIED callback, to locate the stored
@@ -357,6 +389,15 @@ class BillingProvider(ABC):
             reason_code="not_supported",
             reason="This provider signs no return of the buyer.",
         )
+
+    def receipt_summary(self, receipt_json: str) -> ReceiptSummary | None:
+        """Read back this provider's own ``receipt_json``; None when unreadable (or no receipt).
+        Never raises."""
+        return None
+
+    # True when the provider refunds a test shop's payments through its API (YooKassa's test
+    # shops do; Robokassa's Refund API does not know test operations).
+    refunds_in_test_mode: ClassVar[bool] = False
 
     @abstractmethod
     def acknowledge(self, verdict: CallbackVerdict) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from billing_providers.base import (
     IssuedInvoice,
     ProviderAccount,
     ReceiptStatus,
+    ReceiptSummary,
     RefundCreated,
     RefundRequest,
     RefundState,
@@ -47,6 +48,7 @@ from billing_providers.robokassa.receipts import (
     settlement_receipt_body,
     settlement_status_body,
 )
+from billing_providers.robokassa.receipts import receipt_summary as read_receipt_summary
 from billing_providers.robokassa.refunds import REFUND_LABELS, refund_payload, refund_token
 from billing_providers.robokassa.signatures import (
     Base64Alphabet,
@@ -266,6 +268,10 @@ class RobokassaProvider(BillingProvider):
             expected_amount=expected_amount,
             orderings=self.callback_shp_orderings,
         )
+
+    def receipt_summary(self, receipt_json: str) -> ReceiptSummary | None:
+        """The stored ``Receipt`` in neutral words (``receipts.receipt_summary``)."""
+        return read_receipt_summary(receipt_json) if receipt_json else None
 
     def acknowledge(self, verdict: CallbackVerdict) -> tuple[str, str]:
         """``("OK<InvId>", "text/plain")`` for an accepted verdict, which stops Robokassa's

@@ -9,7 +9,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 
-from billing_providers.base import PaymentKind, ReceiptRequest, SettlementReceiptRequest
+from billing_providers.base import (
+    PaymentKind,
+    ReceiptRequest,
+    ReceiptSummary,
+    SettlementReceiptRequest,
+)
 from billing_providers.errors import ProviderConfigError
 from billing_providers.robokassa.consts import RECEIPT_ITEM_NAME_MAX_LENGTH
 from billing_providers.robokassa.signatures import Base64Alphabet, fiscal_envelope, format_out_sum
@@ -218,3 +223,21 @@ def settlement_status_body(
     ``{"merchantId","id"}`` (fiscal.md §2.3)."""
     payload = receipt_json({"merchantId": merchant_login, "id": str(receipt_id)}, ensure_ascii=True)
     return fiscal_envelope(payload, password1=password1, algorithm=algorithm, alphabet=alphabet)
+
+
+def receipt_summary(text: str) -> ReceiptSummary | None:
+    """Read back ``receipt_json`` output in neutral words; None when it is not such a receipt.
+    Never raises."""
+    try:
+        receipt = json.loads(text)
+        item = receipt["items"][0]
+        codes = {code: name for name, code in SNO_CODES.items()}
+        return ReceiptSummary(
+            tax_system=codes.get(str(receipt["sno"])),
+            item_name=str(item["name"]),
+            tax=str(item.get("tax") or "none"),
+            payment_method=str(item.get("payment_method") or "full_payment"),
+            payment_object=str(item.get("payment_object") or PAYMENT_OBJECT),
+        )
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None

@@ -29,6 +29,7 @@ from billing_providers.base import (
     IssuedInvoice,
     ProviderAccount,
     ReceiptStatus,
+    ReceiptSummary,
     RefundCreated,
     RefundRequest,
     RefundState,
@@ -51,8 +52,9 @@ from billing_providers.yookassa.client import (
 )
 from billing_providers.yookassa.oauth import OAuthClient
 from billing_providers.yookassa.receipts import money, parse_money, payment_receipt, receipt_json
+from billing_providers.yookassa.receipts import receipt_summary as read_receipt_summary
 from billing_providers.yookassa.receipts import settlement_receipt as settlement_receipt_body
-from billing_providers.yookassa.refunds import YooKassaRefundRequest, refund_body, refund_status
+from billing_providers.yookassa.refunds import refund_body, refund_status
 from billing_providers.yookassa.states import (
     ShopInfo,
     payment_state,
@@ -65,6 +67,7 @@ from billing_providers.yookassa.webhooks import (
     ACKNOWLEDGED_REFUSALS,
     Network,
     acknowledgement,
+    notification_params,
     parse_invoice_id,
     parse_networks,
     parse_notification,
@@ -133,6 +136,7 @@ class YooKassaProvider(BillingProvider):
     settles_receipts: ClassVar[bool] = True
     supports_refunds: ClassVar[bool] = True
     refund_secret: ClassVar[str | None] = None
+    refunds_in_test_mode: ClassVar[bool] = True
     tells_unused_numbers: ClassVar[bool] = False
     signature_fields: ClassVar[frozenset[str]] = frozenset()
     # New for the core: issuing is a network call (do it outside row locks, key stored first),
@@ -298,6 +302,16 @@ class YooKassaProvider(BillingProvider):
         )
 
     # notifications (§6) -------------------------------------------------------------------------
+
+    def receipt_summary(self, receipt_json: str) -> ReceiptSummary | None:
+        """The stored payment receipt in neutral words (``receipts.receipt_summary``)."""
+        return read_receipt_summary(receipt_json) if receipt_json else None
+
+    def callback_fields(
+        self, *, form: Mapping[str, Sequence[str]], body: bytes, remote_addr: str
+    ) -> dict[str, str]:
+        """The JSON body and the sender's address (``webhooks.notification_params``)."""
+        return notification_params(body, remote_addr)
 
     def callback_invoice_id(self, params: Mapping[str, str]) -> int | None:
         """The invoice id the (unverified) notification body claims, or None. Never raises."""
@@ -499,11 +513,7 @@ class YooKassaProvider(BillingProvider):
         Returns the refund id. Raises ProviderResponseError ``refund_refused`` (400: not
         succeeded, more than is left, a receipt problem; the message names YooKassa's code and
         parameter), ProviderConfigError (credentials, bad request), ProviderUnavailable."""
-        key = (
-            request.idempotence_key
-            if isinstance(request, YooKassaRefundRequest) and request.idempotence_key
-            else _key(self.namespace, "rf", uuid.uuid4().hex)
-        )
+        key = request.idempotence_key or _key(self.namespace, "rf", uuid.uuid4().hex)
         body = refund_body(request)
         try:
             refund = self.client.create_refund(credentials_for(account), body, idempotence_key=key)

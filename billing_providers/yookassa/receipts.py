@@ -14,11 +14,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from billing_providers.base import PaymentKind, ReceiptRequest, RefundItem, SettlementReceiptRequest
+from billing_providers.base import (
+    PaymentKind,
+    ReceiptRequest,
+    ReceiptSummary,
+    RefundItem,
+    SettlementReceiptRequest,
+)
 from billing_providers.errors import ProviderConfigError
 from billing_providers.yookassa.consts import CURRENCY, RECEIPT_ITEM_NAME_MAX_LENGTH
 
@@ -255,19 +260,6 @@ def refund_receipt(
 def receipt_json(receipt: Mapping[str, Any]) -> str:
     """The receipt as sent (compact UTF-8 JSON), to keep beside the invoice."""
     return json.dumps(receipt, ensure_ascii=False, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class ReceiptSummary:
-    """A stored YooKassa receipt in the platform's neutral words (the spelling Robokassa's
-    receipts use), so the core can mirror it without reading vendor JSON: ``tax_system``
-    (``usn_income``…), ``item_name``, ``tax`` as printed (``vat122``…), ``payment_method``
-    (``prepayment``, ``full_prepayment``, ``full_payment``, ``advance``)."""
-
-    tax_system: str | None
-    item_name: str
-    tax: str
-    payment_method: str
 
 
 def receipt_summary(text: str) -> ReceiptSummary | None:

@@ -20,16 +20,9 @@ REFUND_STATUSES: dict[str, RefundStatus] = {
 
 @dataclass(frozen=True)
 class YooKassaRefundRequest(RefundRequest):
-    """``RefundRequest`` with what YooKassa also needs: the key that makes a repeat of this
-    refund return the same refund (the core's own refund id, stored before the call), the
-    buyer's contact and tax system for a partial refund's receipt, our invoice id for the
-    metadata, and a reason shown in the cabinet."""
+    """``RefundRequest`` (whose ``idempotence_key``, contact, tax system and invoice id YooKassa
+    uses) with a reason shown in the cabinet."""
 
-    idempotence_key: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    tax_system: str | None = None
-    invoice_id: int | None = None
     description: str = ""
 
 
@@ -43,8 +36,8 @@ def refund_body(request: RefundRequest) -> dict[str, Any]:
     extended = request if isinstance(request, YooKassaRefundRequest) else None
     if extended is not None and extended.description:
         body["description"] = " ".join(extended.description.split())[:REFUND_DESCRIPTION_MAX_LENGTH]
-    if extended is not None and extended.invoice_id is not None:
-        body["metadata"] = {INVOICE_ID_KEY: str(extended.invoice_id)}
+    if request.invoice_id is not None:
+        body["metadata"] = {INVOICE_ID_KEY: str(request.invoice_id)}
     if request.items and not request.full:
         if sum(item.amount for item in request.items) != request.amount:
             raise ProviderConfigError(
@@ -52,9 +45,9 @@ def refund_body(request: RefundRequest) -> dict[str, Any]:
             )
         body["receipt"] = refund_receipt(
             request.items,
-            email=extended.email if extended else None,
-            phone=extended.phone if extended else None,
-            tax_system=extended.tax_system if extended else None,
+            email=request.email,
+            phone=request.phone,
+            tax_system=request.tax_system,
         )
     return body
 

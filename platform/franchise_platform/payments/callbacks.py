@@ -68,17 +68,23 @@ class CallbackAnswer:
     content_type: str = "text/plain"
 
 
-def _params(raw: dict[str, list[str]]) -> dict[str, str]:
-    # The values exactly as received (first of each name): the signature is over these strings.
-    return {key: values[0] if values else "" for key, values in raw.items()}
-
-
 def callback_receive(
-    *, partner_id: str, raw: dict[str, list[str]], provider_slug: str = "robokassa"
+    *,
+    partner_id: str,
+    raw: dict[str, list[str]],
+    provider_slug: str = "robokassa",
+    body: bytes = b"",
+    remote_addr: str = "",
 ) -> CallbackAnswer:
-    """Verify and store one notification; the answer the provider should get."""
-    params = _params(raw)
+    """Verify and store one notification; the answer the provider should get.
+
+    `raw` holds the form or query fields, `body` the raw request body and `remote_addr` the
+    sender as our trusted edge saw it; the provider picks what it reads (`callback_fields`).
+    Refusals are answered 400 (503 when the provider could not be asked: it retries), except
+    those the provider declares `acknowledged_refusals` (genuine, nothing to record: 200)."""
     provider = provider_get(provider_slug)
+    # The values exactly as received (first of each name): a signature is over these strings.
+    params = provider.callback_fields(form=raw, body=body, remote_addr=remote_addr)
     inv_id = provider.callback_invoice_id(params)
     # The usual case in one query: the invoice with its shop (the partner is needed by id only).
     # Only when that finds nothing is the partner looked up alone, to tell an unknown shop from an
@@ -104,6 +110,10 @@ def callback_receive(
         partner = Partner.objects.select_related("provider_account").filter(pk=partner_id).first()
         account = getattr(partner, "provider_account", None) if partner else None
         known_partner_id = partner.pk if partner else None
+    if account is not None and account.provider != provider_slug:
+        # The address names another provider than the partner's shop is at: never verified
+        # with the wrong provider's rules.
+        account, invoice = None, None
     if account is None:
         verdict = CallbackVerdict(
             False, inv_id, None, False, "unknown_shop", "No such shop in this network."
@@ -112,6 +122,12 @@ def callback_receive(
         verdict = CallbackVerdict(
             False, inv_id, None, False, "unknown_invoice", "No such invoice for this shop."
         )
+        if provider.acknowledged_refusals:
+            # A genuine notification about no invoice of ours (YooKassa's refund events name a
+            # refund): the provider tells, and such a one is acknowledged below.
+            checked = provider.verify_callback(account_data(account), params, expected_amount=None)
+            if checked.reason_code in provider.acknowledged_refusals:
+                verdict = checked
     else:
         verdict = marker_checked(
             provider.verify_callback(
@@ -122,6 +138,13 @@ def callback_receive(
             invoice,
         )
     metric_callback(accepted=verdict.accepted, reason=verdict.reason_code)
+    if not verdict.accepted and verdict.reason_code in provider.acknowledged_refusals:
+        # A genuine notification that pays nothing (YooKassa's refund events: refunds are
+        # polled). Acknowledged so that it is not retried; nothing worth an inbox row.
+        logger.info("callback acknowledged, nothing to apply: %s", verdict.reason_code)
+        body_text, content_type = provider.acknowledge(verdict)
+        return CallbackAnswer(200, body_text, content_type)
+    refused_status = 503 if verdict.reason_code == "unavailable" else 400
     event = CallbackEvent(
         provider=provider_slug,
         partner_id=known_partner_id,
@@ -142,8 +165,8 @@ def callback_receive(
         # This shop's share of the inbox for the hour is full (payments/inbox.py): a flood of
         # forged notifications is answered the same, quickly, and written nowhere.
         logger.info("callback refused, not kept: %s invoice=%s", verdict.reason_code, inv_id)
-        body, content_type = provider.acknowledge(verdict)
-        return CallbackAnswer(400, body, content_type)
+        body_text, content_type = provider.acknowledge(verdict)
+        return CallbackAnswer(refused_status, body_text, content_type)
     if not verdict.accepted:
         with transaction.atomic():
             event.save()
@@ -155,8 +178,8 @@ def callback_receive(
                 hint = SHOP_CHECK_HINTS.get(verdict.reason_code or "", verdict.reason or "")
                 Partner.objects.filter(pk=known_partner_id).update(shop_check_error=hint[:300])
         logger.info("callback refused: %s invoice=%s", verdict.reason_code, inv_id)
-        body, content_type = provider.acknowledge(verdict)
-        return CallbackAnswer(400, body, content_type)
+        body_text, content_type = provider.acknowledge(verdict)
+        return CallbackAnswer(refused_status, body_text, content_type)
     try:
         # One INSERT is atomic by itself: in autocommit it is committed when it returns, with no
         # BEGIN/COMMIT round trips (a savepoint keeps an enclosing transaction usable on a repeat).
@@ -171,8 +194,8 @@ def callback_receive(
     else:
         schema = schema_name()
         transaction.on_commit(lambda: callback_handoff(schema=schema, event_id=str(event.pk)))
-    body, content_type = provider.acknowledge(verdict)
-    return CallbackAnswer(200, body, content_type)
+    body_text, content_type = provider.acknowledge(verdict)
+    return CallbackAnswer(200, body_text, content_type)
 
 
 def marker_checked(verdict: CallbackVerdict, invoice: Invoice) -> CallbackVerdict:

@@ -16,7 +16,6 @@ same record, once per operation.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -230,7 +229,7 @@ def _reserve(*, payment_id: UUID | str, amount: Decimal, user: Any, key: str) ->
             ),
             "refund_password_missing",
         )
-    if account.test_mode:
+    if account.test_mode and not provider.refunds_in_test_mode:
         raise RefundRefused(
             _("Магазин в тестовом режиме: API возвратов не возвращает тестовые платежи."),
             "test_mode",
@@ -256,21 +255,19 @@ def _reserve(*, payment_id: UUID | str, amount: Decimal, user: Any, key: str) ->
 
 def _refund_items(refund: Refund, payment: Payment) -> tuple[RefundItem, ...]:
     """The refund receipt's position: the payment receipt's own (name, tax, method), for the
-    refunded sum (fiscal.md §3: mirror the receipt being reversed)."""
+    refunded sum (fiscal.md §3: mirror the receipt being reversed), read back by the provider
+    that wrote it."""
     if refund.receipt != RefundReceipt.PROVIDER:
         return ()
-    try:
-        item = json.loads(payment.invoice.receipt_json or "{}")["items"][0]
-    except (ValueError, KeyError, IndexError, TypeError):
-        item = {}
-    name = str(item.get("name") or payment.deal.title or _("Услуга"))
+    invoice = payment.invoice
+    summary = provider_get(invoice.provider).receipt_summary(invoice.receipt_json or "")
     return (
         RefundItem(
-            name=name,
+            name=(summary.item_name if summary else "") or payment.deal.title or _("Услуга"),
             amount=refund.amount,
-            tax=str(item.get("tax") or "none"),
-            payment_method=str(item.get("payment_method") or "full_payment"),
-            payment_object=str(item.get("payment_object") or "service"),
+            tax=summary.tax if summary else "none",
+            payment_method=summary.payment_method if summary else "full_payment",
+            payment_object=summary.payment_object if summary else "service",
         ),
     )
 
@@ -315,6 +312,12 @@ def refund_send(*, refund_id: UUID | str) -> None:
         amount=refund.amount,
         full=refund.amount == payment.amount and not others.exists(),
         items=_refund_items(refund, payment),
+        # Our refund id: a provider with idempotent refunds returns the same refund on a repeat.
+        idempotence_key=str(refund.pk),
+        email=payment.buyer_email or None,
+        phone=payment.buyer_phone or None,
+        tax_system=payment.partner.tax_system,
+        invoice_id=invoice.pk,
     )
     try:
         created = provider.refund_create(account, request)

@@ -11,7 +11,6 @@ receipt whose send had no answer is asked about (Status) before it is sent again
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from datetime import timedelta
@@ -68,12 +67,12 @@ def _offset(payment: Payment) -> Decimal:
 
 def _first_receipt(payment: Payment) -> dict[str, str]:
     """The tax system and line name of the operation's own receipt, which the settlement must
-    repeat (fiscal.md §2.1); empty when unreadable."""
-    try:
-        receipt = json.loads(payment.invoice.receipt_json)
-        return {"sno": str(receipt["sno"]), "name": str(receipt["items"][0]["name"])}
-    except (ValueError, KeyError, IndexError, TypeError):
+    repeat (fiscal.md §2.1), read back by the provider that wrote it; empty when unreadable."""
+    invoice = payment.invoice
+    summary = provider_get(invoice.provider).receipt_summary(invoice.receipt_json or "")
+    if summary is None:
         return {}
+    return {"sno": summary.tax_system or "", "name": summary.item_name}
 
 
 def settlement_receipts_queue(*, deal: Deal) -> list[SettlementReceipt]:
@@ -274,12 +273,14 @@ def _step(receipt: SettlementReceipt) -> None:
             _fail(receipt, refusal)
             return
     try:
-        if sent_before:
+        if sent_before and (receipt.provider_reference or not provider.issues_over_network):
             # A send may have landed without an answer: ask before sending again (§2.3).
             result = provider.fetch_settlement_receipt_state(data, receipt.number)
             if receipt.status == SettlementReceiptStatus.QUEUED and not result.accepted:
                 result = provider.send_settlement_receipt(data, _request(receipt))
         else:
+            # A provider that names the receipt itself is asked by that id only; without it (no
+            # answer came) the send is repeated, which its idempotence key makes safe.
             result = provider.send_settlement_receipt(data, _request(receipt))
     except ProviderConfigError as exc:
         _fail(receipt, _("Провайдер не принял чек: %(reason)s") % {"reason": exc})
@@ -297,6 +298,8 @@ def _step(receipt: SettlementReceipt) -> None:
             or _("Ошибка регистрации чека (код %(code)s).") % {"code": result.result_code},
         )
         return
+    if result.operation_key and provider.uses_references:
+        receipt.provider_reference = result.operation_key[:100]
     _accepted(receipt, result.status, dict(result.fiscal))
     if (
         receipt.status == SettlementReceiptStatus.SENT

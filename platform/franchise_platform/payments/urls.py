@@ -17,4 +17,20 @@ urlpatterns = [
     path(
         "callbacks/robokassa/<uuid:partner_id>/fail/", views.robokassa_fail, name="robokassa-fail"
     ),
+    # Every registered provider (Robokassa's own paths above keep working as they are).
+    path(
+        "callbacks/<slug:provider>/<uuid:partner_id>/notification/",
+        views.provider_notification,
+        name="provider-notification",
+    ),
+    path(
+        "callbacks/<slug:provider>/<uuid:partner_id>/success/",
+        views.provider_success,
+        name="provider-success",
+    ),
+    path(
+        "callbacks/<slug:provider>/<uuid:partner_id>/fail/",
+        views.provider_fail,
+        name="provider-fail",
+    ),
 ]

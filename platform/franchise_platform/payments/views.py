@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    RawPostDataException,
+)
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from billing_providers import registry
 from billing_providers.errors import ProviderError
+from franchise_platform.request_context import client_ip
 
 from .callbacks import callback_receive
 from .invoicing import invoice_for_link
@@ -51,6 +59,50 @@ def robokassa_result(request: HttpRequest, partner_id: str) -> HttpResponse:
     return HttpResponse(
         answer.body, status=answer.status, content_type=f"{answer.content_type}; charset=utf-8"
     )
+
+
+def _known_provider(provider: str) -> None:
+    if provider not in registry.PROVIDERS:
+        raise Http404
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def provider_notification(request: HttpRequest, provider: str, partner_id: str) -> HttpResponse:
+    """/callbacks/<provider>/<partner id>/notification/: any registered provider's notification
+    (the provider reads its fields, its JSON body or its sender's address)."""
+    _known_provider(provider)
+    try:
+        body = request.body
+    except RawPostDataException:
+        body = b""  # a multipart form already parsed upstream: its fields are all there is
+    raw = request.POST if request.method == "POST" else request.GET
+    answer = callback_receive(
+        partner_id=str(partner_id),
+        raw={k: raw.getlist(k) for k in raw},
+        provider_slug=provider,
+        body=body,
+        remote_addr=client_ip(request),
+    )
+    return HttpResponse(
+        answer.body, status=answer.status, content_type=f"{answer.content_type}; charset=utf-8"
+    )
+
+
+@never_cache
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def provider_success(request: HttpRequest, provider: str, partner_id: str) -> HttpResponse:
+    _known_provider(provider)
+    return _buyer_page(request, partner_id, "pay/success.html")
+
+
+@never_cache
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def provider_fail(request: HttpRequest, provider: str, partner_id: str) -> HttpResponse:
+    _known_provider(provider)
+    return _buyer_page(request, partner_id, "pay/fail.html")
 
 
 def _buyer_page(request: HttpRequest, partner_id: str, template: str) -> HttpResponse:
