@@ -6,6 +6,7 @@ times are timezone-aware ``datetime`` objects.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -298,6 +299,74 @@ class RefundState:
     raw_label: str | None = None
 
 
+# --- account declaration -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountField:
+    """One setting of a partner's shop, declared by the provider so the core can build its
+    storage, API schema, panel form and audit labels from it. ``target``: ``login``
+    (``ProviderAccount.login``), ``secret`` (a key of ``ProviderAccount.secrets``: sealed at
+    rest, never shown back, write-only in the API), or ``flag`` (``test_mode``/``fiscalization``).
+    ``modes``: the connection modes that use it (``keys``, ``oauth``); ``entered``: False when
+    the platform fills it itself (an OAuth token)."""
+
+    name: str
+    target: str  # "login" | "secret" | "flag"
+    label_ru: str
+    label_en: str
+    help_ru: str
+    help_en: str
+    required: bool
+    modes: tuple[str, ...]
+    pattern: str | None = None
+    max_length: int = 255
+    entered: bool = True
+
+    @property
+    def secret(self) -> bool:
+        return self.target == "secret"
+
+
+@dataclass(frozen=True)
+class CabinetAddress:
+    """An address of ours the owner pastes into the provider's cabinet. ``path`` is relative to
+    the network's base URL; ``{partner_id}`` is replaced by the partner's id."""
+
+    name: str
+    path: str
+    label_ru: str
+    label_en: str
+    help_ru: str
+    help_en: str
+    modes: tuple[str, ...]
+
+
+def account_problems(
+    fields: tuple[AccountField, ...],
+    values: Mapping[str, str],
+    mode: str = "keys",
+    *,
+    kept: frozenset[str] = frozenset(),
+) -> dict[str, str]:
+    """Field name → problem code (``required``, ``too_long``, ``bad_format``) for the entered
+    fields of ``mode``; a secret in ``kept`` (already stored) may be left out. Never raises."""
+    problems: dict[str, str] = {}
+    for spec in fields:
+        if mode not in spec.modes or not spec.entered or spec.target == "flag":
+            continue
+        value = (values.get(spec.name) or "").strip()
+        if not value:
+            if spec.required and spec.name not in kept:
+                problems[spec.name] = "required"
+            continue
+        if len(value) > spec.max_length:
+            problems[spec.name] = "too_long"
+        elif spec.pattern is not None and not re.fullmatch(spec.pattern, value):
+            problems[spec.name] = "bad_format"
+    return problems
+
+
 class BillingProvider(ABC):
     """A payment provider adapter. Stateless apart from its construction options; the shop's
     credentials come in every call as a ``ProviderAccount``."""
@@ -321,6 +390,12 @@ class BillingProvider(ABC):
     # own ids it stored (``payment_id(invoice_id)``, ``receipt_id(receipt_number)``), because the
     # provider cannot be searched by ours.
     uses_references: ClassVar[bool] = False
+    # The shop's settings as the owner enters them (empty: the core's own Robokassa fields),
+    # the addresses to paste into the provider's cabinet, and whether a shop can be connected
+    # by OAuth instead of keys.
+    account_fields: ClassVar[tuple[AccountField, ...]] = ()
+    cabinet_addresses: ClassVar[tuple[CabinetAddress, ...]] = ()
+    connects_by_oauth: ClassVar[bool] = False
 
     def invoice_idempotence_key(self, invoice_id: int) -> str:
         """The idempotence key of the payment request for ``invoice_id`` (the same on every

@@ -12,38 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final, Literal
 
+from billing_providers.base import AccountField, CabinetAddress
 from billing_providers.yookassa.consts import OAUTH_TOKEN, SECRET_KEY, WEBHOOK_EVENTS
 
 ConnectionMode = Literal["keys", "oauth"]
 CONNECTION_MODES: Final[tuple[ConnectionMode, ...]] = ("keys", "oauth")
 CONNECTS_BY_OAUTH: Final = True
-
-
-@dataclass(frozen=True)
-class AccountField:
-    """One setting. ``target``: ``login`` (``ProviderAccount.login``), ``secret`` (a key of
-    ``ProviderAccount.secrets``: sealed at rest, never shown back, write-only in the API), or
-    ``flag`` (``test_mode``/``fiscalization``). ``modes``: the connection modes that use it;
-    ``entered``: False when the platform fills it itself (the OAuth token)."""
-
-    name: str
-    target: Literal["login", "secret", "flag"]
-    label_ru: str
-    label_en: str
-    help_ru: str
-    help_en: str
-    required: bool
-    modes: tuple[ConnectionMode, ...]
-    pattern: str | None = None
-    max_length: int = 255
-    entered: bool = True
-
-    @property
-    def secret(self) -> bool:
-        return self.target == "secret"
 
 
 ACCOUNT_FIELDS: Final[tuple[AccountField, ...]] = (
@@ -104,20 +80,6 @@ ACCOUNT_FIELDS: Final[tuple[AccountField, ...]] = (
         modes=("keys", "oauth"),
     ),
 )
-
-
-@dataclass(frozen=True)
-class CabinetAddress:
-    """An address of ours the owner pastes into the provider's cabinet. ``path`` is relative
-    to the platform's base URL; ``{partner_id}`` is replaced by the partner's id."""
-
-    name: str
-    path: str
-    label_ru: str
-    label_en: str
-    help_ru: str
-    help_en: str
-    modes: tuple[ConnectionMode, ...]
 
 
 CABINET_ADDRESSES: Final[tuple[CabinetAddress, ...]] = (

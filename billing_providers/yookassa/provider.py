@@ -21,7 +21,9 @@ from typing import Any, ClassVar, Protocol
 import httpx
 
 from billing_providers.base import (
+    AccountField,
     BillingProvider,
+    CabinetAddress,
     CallbackVerdict,
     InvoiceRequest,
     InvoiceState,
@@ -42,6 +44,7 @@ from billing_providers.errors import (
     ProviderResponseError,
 )
 from billing_providers.yookassa import consts
+from billing_providers.yookassa.account import ACCOUNT_FIELDS, CABINET_ADDRESSES, CONNECTS_BY_OAUTH
 from billing_providers.yookassa.client import (
     Credentials,
     NotFound,
@@ -142,6 +145,9 @@ class YooKassaProvider(BillingProvider):
     # New for the core: issuing is a network call (do it outside row locks, key stored first),
     # and refusals with these reason codes are answered 200 (genuine, but nothing to record).
     issues_over_network: ClassVar[bool] = True
+    account_fields: ClassVar[tuple[AccountField, ...]] = ACCOUNT_FIELDS
+    cabinet_addresses: ClassVar[tuple[CabinetAddress, ...]] = CABINET_ADDRESSES
+    connects_by_oauth: ClassVar[bool] = CONNECTS_BY_OAUTH
     uses_references: ClassVar[bool] = True
     acknowledged_refusals: ClassVar[frozenset[str]] = ACKNOWLEDGED_REFUSALS
 

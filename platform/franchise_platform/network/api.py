@@ -11,9 +11,13 @@ from typing import Any, cast
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
+from billing_providers import registry
+from billing_providers.base import BillingProvider
+from billing_providers.errors import ProviderConfigError
 from franchise_platform.accounts.api_auth import (
     NetworkTokenAuth,
     require_editor,
@@ -23,6 +27,7 @@ from franchise_platform.accounts.models import User
 from franchise_platform.api_errors import ApiError
 from franchise_platform.request_context import client_ip
 from franchise_platform.scoping import confine
+from tenants.services import network_base_url
 
 from . import selectors, services
 from .errors import DeleteRefused, InputRejected
@@ -36,6 +41,7 @@ from .schemas import (
     PartnerIn,
     PartnerOut,
     PartnerPatch,
+    ProviderOut,
     SettingsIn,
     SettingsOut,
 )
@@ -102,13 +108,54 @@ def _secrets_plain(shop: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _declared(slug: str) -> type[BillingProvider] | None:
+    try:
+        return registry.get_provider_class(slug)
+    except ProviderConfigError:
+        return None
+
+
+def _account_out(
+    request: HttpRequest, partner: Partner, account: ProviderAccount
+) -> dict[str, Any]:
+    provider_class = _declared(account.provider)
+    base = network_base_url(request.tenant)  # type: ignore[attr-defined]
+    addresses = [
+        {
+            "name": address.name,
+            "label": address.label_en if _english() else address.label_ru,
+            "url": base + address.path.replace("{partner_id}", str(partner.pk)),
+            "help": address.help_en if _english() else address.help_ru,
+        }
+        for address in (provider_class.cabinet_addresses if provider_class else ())
+    ]
+    stored = account.provider_secrets if isinstance(account.provider_secrets, dict) else {}
+    # Declared secrets only (Robokassa's block tells its own: refunds_enabled).
+    secrets_set = sorted(name for name, value in stored.items() if value)
+    return {
+        "provider": account.provider,
+        "login": account.merchant_login,
+        "test_mode": account.test_mode,
+        "fiscalization": account.fiscalization,
+        "secrets_set": secrets_set,
+        "addresses": addresses,
+    }
+
+
+def _english() -> bool:
+    return (get_language() or "ru").startswith("en")
+
+
 def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
     try:
         account: ProviderAccount | None = partner.provider_account
     except ProviderAccount.DoesNotExist:
         account = None
     shop = None
-    if account is not None:
+    declared = account is not None and bool(
+        getattr(_declared(account.provider), "account_fields", ())
+    )
+    if account is not None and not declared:
         urls = selectors.partner_robokassa_urls(partner=partner, network=request.tenant)  # type: ignore[attr-defined]
         shop = {
             "merchant_login": account.merchant_login,
@@ -122,7 +169,52 @@ def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
             "fail_url": urls.fail,
         }
     fields = ("id", "name", "legal_form", "inn", "ogrn", "tax_system", "vat", "active")
-    return {**{f: getattr(partner, f) for f in fields}, "robokassa": shop}
+    return {
+        **{f: getattr(partner, f) for f in fields},
+        "robokassa": shop,
+        "provider_account": _account_out(request, partner, account) if account else None,
+    }
+
+
+def _account_input(payload: Any) -> services.AccountInput:
+    data: dict[str, Any] = {
+        "provider": payload.provider,
+        "values": {k: v.get_secret_value() for k, v in payload.values.items()},
+    }
+    for flag in ("test_mode", "fiscalization"):
+        if getattr(payload, flag) is not None:
+            data[flag] = getattr(payload, flag)
+    return cast(services.AccountInput, data)
+
+
+@router.get("/providers", response={200: list[ProviderOut], 401: ErrorOut}, tags=["partners"])
+def providers_list(request: HttpRequest) -> list[dict[str, Any]]:
+    """The payment providers a partner's shop can be at, with the fields each one declares."""
+    out = []
+    for slug, label in registry.provider_choices():
+        provider_class = registry.get_provider_class(slug)
+        out.append(
+            {
+                "slug": slug,
+                "label": label,
+                "connects_by_oauth": provider_class.connects_by_oauth,
+                "fields": [
+                    {
+                        "name": spec.name,
+                        "target": spec.target,
+                        "label": spec.label_en if _english() else spec.label_ru,
+                        "help": spec.help_en if _english() else spec.help_ru,
+                        "required": spec.required,
+                        "secret": spec.secret,
+                        "modes": list(spec.modes),
+                        "pattern": spec.pattern,
+                        "max_length": spec.max_length,
+                    }
+                    for spec in provider_class.account_fields
+                ],
+            }
+        )
+    return out
 
 
 def _location_out(location: Location) -> dict[str, Any]:
@@ -151,10 +243,22 @@ def partners_list(request: HttpRequest) -> list[dict[str, Any]]:
 @router.post("/partners", response={201: PartnerOut, **WRITE_ERRORS}, tags=["partners"])
 def partner_create(request: HttpRequest, payload: PartnerIn) -> Status[dict[str, Any]]:
     who = _editor(request)
-    data = payload.model_dump(exclude={"robokassa"})
+    data = payload.model_dump(exclude={"robokassa", "provider_account"})
+    if (payload.robokassa is None) == (payload.provider_account is None):
+        raise ApiError(
+            422,
+            "Give the shop as exactly one of robokassa or provider_account.",
+            "shop_required",
+        )
     with _service_errors():
-        shop = cast(services.ShopInput, _secrets_plain(dict(payload.robokassa)))
-        partner = services.partner_create(**who, **data, shop=shop)
+        if payload.provider_account is not None:
+            partner = services.partner_create(
+                **who, **data, account_input=_account_input(payload.provider_account)
+            )
+        else:
+            assert payload.robokassa is not None
+            shop = cast(services.ShopInput, _secrets_plain(dict(payload.robokassa)))
+            partner = services.partner_create(**who, **data, shop=shop)
     return Status(201, _partner_out(request, partner))
 
 
@@ -170,15 +274,27 @@ def partner_update(request: HttpRequest, partner_id: UUID, payload: PartnerPatch
     who = _editor(request)
     partner = _partner(request, partner_id)
     changes = _no_nulls(
-        payload.model_dump(exclude_unset=True, exclude={"robokassa"}), nullable=("ogrn",)
+        payload.model_dump(exclude_unset=True, exclude={"robokassa", "provider_account"}),
+        nullable=("ogrn",),
     )
+    if payload.robokassa is not None and payload.provider_account is not None:
+        raise ApiError(422, "Give robokassa or provider_account, not both.", "shop_conflict")
     if changes.get("ogrn", "") is None:
         changes["ogrn"] = ""
     shop = None
     if payload.robokassa is not None:
         shop = _secrets_plain(dict(payload.robokassa))
+    account_input = (
+        _account_input(payload.provider_account) if payload.provider_account is not None else None
+    )
     with _service_errors():
-        services.partner_update(**who, partner=partner, changes=changes, shop=shop)  # type: ignore[arg-type]
+        services.partner_update(
+            **who,
+            partner=partner,
+            changes=changes,  # type: ignore[arg-type]
+            shop=shop,  # type: ignore[arg-type]
+            account_input=account_input,
+        )
     return _partner_out(request, selectors.partner_get(partner_id=partner_id))
 
 

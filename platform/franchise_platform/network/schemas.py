@@ -69,6 +69,20 @@ class RobokassaPatch(Schema):
     )
 
 
+class ProviderAccountIn(Schema):
+    """A shop at a provider that declares its settings (GET /api/v1/providers lists them), e.g.
+    YooKassa: ``{"provider": "yookassa", "values": {"shop_id": "…", "secret_key": "…"}}``."""
+
+    provider: str = Field(description="A provider slug from GET /api/v1/providers.")
+    values: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="The provider's declared fields by name (its login and secrets). Secrets "
+        "are write-only: never returned; absent or empty keeps the stored one.",
+    )
+    test_mode: bool | None = None
+    fiscalization: bool | None = None
+
+
 class PartnerIn(Schema):
     name: str
     legal_form: LegalFormT
@@ -77,7 +91,12 @@ class PartnerIn(Schema):
     tax_system: TaxSystemT
     vat: VatT = "none"
     active: bool = True
-    robokassa: RobokassaIn
+    robokassa: RobokassaIn | None = Field(
+        None, description="A Robokassa shop. One of robokassa or provider_account is required."
+    )
+    provider_account: ProviderAccountIn | None = Field(
+        None, description="A shop at another provider (YooKassa), from its declared fields."
+    )
 
 
 class PartnerPatch(Schema):
@@ -88,7 +107,12 @@ class PartnerPatch(Schema):
     tax_system: TaxSystemT | None = None
     vat: VatT | None = None
     active: bool | None = None
-    robokassa: RobokassaPatch | None = None
+    robokassa: RobokassaPatch | None = Field(
+        None, description="Robokassa's fields; moves a shop at another provider to Robokassa."
+    )
+    provider_account: ProviderAccountIn | None = Field(
+        None, description="Declared fields; another provider than the current one moves the shop."
+    )
 
 
 class RobokassaOut(Schema):
@@ -109,6 +133,43 @@ class RobokassaOut(Schema):
     fail_url: str
 
 
+class CabinetAddressOut(Schema):
+    name: str
+    label: str
+    url: str = Field(description="Paste into the provider's cabinet.")
+    help: str
+
+
+class ProviderAccountOut(Schema):
+    provider: str
+    login: str = Field(description="The shop's id at the provider (Robokassa: merchant_login).")
+    test_mode: bool
+    fiscalization: bool
+    secrets_set: list[str] = Field(description="Names of the secrets stored (never their values).")
+    addresses: list[CabinetAddressOut]
+
+
+class AccountFieldOut(Schema):
+    name: str
+    target: Literal["login", "secret", "flag"]
+    label: str
+    help: str
+    required: bool
+    secret: bool
+    modes: list[str]
+    pattern: str | None
+    max_length: int
+
+
+class ProviderOut(Schema):
+    slug: str
+    label: str
+    fields: list[AccountFieldOut] = Field(
+        description="Declared account fields; empty for Robokassa (its own block)."
+    )
+    connects_by_oauth: bool
+
+
 class PartnerOut(Schema):
     id: UUID
     name: str
@@ -118,7 +179,8 @@ class PartnerOut(Schema):
     tax_system: TaxSystemT
     vat: VatT
     active: bool
-    robokassa: RobokassaOut | None
+    robokassa: RobokassaOut | None = Field(description="Set when the shop is at Robokassa.")
+    provider_account: ProviderAccountOut | None = None
 
 
 class LocationIn(Schema):

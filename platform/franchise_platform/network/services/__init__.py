@@ -6,9 +6,17 @@ passwords are recorded in the audit only as changed, never with a value.
 
 from .locations import LocationChanges, location_create, location_delete, location_update
 from .network_settings import network_settings_update
-from .partners import PartnerChanges, ShopInput, partner_create, partner_delete, partner_update
+from .partners import (
+    AccountInput,
+    PartnerChanges,
+    ShopInput,
+    partner_create,
+    partner_delete,
+    partner_update,
+)
 
 __all__ = [
+    "AccountInput",
     "LocationChanges",
     "PartnerChanges",
     "ShopInput",

@@ -6,14 +6,20 @@ from typing import Any, TypedDict
 
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from billing_providers import registry
+from billing_providers.base import AccountField
+from billing_providers.base import account_problems as base_account_problems
+from billing_providers.errors import ProviderConfigError
 from franchise_platform.payments.invoicing import invoices_retire_open
 from franchise_platform.payments.selectors import partner_has_unpaid_links
 from franchise_platform.security.audit import audit_record
 
 from .. import rules
-from ..errors import DeleteRefused, InputRejected, reject_if_any
+from ..errors import DeleteRefused, InputRejected, Problem, reject_if_any
 from ..models import HashAlgorithm, Partner, ProviderAccount, Vat
 
 SHOP_SECRETS = ProviderAccount.SECRET_FIELDS
@@ -94,8 +100,111 @@ def _shop_apply(account: ProviderAccount, shop: ShopInput) -> dict[str, tuple[An
     return changes
 
 
+class AccountInput(TypedDict, total=False):
+    """A shop at any provider that declares its account fields (billing_providers.base
+    .AccountField): ``values`` holds the login and secret fields by their declared names; an
+    absent or empty secret keeps the stored one (unless the provider changes)."""
+
+    provider: str
+    values: dict[str, str]
+    test_mode: bool
+    fiscalization: bool
+
+
+ACCOUNT_PREFIX = "provider_account"
+_PROBLEM_TEXT = {
+    "required": _lazy("Заполните поле «%(label)s»."),
+    "too_long": _lazy("Поле «%(label)s» слишком длинное."),
+    "bad_format": _lazy("Поле «%(label)s» заполнено неверно."),
+}
+
+
+def declared_label(spec: AccountField) -> str:
+    """The declared label in the current language (Russian unless English is active)."""
+    return spec.label_en if (get_language() or "ru").startswith("en") else spec.label_ru
+
+
+def _account_apply(account: ProviderAccount, data: AccountInput) -> dict[str, tuple[Any, Any]]:
+    """Check and apply a declared-fields shop to `account` (unsaved); return what changed."""
+    slug = str(data.get("provider") or account.provider)
+    try:
+        provider_class = registry.get_provider_class(slug)
+    except ProviderConfigError:
+        provider_class = None
+    if provider_class is None or not provider_class.account_fields:
+        raise InputRejected(
+            [
+                Problem(
+                    f"{ACCOUNT_PREFIX}.provider",
+                    _("Этот провайдер так не подключается: выберите ЮKassa или укажите Robokassa.")
+                    if provider_class is not None
+                    else _("Неизвестный провайдер."),
+                    "unknown_provider",
+                )
+            ]
+        )
+    fields = provider_class.account_fields
+    entered = {spec.name: spec for spec in fields if spec.entered and spec.target != "flag"}
+    values = {str(k): str(v).strip() for k, v in (data.get("values") or {}).items() if v}
+    new_shop = account._state.adding
+    switching = new_shop or slug != account.provider
+    stored: dict[str, str] = {} if switching else dict(account.provider_secrets or {})
+    problems = [
+        Problem(f"{ACCOUNT_PREFIX}.values.{name}", _("Такого поля нет."), "unknown_field")
+        for name in values
+        if name not in entered
+    ]
+    login = next((spec for spec in fields if spec.target == "login"), None)
+    effective = dict(values)
+    if login is not None and login.name not in effective and not switching:
+        effective[login.name] = account.merchant_login
+    codes = base_account_problems(fields, effective, "keys", kept=frozenset(stored))
+    problems += [
+        Problem(
+            f"{ACCOUNT_PREFIX}.values.{name}",
+            str(_PROBLEM_TEXT[code]) % {"label": declared_label(entered[name])},
+            f"{name}_{code}",
+        )
+        for name, code in codes.items()
+        if name in entered
+    ]
+    reject_if_any(problems)
+    changes: dict[str, tuple[Any, Any]] = {}
+    if switching:
+        changes["provider"] = (None if new_shop else account.provider, slug)
+        account.provider = slug
+        account.provider_secrets = {}
+        account.invoice_numbers_checked_at = None
+        account.invoice_numbers_problem = ""
+    if (
+        login is not None
+        and login.name in values
+        and (switching or account.merchant_login != values[login.name])
+    ):
+        changes[f"{slug}.{login.name}"] = (
+            None if switching else account.merchant_login,
+            values[login.name],
+        )
+        account.merchant_login = values[login.name]
+        account.invoice_numbers_checked_at = None
+    secrets = dict(stored)
+    for name, spec in entered.items():
+        if spec.secret and name in values and stored.get(name) != values[name]:
+            secrets[name] = values[name]
+            changes[f"{slug}.{name}"] = (None, None)
+    account.provider_secrets = secrets
+    for flag in ("test_mode", "fiscalization"):
+        if flag in data or switching:
+            value = bool(data.get(flag, False))
+            if switching or getattr(account, flag) != value:
+                changes[f"{slug}.{flag}"] = (None if switching else getattr(account, flag), value)
+                setattr(account, flag, value)
+    return changes
+
+
 def _secret_names(changes: dict[str, tuple[Any, Any]]) -> list[str]:
-    return [f"robokassa.{name}" for name in SHOP_SECRETS if f"robokassa.{name}" in changes]
+    names = [f"robokassa.{name}" for name in SHOP_SECRETS if f"robokassa.{name}" in changes]
+    return names + [key for key, value in changes.items() if value == (None, None)]
 
 
 @transaction.atomic
@@ -106,13 +215,15 @@ def partner_create(
     legal_form: str,
     inn: str,
     tax_system: str,
-    shop: ShopInput,
+    shop: ShopInput | None = None,
     vat: str = Vat.NONE,
     ogrn: str = "",
     active: bool = True,
     ip_address: str | None = None,
+    account_input: AccountInput | None = None,
 ) -> Partner:
-    """Create a partner with its Robokassa shop. Raises InputRejected listing every broken rule."""
+    """Create a partner with its shop: a Robokassa one (`shop`) or one at any provider that
+    declares its fields (`account_input`). Raises InputRejected listing every broken rule."""
     values = _partner_values(
         {
             "name": name,
@@ -126,8 +237,12 @@ def partner_create(
     partner = Partner(**values, active=active)
     account = ProviderAccount(partner=partner, hash_algorithm=HashAlgorithm.MD5, merchant_login="")
     problems = rules.partner_problems(**values)
+    shop_changes: dict[str, tuple[Any, Any]] = {}
     try:
-        shop_changes = _shop_apply(account, shop)
+        if account_input is not None:
+            shop_changes = _account_apply(account, account_input)
+        else:
+            shop_changes = _shop_apply(account, shop or {})
     except InputRejected as exc:
         problems += exc.problems
     reject_if_any(problems)
@@ -153,8 +268,10 @@ def partner_update(
     changes: PartnerChanges,
     shop: ShopInput | None = None,
     ip_address: str | None = None,
+    account_input: AccountInput | None = None,
 ) -> Partner:
-    """Change some fields of a partner and its shop; rules apply to the resulting state, so a new
+    """Change some fields of a partner and its shop (`shop` for Robokassa's fields, which also
+    moves the shop back to Robokassa; `account_input` for a provider's declared fields); rules apply to the resulting state, so a new
     legal form is checked together with the INN it will have. Raises InputRejected."""
     current = {field: getattr(partner, field) for field in PARTNER_FIELDS}
     merged = _partner_values({**current, **changes})
@@ -166,9 +283,17 @@ def partner_update(
         check_vat_pair=any(merged[f] != current[f] for f in RECEIPT_FIELDS),
     )
     shop_changes: dict[str, tuple[Any, Any]] = {}
-    if shop is not None:
+    if shop is not None or account_input is not None:
         try:
-            shop_changes = _shop_apply(account, shop)
+            if account_input is not None:
+                shop_changes = _account_apply(account, account_input)
+            else:
+                if account.provider != "robokassa" and not account._state.adding:
+                    shop_changes["provider"] = (account.provider, "robokassa")
+                    account.provider = "robokassa"
+                    account.provider_secrets = {}
+                    account.invoice_numbers_checked_at = None
+                shop_changes |= _shop_apply(account, shop or {})
         except InputRejected as exc:
             problems += exc.problems
     reject_if_any(problems)
