@@ -173,11 +173,29 @@ def widget_origin_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack_env(django_db_setup, live_port, robokassa_server, live_amo, widget_origin_port):
+def yookassa_server():
+    """The fake YooKassa for the whole session; its notifications reach network hosts over
+    loopback (the server and the worker accept them from 127.0.0.1)."""
+    from tests.fakes.loopback import loopback_client
+    from tests.fakes.yookassa import FakeYooKassa
+
+    with FakeYooKassa() as fake:
+        fake.notify_client = loopback_client(timeout=30)
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack_env(
+    django_db_setup, live_port, robokassa_server, live_amo, widget_origin_port, yookassa_server
+):
     from tests.live import stack_env as build
 
     env = build(port=live_port, robokassa=robokassa_server, amo=live_amo)
     env["WIDGET_EXTRA_ORIGINS"] = f"http://127.0.0.1:{widget_origin_port}"
+    env["YOOKASSA_API_BASE_URL"] = yookassa_server.api_base_url
+    env["YOOKASSA_OAUTH_BASE_URL"] = yookassa_server.oauth_base_url
+    env["YOOKASSA_NOTIFICATION_NETWORKS"] = "127.0.0.1/32"
+    env["YOOKASSA_IDEMPOTENCE_NAMESPACE"] = f"e2e{uuid.uuid4().hex[:8]}"
     return env
 
 
