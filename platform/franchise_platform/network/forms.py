@@ -7,16 +7,19 @@ beside the fields they concern. Password inputs never render a value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from billing_providers import registry
+from billing_providers.base import AccountField
 from franchise_platform.inputs import MoneyFormField
 
 from .errors import InputRejected
 from .models import HashAlgorithm, LegalForm, Partner, PrepaymentMode, TaxSystem, Vat
-from .services import ShopInput
+from .services import AccountInput, ShopInput
+from .services.partners import declared_label
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -26,9 +29,32 @@ _FORM_FIELD = {"prepayment.value": "prepayment_value", "prepayment.mode": "prepa
 
 
 def show_problems(form: forms.Form, exc: InputRejected) -> None:
+    provider = getattr(form, "cleaned_data", {}).get("provider", "")
     for problem in exc.problems:
         name = _FORM_FIELD.get(problem.field, problem.field.removeprefix("robokassa."))
+        if name.startswith(DECLARED_PREFIX):
+            name = declared_field_name(provider, name.removeprefix(DECLARED_PREFIX))
+        elif name == "provider_account.provider":
+            name = "provider"
         form.add_error(name if name in form.fields else None, problem.message)
+
+
+DECLARED_PREFIX = "provider_account.values."
+
+
+def declared_field_name(provider: str, name: str) -> str:
+    """The form field of a provider's declared setting (``yookassa__shop_id``)."""
+    return f"{provider}__{name}"
+
+
+def declared_providers() -> list[tuple[str, str, tuple[AccountField, ...]]]:
+    """(slug, label, fields) of the providers that declare their account fields."""
+    out = []
+    for slug, label in registry.provider_choices():
+        fields = registry.get_provider_class(slug).account_fields
+        if fields:
+            out.append((slug, label, fields))
+    return out
 
 
 def _password(label: StrOrPromise) -> forms.CharField:
@@ -66,9 +92,18 @@ class PartnerForm(forms.Form):
         label=_("Система налогообложения"), choices=TaxSystem.choices, initial=TaxSystem.USN_INCOME
     )
     vat = forms.ChoiceField(label=_("НДС"), choices=Vat.choices, initial=Vat.NONE)
+    provider = forms.ChoiceField(
+        label=_("Платёжный провайдер"),
+        choices=[("robokassa", "Robokassa")],
+        initial="robokassa",
+        required=False,  # absent: Robokassa, as before the choice existed
+        widget=forms.RadioSelect,
+        help_text=_("Где у партнёра магазин: через него покупатели оплачивают ссылки."),
+    )
     merchant_login = forms.CharField(
         label=_("Идентификатор магазина"),
         max_length=100,
+        required=False,
         help_text=_(
             "Не логин от кабинета, а «Идентификатор магазина» из его технических настроек."
         ),
@@ -80,6 +115,7 @@ class PartnerForm(forms.Form):
         label=_("Алгоритм хеша"),
         choices=HashAlgorithm.choices,
         initial=HashAlgorithm.MD5,
+        required=False,  # Robokassa's only; empty is MD5
         help_text=_("Должен совпадать с выбранным в технических настройках магазина."),
     )
     fiscalization = forms.BooleanField(
@@ -108,28 +144,97 @@ class PartnerForm(forms.Form):
             kwargs.setdefault("initial", self.initial_for(partner))
         super().__init__(*args, **kwargs)
         self.editing = partner is not None
+        self.declared = declared_providers()
+        provider_field = cast(forms.ChoiceField, self.fields["provider"])
+        provider_field.choices = [("robokassa", "Robokassa")] + [
+            (slug, label) for slug, label, _fields in self.declared
+        ]
+        current = self.initial.get("provider", "robokassa")
+        for slug, _label, fields in self.declared:
+            for spec in fields:
+                if not spec.entered or spec.target == "flag" or "keys" not in spec.modes:
+                    continue
+                label = declared_label(spec)
+                field: forms.CharField = (
+                    _password(label)
+                    if spec.secret
+                    else forms.CharField(
+                        label=label,
+                        required=False,
+                        max_length=spec.max_length,
+                        widget=forms.TextInput(
+                            attrs={"autocomplete": "off", "spellcheck": "false"}
+                        ),
+                    )
+                )
+                field.help_text = spec.help_en if label == spec.label_en else spec.help_ru
+                if spec.secret and self.editing and current == slug:
+                    field.widget.attrs["placeholder"] = _("сохранён — оставьте пустым")
+                self.fields[declared_field_name(slug, spec.name)] = field
         if self.editing:
             for name in ("password1", "password2", "test_password1", "test_password2", "password3"):
                 self.fields[name].widget.attrs["placeholder"] = _("сохранён — оставьте пустым")
-        else:
-            # A new shop cannot work without them; on edit an empty field keeps the stored one.
-            self.fields["password1"].required = True
-            self.fields["password2"].required = True
+        # Robokassa's required fields are checked by the services (only when Robokassa is
+        # chosen); on edit an empty password keeps the stored one.
+
+    def declared_sections(self) -> list[dict[str, Any]]:
+        """The declared providers' field groups, for the template."""
+        return [
+            {
+                "slug": slug,
+                "label": label,
+                "fields": [
+                    self[declared_field_name(slug, spec.name)]
+                    for spec in fields
+                    if declared_field_name(slug, spec.name) in self.fields
+                ],
+            }
+            for slug, label, fields in self.declared
+        ]
+
+    def account_values(self) -> AccountInput:
+        """The chosen declared provider's settings (`provider_account` of the services)."""
+        slug = self.cleaned_data["provider"]
+        prefix = declared_field_name(slug, "")
+        values = {
+            name.removeprefix(prefix): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(prefix) and value
+        }
+        return {
+            "provider": slug,
+            "values": values,
+            "test_mode": self.cleaned_data["test_mode"],
+            "fiscalization": self.cleaned_data["fiscalization"],
+        }
+
+    def robokassa_chosen(self) -> bool:
+        return (self.cleaned_data.get("provider") or "robokassa") == "robokassa"
 
     @classmethod
     def initial_for(cls, partner: Partner) -> dict[str, Any]:
         initial = {name: getattr(partner, name) for name in cls.PARTNER_FIELDS}
         account = getattr(partner, "provider_account", None)
         if account is not None:
-            for name in ("merchant_login", "hash_algorithm", "test_mode", "fiscalization"):
+            for name in ("test_mode", "fiscalization"):
                 initial[name] = getattr(account, name)
+            initial["provider"] = account.provider
+            declared = registry.get_provider_class(account.provider).account_fields
+            login = next((spec for spec in declared if spec.target == "login"), None)
+            if login is not None:
+                initial[declared_field_name(account.provider, login.name)] = account.merchant_login
+            else:
+                initial["merchant_login"] = account.merchant_login
+                initial["hash_algorithm"] = account.hash_algorithm
         return initial
 
     def partner_values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.PARTNER_FIELDS}
 
     def shop_values(self) -> ShopInput:
-        return {name: self.cleaned_data[name] for name in self.SHOP_FIELDS}  # type: ignore[return-value]
+        values = {name: self.cleaned_data[name] for name in self.SHOP_FIELDS}
+        values["hash_algorithm"] = values["hash_algorithm"] or HashAlgorithm.MD5
+        return values  # type: ignore[return-value]
 
 
 class LocationForm(forms.Form):

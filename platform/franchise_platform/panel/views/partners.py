@@ -11,9 +11,11 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from billing_providers import registry
 from billing_providers.errors import ProviderError
 from franchise_platform.network import selectors, services
 from franchise_platform.network.errors import DeleteRefused, InputRejected
@@ -25,6 +27,7 @@ from franchise_platform.network.validators import validate_inn
 from franchise_platform.payments.invoicing import shop_check_invoice_issue
 from franchise_platform.payments.selectors import shop_check_invoice_open
 from franchise_platform.scoping import confine
+from tenants.services import network_base_url
 
 from ..access import actor, page, panel_view
 
@@ -54,9 +57,16 @@ def partner_create(request: HttpRequest) -> HttpResponse:
     form = _with_inn_check(PartnerForm(request.POST or None))
     if request.method == "POST" and form.is_valid():
         try:
-            partner = services.partner_create(
-                **actor(request), **form.partner_values(), shop=form.shop_values()
-            )
+            if form.robokassa_chosen():
+                partner = services.partner_create(
+                    **actor(request), **form.partner_values(), shop=form.shop_values()
+                )
+            else:
+                partner = services.partner_create(
+                    **actor(request),
+                    **form.partner_values(),
+                    account_input=form.account_values(),
+                )
         except InputRejected as exc:
             show_problems(form, exc)
         else:
@@ -84,10 +94,29 @@ def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
         "partner": partner,
         "shop": getattr(partner, "provider_account", None),
         "urls": selectors.partner_robokassa_urls(partner=partner, network=request.tenant),  # type: ignore[attr-defined]
+        "cabinet_addresses": _cabinet_addresses(request, partner),
         "locations": selectors.location_list(partner_id=partner.pk),
         "check_invoice": shop_check_invoice_open(partner=partner),
     }
     return page(request, "panel/partners/detail.html", context)
+
+
+def _cabinet_addresses(request: HttpRequest, partner: Partner) -> list[dict[str, str]]:
+    """The addresses a declared provider asks the owner to paste into its cabinet."""
+    account = getattr(partner, "provider_account", None)
+    if account is None or account.provider not in registry.PROVIDERS:
+        return []
+    english = (get_language() or "ru").startswith("en")
+    base = network_base_url(request.tenant)  # type: ignore[attr-defined]
+    return [
+        {
+            "label": address.label_en if english else address.label_ru,
+            "help": address.help_en if english else address.help_ru,
+            "url": base + address.path.replace("{partner_id}", str(partner.pk)),
+            "id": f"url-{address.name}",
+        }
+        for address in registry.get_provider_class(account.provider).cabinet_addresses
+    ]
 
 
 @require_POST
@@ -127,11 +156,13 @@ def partner_edit(request: HttpRequest, partner_id: str) -> HttpResponse:
     form = _with_inn_check(PartnerForm(request.POST or None, partner=partner))
     if request.method == "POST" and form.is_valid():
         try:
+            robokassa = form.robokassa_chosen()
             services.partner_update(
                 **actor(request),
                 partner=partner,
                 changes=cast(PartnerChanges, form.partner_values()),
-                shop=form.shop_values(),
+                shop=form.shop_values() if robokassa else None,
+                account_input=None if robokassa else form.account_values(),
             )
         except InputRejected as exc:
             show_problems(form, exc)
