@@ -63,3 +63,16 @@ def test_a_bad_shop_id_is_shown_beside_its_field(owner_a, net_a):
     assert "заполнено неверно" in response.content.decode()
     with tenant_context(net_a.network):
         assert not Partner.objects.filter(name="ИП Сидоров").exists()
+
+
+def test_the_audit_page_reads_yookassas_declared_labels(owner_a):
+    client = owner_a.browser_client()
+    assert client.post("/panel/partners/new/", FORM).status_code == 302
+
+    html = client.get("/panel/audit/").content.decode()
+
+    assert "Идентификатор магазина (shopId)" in html
+    assert "Секретный ключ" in html
+    assert "Платёжный провайдер" in html
+    assert "yookassa.secret_key" not in html
+    assert SECRET not in html

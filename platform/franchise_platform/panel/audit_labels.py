@@ -13,6 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from billing_providers import registry
 from franchise_platform.accounts.models import Role
 from franchise_platform.crm_sync.models import OutboxStatus
 from franchise_platform.network.models import (
@@ -22,6 +23,7 @@ from franchise_platform.network.models import (
     TaxSystem,
     Vat,
 )
+from franchise_platform.network.services.partners import declared_label
 from franchise_platform.security.audit import SECRET_MARK
 from franchise_platform.security.models import AuditEntry
 
@@ -80,6 +82,7 @@ FIELDS = {
     "robokassa.hash_algorithm": _("Алгоритм хеша"),
     "robokassa.test_mode": _("Тестовый режим"),
     "robokassa.fiscalization": _("Фискализация"),
+    "provider": _("Платёжный провайдер"),
     "prepayment_mode": _("Режим предоплаты"),
     "prepayment_value": _("Размер предоплаты"),
     "invoice_ttl_hours": _("Срок жизни счёта, ч"),
@@ -143,12 +146,25 @@ def _in_form_order(changes: dict[str, Any]) -> list[tuple[str, Any]]:
     return sorted(changes.items(), key=lambda item: order.get(item[0], len(order)))
 
 
+def _declared_label(field: str) -> str | None:
+    """``<provider>.<name>`` of a provider's declared account field, in the current language."""
+    slug, _dot, name = field.partition(".")
+    if not name or slug not in registry.PROVIDERS:
+        return None
+    for spec in registry.get_provider_class(slug).account_fields:
+        if spec.name == name:
+            return declared_label(spec)
+    if name in ("test_mode", "fiscalization"):
+        return str(FIELDS[f"robokassa.{name}"])
+    return None
+
+
 def entry_rows(entries: Iterable[AuditEntry]) -> list[Row]:
     rows = []
     for entry in entries:
         changes = []
         for field, value in _in_form_order(entry.changes or {}):
-            label = str(FIELDS.get(field, field))
+            label = str(FIELDS.get(field) or _declared_label(field) or field)
             if _is_secret(field, value):
                 changes.append(Change(label, None, None, secret=True))
             elif isinstance(value, list) and len(value) == 2:
