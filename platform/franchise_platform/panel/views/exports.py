@@ -37,11 +37,11 @@ from ..access import panel_view
 from ..filters import DealFilter, PaymentFilter
 
 CHUNK = 2000
-# An XLSX is built whole before its first byte goes out (a zip), at about 5,000 rows a second here
-# (openpyxl's pure-Python XML writer): past this many rows it would outlast the web worker's 30 s
-# timeout on a busy machine, so a larger one is refused with the way out (a narrower filter or the
-# CSV, which is streamed and has no such limit).
-XLSX_MAX_ROWS = 50_000
+# An XLSX is built whole before its first byte goes out (a zip), by openpyxl's pure-Python XML
+# writer: about 2,000 rows a second on a busy 2-core machine (bench/dashboard.py: 42,000 rows took
+# 21.7 s at load 7). Past this many rows it could outlast the web worker's 30 s timeout, so a larger
+# one is refused with the way out (a narrower filter, or the CSV, which is streamed and unlimited).
+XLSX_MAX_ROWS = 20_000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_IN_MEMORY = 8 * 1024 * 1024
 # `panel_view`'s checks (sign-in, second factor, roles) for views whose answers are streamed.
