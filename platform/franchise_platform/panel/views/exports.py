@@ -27,6 +27,7 @@ from django_tenants.utils import tenant_context
 
 from franchise_platform.payments.models import Deal, Payment
 from franchise_platform.payments.selectors import deal_search, payment_search
+from franchise_platform.scoping import confine
 from franchise_platform.security.spreadsheets import (
     Money,
     SpreadsheetSafeWriter,
@@ -46,7 +47,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_IN_MEMORY = 8 * 1024 * 1024
 # `panel_view`'s checks (sign-in, second factor, roles) for views whose answers are streamed.
 _StreamView = Callable[..., HttpResponseBase]
-export_view = cast(Callable[[_StreamView], _StreamView], panel_view())
+# A partner user's export holds only its partner's rows (franchise_platform/scoping.py).
+export_view = cast(Callable[[_StreamView], _StreamView], panel_view(scoped=True))
 
 PAYMENT_COLUMNS = (
     ("paid_at", gettext_lazy("Когда оплачен")),
@@ -232,11 +234,13 @@ def xlsx_response(
 
 
 def _payments(request: HttpRequest) -> QuerySet[Payment]:
-    return payment_search(**PaymentFilter(request.GET).search_args())
+    filters = PaymentFilter(request.GET, user=request.user)
+    return confine(payment_search(**filters.search_args()), user=request.user)
 
 
 def _deals(request: HttpRequest) -> QuerySet[Deal]:
-    return deal_search(**DealFilter(request.GET).search_args())
+    filters = DealFilter(request.GET, user=request.user)
+    return confine(deal_search(**filters.search_args()), user=request.user)
 
 
 @export_view
