@@ -150,7 +150,7 @@ def test_home_is_the_franchisees_window(network):
     html = _html(network["client"].get("/panel/"))
 
     assert 'id="partner-window"' in html and "ИП Казанцев" in html
-    assert re.search(r'id="partner-month-amount">\s*1\s?500,00 ₽', html)
+    assert re.search(r'id="dash-turnover">\s*1\s?500,00 ₽', html)
     assert "Уфа" not in html and "ИП Уфимцев" not in html
     assert 'id="onboarding"' not in html  # the network's setup is not the franchisee's business
 
@@ -421,4 +421,4 @@ def test_recent_payments_ignore_older_than_a_month_for_the_summary(network):
     )
     html = _html(network["client"].get("/panel/"))
 
-    assert re.search(r'id="partner-month-amount">\s*1\s?500,00 ₽', html)
+    assert re.search(r'id="dash-turnover">\s*1\s?500,00 ₽', html)

@@ -8,6 +8,7 @@ form's Russian errors, never a 5xx.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -18,6 +19,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from franchise_platform.scoping import scope_partner_id
 
 from ..access import page, panel_view
 from ..charts import column_chart
@@ -56,14 +59,15 @@ class DashboardFilter(_ListFilter):
         ],
     )
 
-    def __init__(self, data: QueryDict) -> None:
+    def __init__(self, data: QueryDict, *, user: Any = None) -> None:
         if not data.get("paid_from") and not data.get("paid_to"):
             # The default period is written into the form, so its date fields show what is shown.
             today = timezone.localdate()
             data = data.copy()
             data["paid_from"] = (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
             data["paid_to"] = today.isoformat()
-        super().__init__(data)
+        # A partner user is offered (and may name) only its own partner and its locations.
+        super().__init__(data, user=user)
         for name in ("partner", "location"):
             field = cast(forms.ChoiceField, self.fields[name])
             field.error_messages["invalid_choice"] = (
@@ -165,19 +169,26 @@ def dashboard_context(dashboard: Dashboard) -> dict[str, Any]:
     }
 
 
-def home_summary() -> dict[str, Any]:
-    """The home page's dashboard: the last 30 days of the whole network."""
+def home_summary(*, partner_id: str | None = None) -> dict[str, Any]:
+    """The home page's dashboard: the last 30 days of the whole network, or of one partner (a
+    partner user's home, panel/views/partner_home.py)."""
     today = timezone.localdate()
-    query = DashboardQuery(since=today - timedelta(days=DEFAULT_DAYS - 1), until=today)
+    query = DashboardQuery(
+        since=today - timedelta(days=DEFAULT_DAYS - 1), until=today, partner_id=partner_id
+    )
     return dashboard_context(dashboard_get(query=query, lists=False))
 
 
-@panel_view()
+@panel_view(scoped=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    filters = DashboardFilter(request.GET)
+    filters = DashboardFilter(request.GET, user=request.user)
     if not filters.is_valid():
         return page(request, "panel/dashboard.html", {"filters": filters}, status=400)
     query = filters.query()
+    scope = scope_partner_id(request.user)
+    if scope is not None:
+        # Every figure of a partner user's dashboard is its partner's (franchise_platform/scoping.py).
+        query = replace(query, partner_id=str(scope))
     context = {
         "filters": filters,
         "presets": preset_links(query),
