@@ -11,6 +11,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from franchise_platform.accounts.api_auth import NetworkTokenAuth
 from franchise_platform.api_errors import ERROR_RESPONSES, ApiError
+from franchise_platform.scoping import scope_partner_id
 
 from .models import RoyaltyStatement
 from .periods import period_parse
@@ -66,9 +67,10 @@ class StatementFilter(Schema):
 
 
 def _scope_partner(request: HttpRequest) -> str | None:
-    """A person attached to one partner (a franchisee's own account) sees only its statements."""
-    partner_id = getattr(request.auth, "partner_id", None)  # type: ignore[attr-defined]
-    return str(partner_id) if partner_id else None
+    """A person attached to one partner (a franchisee's own account) sees only its statements
+    (franchise_platform/scoping.py; a partner user without a partner sees none)."""
+    partner_id = scope_partner_id(request.auth)  # type: ignore[attr-defined]
+    return str(partner_id) if partner_id is not None else None
 
 
 def _statement_view(statement: RoyaltyStatement, *, counts: dict[str, int]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from franchise_platform.accounts.models import User
 from franchise_platform.network.models import Partner
 from franchise_platform.panel.access import actor, can_edit, forbidden, page, panel_view
+from franchise_platform.scoping import confine, scope_partner_id
 
 from .errors import RoyaltyError
 from .exports import rule_words, statement_csv, statement_pdf, statement_xlsx
@@ -40,12 +41,17 @@ from .services import (
 from .summary import summary_preference_set
 
 
-def _statement(statement_id: str) -> RoyaltyStatement:
+def _statement(request: HttpRequest, statement_id: str) -> RoyaltyStatement:
+    """The statement as the person may see it: for a partner user another partner's statement
+    does not exist (the panel's 404, franchise_platform/scoping.py)."""
     try:
         uuid.UUID(statement_id)
     except ValueError:
         raise RoyaltyStatement.DoesNotExist from None
-    return statement_get(statement_id=statement_id)
+    statement = statement_get(statement_id=statement_id)
+    if not confine(RoyaltyStatement.objects.filter(pk=statement.pk), user=request.user).exists():
+        raise RoyaltyStatement.DoesNotExist
+    return statement
 
 
 def _partner(partner_id: str) -> Partner:
@@ -56,13 +62,14 @@ def _partner(partner_id: str) -> Partner:
     return Partner.objects.get(pk=partner_id)
 
 
-@panel_view()
+@panel_view(scoped=True)
 def royalty_overview(request: HttpRequest) -> HttpResponse:
-    periods = statement_periods()
+    """For a partner user: its own statements and its own rule only."""
+    periods = statement_periods(partner_id=scope_partner_id(request.user))
     period = period_parse(request.GET.get("period", "")) or (periods[0] if periods else None)
-    statements = list(statement_search(period=period)) if period else []
+    statements = list(confine(statement_search(period=period), user=request.user)) if period else []
     partners = []
-    for partner in partners_for_royalties():
+    for partner in confine(partners_for_royalties(), user=request.user):
         rule: RoyaltyRule | None = getattr(partner, "royalty_rule", None)
         words = rule_words(_rule_snapshot(rule)) if rule else ""
         partners.append({"partner": partner, "rule": rule, "words": words})
@@ -132,9 +139,9 @@ def royalty_rule_edit(request: HttpRequest, partner_id: str) -> HttpResponse:
     )
 
 
-@panel_view()
+@panel_view(scoped=True)
 def statement_detail(request: HttpRequest, statement_id: str) -> HttpResponse:
-    statement = _statement(statement_id)
+    statement = _statement(request, statement_id)
     user: User = request.user  # type: ignore[assignment]
     rule = royalty_rule_get(partner_id=statement.partner_id)
     context = {
@@ -151,7 +158,7 @@ def statement_detail(request: HttpRequest, statement_id: str) -> HttpResponse:
 @require_POST
 @panel_view()
 def statement_approve_view(request: HttpRequest, statement_id: str) -> HttpResponse:
-    statement = _statement(statement_id)
+    statement = _statement(request, statement_id)
     user: User = request.user  # type: ignore[assignment]
     if not user.is_owner:
         return forbidden(request, _("Утвердить ведомость может только владелец сети."))
@@ -163,7 +170,7 @@ def statement_approve_view(request: HttpRequest, statement_id: str) -> HttpRespo
 @require_POST
 @panel_view()
 def statement_redraft(request: HttpRequest, statement_id: str) -> HttpResponse:
-    statement = _statement(statement_id)
+    statement = _statement(request, statement_id)
     if statement.status != StatementStatus.DRAFT:
         messages.error(request, _("Утверждённая ведомость не пересчитывается."))
     else:
@@ -175,7 +182,7 @@ def statement_redraft(request: HttpRequest, statement_id: str) -> HttpResponse:
 @require_POST
 @panel_view()
 def statement_send_view(request: HttpRequest, statement_id: str) -> HttpResponse:
-    statement = _statement(statement_id)
+    statement = _statement(request, statement_id)
     try:
         sent = statement_send(statement_id=statement.pk, **actor(request))
     except RoyaltyError as exc:
@@ -198,9 +205,9 @@ EXPORTS = {
 }
 
 
-@panel_view()
+@panel_view(scoped=True)
 def statement_export(request: HttpRequest, statement_id: str, fmt: str) -> HttpResponse:
-    statement = _statement(statement_id)
+    statement = _statement(request, statement_id)
     if fmt not in EXPORTS:
         raise RoyaltyStatement.DoesNotExist
     content_type, build = EXPORTS[fmt]

@@ -104,7 +104,9 @@ def statement_get(*, statement_id: UUID | str) -> RoyaltyStatement:
     return RoyaltyStatement.objects.select_related("partner").get(pk=statement_id)
 
 
-def statement_periods() -> list[date]:
-    return list(
-        RoyaltyStatement.objects.order_by("-period").values_list("period", flat=True).distinct()
-    )
+def statement_periods(*, partner_id: UUID | str | None = None) -> list[date]:
+    """The months that have statements (of one partner, when named), newest first."""
+    statements = RoyaltyStatement.objects.all()
+    if partner_id is not None:
+        statements = statements.filter(partner_id=partner_id)
+    return list(statements.order_by("-period").values_list("period", flat=True).distinct())
