@@ -87,7 +87,10 @@ def test_redis_flushed_mid_flow_the_sweeper_finishes_the_work(live_network, cele
     try:
         inv_id, _, delivery = net.pay(links["full"]["url"])
         assert delivery.body == f"OK{inv_id}"  # stored and acknowledged while no worker runs
-        redis.Redis.from_url(settings.REDIS_URL).flushdb()  # every queued message is gone
+        broker = redis.Redis.from_url(settings.REDIS_URL)
+        # The hand-off thread publishes just after the answer (payments/handoff.py): wait for it.
+        wait_for(lambda: broker.llen("default") > 0, what="the apply message queued")
+        broker.flushdb()  # every queued message is gone
     finally:
         celery_worker.start()
     time.sleep(3)
