@@ -88,8 +88,14 @@ def test_redis_flushed_mid_flow_the_sweeper_finishes_the_work(live_network, cele
         inv_id, _, delivery = net.pay(links["full"]["url"])
         assert delivery.body == f"OK{inv_id}"  # stored and acknowledged while no worker runs
         broker = redis.Redis.from_url(settings.REDIS_URL)
-        # The hand-off thread publishes just after the answer (payments/handoff.py): wait for it.
-        wait_for(lambda: broker.llen("default") > 0, what="the apply message queued")
+        # The hand-off thread publishes just after the answer (payments/handoff.py): wait for
+        # that very message (other messages may already wait in the queue).
+        wait_for(
+            lambda: any(
+                b"payments.callback_apply" in message for message in broker.lrange("default", 0, -1)
+            ),
+            what="the apply message queued",
+        )
         broker.flushdb()  # every queued message is gone
     finally:
         celery_worker.start()

@@ -73,7 +73,9 @@ def test_each_network_shows_its_own_figures(console, net_a, net_b):
     row_b = re.search(r'<tr data-slug="bravo".*?</tr>', html, re.S).group(0)
     assert [c.strip() for c in re.findall(r'class="num"[^>]*>([^<]+)<', row_b)][:4] == ["0"] * 4
     assert "не подключена" in row_b
-    assert "регистрация " + net_a.network.created_at.strftime("%d.%m.%Y") in row_a
+    assert (
+        "регистрация " + timezone.localtime(net_a.network.created_at).strftime("%d.%m.%Y") in row_a
+    )
 
 
 def test_figures_of_a_page_take_one_query_however_many_networks(console, net_a, net_b):
