@@ -129,6 +129,7 @@ app.autodiscover_tasks(
         "franchise_platform.crm_sync",
         "franchise_platform.network",
         "franchise_platform.royalties",
+        "franchise_platform.reporting",
         "tenants",
     ]
 )

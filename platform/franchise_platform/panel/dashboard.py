@@ -1,16 +1,19 @@
 """The network's dashboard: turnover over time, by partner and by location, links issued → paid,
 prepayments still outstanding, and test payments kept apart.
 
-Every figure is aggregated in PostgreSQL (date_trunc and GROUP BY; a handful of queries whatever the
-number of payments), and every money figure starts from `payment_search`, the payments list's own
-selector, with the same arguments the list's filter gives it: the dashboard and the list cannot
-disagree about which payments a period holds. Test payments are never money: they are counted
-apart and left out of every sum, as `payment_totals` leaves them out of the list's total.
+Every figure is aggregated in PostgreSQL (a handful of queries whatever the number of payments).
+Closed days' money comes from the daily rollup (reporting/rollup.py: per day × partner × location ×
+test flag, rebuilt by a beat task for the days whose payments or deals changed), the days it does
+not hold yet (today) from `payment_search`, the payments list's own selector, with the same
+arguments the list's filter gives it; the rollup is built from the same rows with the same keys
+(the payment's partner, its deal's location, the day in the network's time zone), so the dashboard
+and the list agree about which payments a period holds. Test payments are never money: they are
+counted apart and left out of every sum, as `payment_totals` leaves them out of the list's total.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -28,6 +31,8 @@ from franchise_platform.payments.selectors import (
     payment_search,
     payment_totals,
 )
+from franchise_platform.reporting.rollup import rolled_through
+from franchise_platform.reporting.selectors import Sums, TurnoverFigures, turnover_rolled_add
 
 Grain = Literal["day", "week", "month"]
 ZERO = Decimal("0.00")
@@ -148,18 +153,60 @@ def _money_payments(query: DashboardQuery) -> QuerySet[Payment]:
     return payment_search(**query.search_args()).filter(is_test=False).order_by()
 
 
-def _series(query: DashboardQuery) -> list[Bucket]:
-    rows = (
-        _money_payments(query)
-        .annotate(bucket=Trunc("paid_at", query.grain, tzinfo=timezone.get_current_timezone()))
-        .values("bucket")
-        .annotate(amount=Sum("amount"), count=Count("pk"))
+def _live_add(figures: TurnoverFigures, query: DashboardQuery, *, lists: bool) -> None:
+    """Add the payments of `query`'s days, read from the payments themselves (the days the
+    rollup does not hold: today, or every day before the first refresh)."""
+    listed = payment_search(**query.search_args())
+    totals = payment_totals(payments=listed)
+    figures.money.add(totals.amount, totals.count)
+    tests = (
+        listed.filter(is_test=True).order_by().aggregate(count=Count("pk"), amount=Sum("amount"))
     )
-    found = {timezone.localtime(row["bucket"]).date(): row for row in rows}
+    figures.tests.add(tests["amount"], tests["count"])
+    money = _money_payments(query)
+    sums = {"amount": Sum("amount"), "count": Count("pk")}
+    for row in (
+        money.annotate(bucket=Trunc("paid_at", query.grain, tzinfo=timezone.get_current_timezone()))
+        .values("bucket")
+        .annotate(**sums)
+    ):
+        figures.add_share(figures.buckets, timezone.localtime(row["bucket"]).date(), row, "")
+    if not lists:
+        return
+    for row in money.values("partner_id", "partner__name").annotate(**sums):
+        figures.add_share(figures.partners, str(row["partner_id"]), row, "partner__name")
+    for row in money.values("deal__location_id", "deal__location__name").annotate(**sums):
+        key = str(row["deal__location_id"]) if row["deal__location_id"] else ""
+        figures.add_share(figures.locations, key, row, "deal__location__name")
+
+
+def turnover_figures(query: DashboardQuery, *, lists: bool = True) -> TurnoverFigures:
+    """The period's money: closed days from the daily rollup (reporting/rollup.py), the days it
+    does not hold yet from the payments, added up (a week or month may take from both)."""
+    figures = TurnoverFigures()
+    through = rolled_through()
+    live_since = query.since
+    if through is not None and query.since <= through:
+        turnover_rolled_add(
+            figures,
+            since=query.since,
+            until=min(query.until, through),
+            grain=query.grain,
+            partner_id=query.partner_id,
+            location_id=query.location_id,
+            lists=lists,
+        )
+        live_since = through + timedelta(days=1)
+    if live_since <= query.until:
+        _live_add(figures, replace(query, since=live_since), lists=lists)
+    return figures
+
+
+def _series(query: DashboardQuery, figures: TurnoverFigures) -> list[Bucket]:
     series = []
     for start in bucket_starts(query.since, query.until, query.grain):
-        row = found.get(start)
-        series.append(Bucket(start, row["amount"] if row else ZERO, row["count"] if row else 0))
+        found = figures.buckets.get(start)
+        series.append(Bucket(start, found.amount if found else ZERO, found.count if found else 0))
     return series
 
 
@@ -167,17 +214,18 @@ def _percent(amount: Decimal, total: Decimal) -> Decimal:
     return (amount * 100 / total).quantize(Decimal("0.1")) if total else Decimal("0.0")
 
 
-def _shares(rows: Any, total: Decimal, *, key: str, name: str, unnamed: str) -> list[Share]:
+def _shares(items: dict[str, Sums], total: Decimal, *, unnamed: str) -> list[Share]:
+    """Largest first (then by name); past SHARES_SHOWN the rest is one row."""
     shares: list[Share] = []
     rest: list[Share] = []
-    for row in rows:
-        amount = row["amount"] or ZERO
+    ordered = sorted(items.items(), key=lambda item: (-item[1].amount, item[1].name or ""))
+    for key, sums in ordered:
         share = Share(
-            key=str(row[key]) if row[key] else "",
-            name=row[name] or unnamed,
-            amount=amount,
-            count=row["count"],
-            percent=_percent(amount, total),
+            key=key,
+            name=sums.name or unnamed,
+            amount=sums.amount,
+            count=sums.count,
+            percent=_percent(sums.amount, total),
         )
         (shares if len(shares) < SHARES_SHOWN else rest).append(share)
     if rest:
@@ -286,41 +334,15 @@ def dashboard_get(
 
 def _dashboard(query: DashboardQuery, now: datetime, *, lists: bool) -> Dashboard:
     args = query.search_args()
-    listed = payment_search(**args)
-    totals = payment_totals(payments=listed)
-    test_figures = (
-        listed.filter(is_test=True).order_by().aggregate(count=Count("pk"), amount=Sum("amount"))
-    )
-    money = _money_payments(query)
-    by_partner = (
-        money.values("partner_id", "partner__name")
-        .annotate(amount=Sum("amount"), count=Count("pk"))
-        .order_by("-amount", "partner__name")
-    )
-    by_location = (
-        money.values("deal__location_id", "deal__location__name")
-        .annotate(amount=Sum("amount"), count=Count("pk"))
-        .order_by("-amount", "deal__location__name")
-    )
+    figures = turnover_figures(query, lists=lists)
+    totals = PaymentTotals(count=figures.money.count, amount=figures.money.amount)
     return Dashboard(
         query=query,
         totals=totals,
-        tests=PaymentTotals(count=test_figures["count"], amount=test_figures["amount"] or ZERO),
-        series=_series(query),
-        partners=_shares(
-            by_partner, totals.amount, key="partner_id", name="partner__name", unnamed="—"
-        )
-        if lists
-        else [],
-        locations=_shares(
-            by_location,
-            totals.amount,
-            key="deal__location_id",
-            name="deal__location__name",
-            unnamed="",
-        )
-        if lists
-        else [],
+        tests=PaymentTotals(count=figures.tests.count, amount=figures.tests.amount),
+        series=_series(query, figures),
+        partners=_shares(figures.partners, totals.amount, unnamed="—") if lists else [],
+        locations=_shares(figures.locations, totals.amount, unnamed="") if lists else [],
         conversion=_conversion(query, args["since"], args["until"]),
         outstanding=_outstanding(query, now, listed=lists),
     )

@@ -67,6 +67,8 @@ TENANT_APPS = [
     "franchise_platform.payments",
     "franchise_platform.crm_sync",
     "franchise_platform.royalties",
+    # The dashboard's daily rollup and the panel's background exports.
+    "franchise_platform.reporting",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -200,6 +202,16 @@ CELERY_BEAT_SCHEDULE = {
     "royalties-draft": {
         "task": "royalties.draft_all_networks",
         "schedule": crontab(hour=3, minute=15),
+    },
+    # The dashboard's rollup of closed days (reporting/rollup.py): new days and the days of deals
+    # saved since the last run; cheap when nothing changed. And background exports past 24 h.
+    "reporting-rollup": {
+        "task": "reporting.rollup_all_networks",
+        "schedule": 60.0,
+    },
+    "reporting-exports-cleanup": {
+        "task": "reporting.exports_cleanup_all_networks",
+        "schedule": crontab(minute=40),
     },
     # Hourly on Monday mornings (UTC): each person gets one summary per week (recorded on the
     # preference), so the later runs only make up for a lost one.
