@@ -303,16 +303,35 @@ class RefundState:
 
 
 @dataclass(frozen=True)
+class FieldMessage:
+    """The core's words for one problem of one field, when the generic ones will not do (a
+    contract that predates the declaration keeps its codes and texts): ``problem`` is an
+    ``account_problems`` code, ``code`` the machine code the API answers, the texts for people."""
+
+    problem: str
+    code: str
+    text_ru: str
+    text_en: str
+
+
+@dataclass(frozen=True)
 class AccountField:
     """One setting of a partner's shop, declared by the provider so the core can build its
     storage, API schema, panel form and audit labels from it. ``target``: ``login``
     (``ProviderAccount.login``), ``secret`` (a key of ``ProviderAccount.secrets``: sealed at
-    rest, never shown back, write-only in the API), or ``flag`` (``test_mode``/``fiscalization``).
+    rest, never shown back, write-only in the API), ``flag`` (``test_mode``/``fiscalization``),
+    or ``choice`` (one of ``choices``, e.g. ``ProviderAccount.hash_algorithm``).
     ``modes``: the connection modes that use it (``keys``, ``oauth``); ``entered``: False when
-    the platform fills it itself (an OAuth token)."""
+    the platform fills it itself (an OAuth token).
+
+    ``column``: the core's own column that holds the value, for settings older than the
+    declaration (Robokassa's password columns, ``hash_algorithm``); empty: a secret is sealed
+    with the shop's other declared secrets. ``requires``: for a flag, the secrets that must be
+    set while it is on. ``strip``: surrounding spaces are dropped before checking and storing
+    (False for passwords taken exactly as typed). ``messages``: the field's own problem texts."""
 
     name: str
-    target: str  # "login" | "secret" | "flag"
+    target: str  # "login" | "secret" | "flag" | "choice"
     label_ru: str
     label_en: str
     help_ru: str
@@ -322,16 +341,27 @@ class AccountField:
     pattern: str | None = None
     max_length: int = 255
     entered: bool = True
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label) for a "choice"
+    default: str = ""  # a "choice"'s value when none is given
+    column: str = ""
+    requires: tuple[str, ...] = ()
+    strip: bool = True
+    messages: tuple[FieldMessage, ...] = ()
 
     @property
     def secret(self) -> bool:
         return self.target == "secret"
 
+    def message(self, problem: str) -> FieldMessage | None:
+        """The declared wording of ``problem`` for this field, or None (the core's own)."""
+        return next((m for m in self.messages if m.problem == problem), None)
+
 
 @dataclass(frozen=True)
 class CabinetAddress:
     """An address of ours the owner pastes into the provider's cabinet. ``path`` is relative to
-    the network's base URL; ``{partner_id}`` is replaced by the partner's id."""
+    the network's base URL; ``{partner_id}`` is replaced by the partner's id. ``method``: the
+    HTTP method to pick beside it in the cabinet, when it asks for one."""
 
     name: str
     path: str
@@ -340,6 +370,7 @@ class CabinetAddress:
     help_ru: str
     help_en: str
     modes: tuple[str, ...]
+    method: str = ""
 
 
 def account_problems(
@@ -348,22 +379,36 @@ def account_problems(
     mode: str = "keys",
     *,
     kept: frozenset[str] = frozenset(),
+    flags: Mapping[str, bool] | None = None,
 ) -> dict[str, str]:
-    """Field name → problem code (``required``, ``too_long``, ``bad_format``) for the entered
-    fields of ``mode``; a secret in ``kept`` (already stored) may be left out. Never raises."""
+    """Field name → problem code (``required``, ``too_long``, ``bad_format``, ``bad_choice``,
+    and ``requires`` for a flag that is on while a secret it ``requires`` is missing) for the
+    entered fields of ``mode``; a secret in ``kept`` (already stored) may be left out. ``flags``
+    are the flags' resulting values (absent: off). Never raises."""
     problems: dict[str, str] = {}
+    present = set(kept)
     for spec in fields:
         if mode not in spec.modes or not spec.entered or spec.target == "flag":
             continue
-        value = (values.get(spec.name) or "").strip()
-        if not value:
+        raw = values.get(spec.name) or ""
+        value = raw.strip() if spec.strip else raw
+        if not value.strip():
             if spec.required and spec.name not in kept:
                 problems[spec.name] = "required"
             continue
-        if len(value) > spec.max_length:
+        present.add(spec.name)
+        if spec.target == "choice":
+            if value not in {choice for choice, _label in spec.choices}:
+                problems[spec.name] = "bad_choice"
+        elif len(value) > spec.max_length:
             problems[spec.name] = "too_long"
         elif spec.pattern is not None and not re.fullmatch(spec.pattern, value):
             problems[spec.name] = "bad_format"
+    on = {name for name, value in (flags or {}).items() if value}
+    for spec in fields:
+        missing = not set(spec.requires) <= present
+        if spec.target == "flag" and mode in spec.modes and spec.name in on and missing:
+            problems[spec.name] = "requires"
     return problems
 
 
@@ -390,12 +435,14 @@ class BillingProvider(ABC):
     # own ids it stored (``payment_id(invoice_id)``, ``receipt_id(receipt_number)``), because the
     # provider cannot be searched by ours.
     uses_references: ClassVar[bool] = False
-    # The shop's settings as the owner enters them (empty: the core's own Robokassa fields),
-    # the addresses to paste into the provider's cabinet, and whether a shop can be connected
-    # by OAuth instead of keys.
+    # The shop's settings as the owner enters them, the addresses to paste into the provider's
+    # cabinet, and whether a shop can be connected by OAuth instead of keys.
     account_fields: ClassVar[tuple[AccountField, ...]] = ()
     cabinet_addresses: ClassVar[tuple[CabinetAddress, ...]] = ()
     connects_by_oauth: ClassVar[bool] = False
+    # The name of the provider's own object in the partners API, for a provider whose API shape
+    # predates ``provider_account`` (the contract only grows); empty: ``provider_account`` only.
+    account_block: ClassVar[str] = ""
 
     def invoice_idempotence_key(self, invoice_id: int) -> str:
         """The idempotence key of the payment request for ``invoice_id`` (the same on every

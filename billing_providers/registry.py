@@ -14,6 +14,10 @@ PROVIDERS: dict[str, str] = {
     "dummy": "billing_providers.dummy.provider.DummyProvider",
 }
 
+# The provider of a shop given without a choice: the panel form and the API before the choice
+# existed (and the shop model's default).
+DEFAULT_PROVIDER = "robokassa"
+
 _LABELS: dict[str, str] = {
     "robokassa": "Robokassa",
     "yookassa": "ЮKassa",
@@ -47,7 +51,19 @@ def get_provider(slug: str, **options: Any) -> BillingProvider:
 
 def provider_choices() -> list[tuple[str, str]]:
     """``(slug, label)`` pairs for forms and model choices, in registry order."""
-    return [(slug, _LABELS.get(slug, slug)) for slug in PROVIDERS]
+    return [(slug, provider_label(slug)) for slug in PROVIDERS]
+
+
+def declaring_providers() -> list[type[BillingProvider]]:
+    """The registered adapters that declare their account fields, in registry order: the ones a
+    partner's shop can be at."""
+    classes = [get_provider_class(slug) for slug in PROVIDERS]
+    return [provider_class for provider_class in classes if provider_class.account_fields]
+
+
+def provider_label(slug: str) -> str:
+    """The provider's name for people (its slug when it has none)."""
+    return _LABELS.get(slug, slug)
 
 
 def signature_field_names() -> frozenset[str]:

@@ -10,7 +10,9 @@ from typing import ClassVar, Literal
 import httpx
 
 from billing_providers.base import (
+    AccountField,
     BillingProvider,
+    CabinetAddress,
     CallbackVerdict,
     InvoiceRequest,
     InvoiceState,
@@ -31,7 +33,7 @@ from billing_providers.errors import (
     ProviderResponseError,
     ProviderUnavailable,
 )
-from billing_providers.robokassa import consts
+from billing_providers.robokassa import account, consts
 from billing_providers.robokassa.client import RefundClient, RobokassaClient
 from billing_providers.robokassa.links import (
     check_invoice_id,
@@ -118,6 +120,10 @@ class RobokassaProvider(BillingProvider):
     signature_fields: ClassVar[frozenset[str]] = frozenset({"signaturevalue"})
     supports_refunds: ClassVar[bool] = True
     refund_secret: ClassVar[str | None] = consts.PASSWORD3
+    account_fields: ClassVar[tuple[AccountField, ...]] = account.ACCOUNT_FIELDS
+    cabinet_addresses: ClassVar[tuple[CabinetAddress, ...]] = account.CABINET_ADDRESSES
+    connects_by_oauth: ClassVar[bool] = account.CONNECTS_BY_OAUTH
+    account_block: ClassVar[str] = account.ACCOUNT_BLOCK
 
     def __init__(
         self,
