@@ -11,13 +11,10 @@ from typing import Any, cast
 from uuid import UUID
 
 from django.http import HttpRequest
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Router, Status
 
 from billing_providers import registry
-from billing_providers.base import BillingProvider
-from billing_providers.errors import ProviderConfigError
 from franchise_platform.accounts.api_auth import (
     NetworkTokenAuth,
     require_editor,
@@ -45,6 +42,7 @@ from .schemas import (
     SettingsIn,
     SettingsOut,
 )
+from .services import declarations
 
 router = Router(auth=NetworkTokenAuth())
 
@@ -108,42 +106,70 @@ def _secrets_plain(shop: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _declared(slug: str) -> type[BillingProvider] | None:
-    try:
-        return registry.get_provider_class(slug)
-    except ProviderConfigError:
-        return None
+def _addresses(request: HttpRequest, partner: Partner, slug: str) -> list[dict[str, str]]:
+    provider_class = declarations.declaring_class(slug)
+    base = network_base_url(request.tenant)  # type: ignore[attr-defined]
+    return [
+        {
+            "name": address.name,
+            "label": declarations.declared_label(address),
+            "url": base + address.path.replace("{partner_id}", str(partner.pk)),
+            "help": declarations.declared_help(address),
+        }
+        for address in (provider_class.cabinet_addresses if provider_class else ())
+    ]
+
+
+def _secrets_set(account: ProviderAccount) -> list[str]:
+    """The names of the declared secrets sealed with the shop's provider secrets (never their
+    values). A secret in a column of its own (Robokassa's passwords) is told by its block
+    (``refunds_enabled``), as the contract always has."""
+    stored = account.provider_secrets if isinstance(account.provider_secrets, dict) else {}
+    return sorted(name for name, value in stored.items() if value)
 
 
 def _account_out(
     request: HttpRequest, partner: Partner, account: ProviderAccount
 ) -> dict[str, Any]:
-    provider_class = _declared(account.provider)
-    base = network_base_url(request.tenant)  # type: ignore[attr-defined]
-    addresses = [
-        {
-            "name": address.name,
-            "label": address.label_en if _english() else address.label_ru,
-            "url": base + address.path.replace("{partner_id}", str(partner.pk)),
-            "help": address.help_en if _english() else address.help_ru,
-        }
-        for address in (provider_class.cabinet_addresses if provider_class else ())
-    ]
-    stored = account.provider_secrets if isinstance(account.provider_secrets, dict) else {}
-    # Declared secrets only (Robokassa's block tells its own: refunds_enabled).
-    secrets_set = sorted(name for name, value in stored.items() if value)
     return {
         "provider": account.provider,
         "login": account.merchant_login,
         "test_mode": account.test_mode,
         "fiscalization": account.fiscalization,
-        "secrets_set": secrets_set,
-        "addresses": addresses,
+        "secrets_set": _secrets_set(account),
+        "addresses": _addresses(request, partner, account.provider),
     }
 
 
-def _english() -> bool:
-    return (get_language() or "ru").startswith("en")
+def _block_out(request: HttpRequest, partner: Partner, account: ProviderAccount) -> dict[str, Any]:
+    """The provider's own block: its declared settings that are not secret, the core's numbering,
+    whether refunds can go through the platform, and the addresses for its cabinet by name."""
+    provider_class = declarations.declaring_class(account.provider)
+    assert provider_class is not None
+    out: dict[str, Any] = {}
+    for spec in provider_class.account_fields:
+        if spec.secret or not spec.entered:
+            continue
+        if spec.target == "login":
+            out[spec.name] = account.merchant_login
+        elif spec.column or spec.target == "flag":
+            out[spec.name] = getattr(account, spec.column or spec.name)
+        else:
+            stored = account.provider_secrets if isinstance(account.provider_secrets, dict) else {}
+            out[spec.name] = stored.get(spec.name, spec.default)
+    out["invoice_number_start"] = account.invoice_number_start
+    if provider_class.refund_secret:
+        out["refunds_enabled"] = _secret_stored(account, provider_class.refund_secret)
+    for address in _addresses(request, partner, account.provider):
+        out[address["name"]] = address["url"]
+    return out
+
+
+def _secret_stored(account: ProviderAccount, name: str) -> bool:
+    spec = declarations.field_spec(account.provider, name)
+    if spec is not None and spec.column:
+        return bool(getattr(account, spec.column, None))
+    return name in _secrets_set(account)
 
 
 def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
@@ -151,29 +177,15 @@ def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
         account: ProviderAccount | None = partner.provider_account
     except ProviderAccount.DoesNotExist:
         account = None
-    shop = None
-    declared = account is not None and bool(
-        getattr(_declared(account.provider), "account_fields", ())
-    )
-    if account is not None and not declared:
-        urls = selectors.partner_robokassa_urls(partner=partner, network=request.tenant)  # type: ignore[attr-defined]
-        shop = {
-            "merchant_login": account.merchant_login,
-            "hash_algorithm": account.hash_algorithm,
-            "test_mode": account.test_mode,
-            "fiscalization": account.fiscalization,
-            "invoice_number_start": account.invoice_number_start,
-            "refunds_enabled": bool(account.password3),
-            "result_url": urls.result,
-            "success_url": urls.success,
-            "fail_url": urls.fail,
-        }
     fields = ("id", "name", "legal_form", "inn", "ogrn", "tax_system", "vat", "active")
-    return {
-        **{f: getattr(partner, f) for f in fields},
-        "robokassa": shop,
-        "provider_account": _account_out(request, partner, account) if account else None,
-    }
+    out: dict[str, Any] = {f: getattr(partner, f) for f in fields}
+    for provider_class in declarations.block_providers():
+        at_it = account is not None and account.provider == provider_class.slug
+        out[provider_class.account_block] = (
+            _block_out(request, partner, account) if at_it and account is not None else None
+        )
+    out["provider_account"] = _account_out(request, partner, account) if account else None
+    return out
 
 
 def _account_input(payload: Any) -> services.AccountInput:
@@ -185,6 +197,16 @@ def _account_input(payload: Any) -> services.AccountInput:
         if getattr(payload, flag) is not None:
             data[flag] = getattr(payload, flag)
     return cast(services.AccountInput, data)
+
+
+def _blocks_given(payload: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(provider slug, its block's values) for each provider block present in the payload."""
+    given = []
+    for provider_class in declarations.block_providers():
+        block = getattr(payload, provider_class.account_block, None)
+        if block is not None:
+            given.append((provider_class.slug, _secrets_plain(dict(block))))
+    return given
 
 
 @router.get("/providers", response={200: list[ProviderOut], 401: ErrorOut}, tags=["partners"])
@@ -202,13 +224,15 @@ def providers_list(request: HttpRequest) -> list[dict[str, Any]]:
                     {
                         "name": spec.name,
                         "target": spec.target,
-                        "label": spec.label_en if _english() else spec.label_ru,
-                        "help": spec.help_en if _english() else spec.help_ru,
+                        "label": declarations.declared_label(spec),
+                        "help": declarations.declared_help(spec),
                         "required": spec.required,
                         "secret": spec.secret,
                         "modes": list(spec.modes),
                         "pattern": spec.pattern,
                         "max_length": spec.max_length,
+                        "choices": [value for value, _label in spec.choices],
+                        "default": spec.default,
                     }
                     for spec in provider_class.account_fields
                 ],
@@ -243,11 +267,12 @@ def partners_list(request: HttpRequest) -> list[dict[str, Any]]:
 @router.post("/partners", response={201: PartnerOut, **WRITE_ERRORS}, tags=["partners"])
 def partner_create(request: HttpRequest, payload: PartnerIn) -> Status[dict[str, Any]]:
     who = _editor(request)
-    data = payload.model_dump(exclude={"robokassa", "provider_account"})
-    if (payload.robokassa is None) == (payload.provider_account is None):
+    blocks = _blocks_given(payload)
+    data = payload.model_dump(exclude={*_block_names(), "provider_account"})
+    if len(blocks) + (payload.provider_account is not None) != 1:
         raise ApiError(
             422,
-            "Give the shop as exactly one of robokassa or provider_account.",
+            f"Give the shop as exactly one of {', '.join(_block_names())} or provider_account.",
             "shop_required",
         )
     with _service_errors():
@@ -256,10 +281,13 @@ def partner_create(request: HttpRequest, payload: PartnerIn) -> Status[dict[str,
                 **who, **data, account_input=_account_input(payload.provider_account)
             )
         else:
-            assert payload.robokassa is not None
-            shop = cast(services.ShopInput, _secrets_plain(dict(payload.robokassa)))
-            partner = services.partner_create(**who, **data, shop=shop)
+            ((slug, shop),) = blocks
+            partner = services.partner_create(**who, **data, shop=shop, shop_provider=slug)
     return Status(201, _partner_out(request, partner))
+
+
+def _block_names() -> list[str]:
+    return [provider_class.account_block for provider_class in declarations.block_providers()]
 
 
 @router.get("/partners/{partner_id}", response={200: PartnerOut, **READ_ERRORS}, tags=["partners"])
@@ -274,26 +302,33 @@ def partner_update(request: HttpRequest, partner_id: UUID, payload: PartnerPatch
     who = _editor(request)
     partner = _partner(request, partner_id)
     changes = _no_nulls(
-        payload.model_dump(exclude_unset=True, exclude={"robokassa", "provider_account"}),
+        payload.model_dump(exclude_unset=True, exclude={*_block_names(), "provider_account"}),
         nullable=("ogrn",),
     )
-    if payload.robokassa is not None and payload.provider_account is not None:
-        raise ApiError(422, "Give robokassa or provider_account, not both.", "shop_conflict")
+    blocks = _blocks_given(payload)
+    if len(blocks) + (payload.provider_account is not None) > 1:
+        raise ApiError(
+            422,
+            f"Give {' or '.join([*_block_names(), 'provider_account'])}, not both.",
+            "shop_conflict",
+        )
     if changes.get("ogrn", "") is None:
         changes["ogrn"] = ""
-    shop = None
-    if payload.robokassa is not None:
-        shop = _secrets_plain(dict(payload.robokassa))
     account_input = (
         _account_input(payload.provider_account) if payload.provider_account is not None else None
     )
+    shop: dict[str, Any] | None = None
+    shop_provider = registry.DEFAULT_PROVIDER
+    if blocks:
+        ((shop_provider, shop),) = blocks
     with _service_errors():
         services.partner_update(
             **who,
             partner=partner,
             changes=changes,  # type: ignore[arg-type]
-            shop=shop,  # type: ignore[arg-type]
+            shop=shop,
             account_input=account_input,
+            shop_provider=shop_provider,
         )
     return _partner_out(request, selectors.partner_get(partner_id=partner_id))
 

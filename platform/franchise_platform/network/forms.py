@@ -2,7 +2,8 @@
 
 They only parse what a person typed into Python values; the rules (INN digits, prepayment bounds,
 required passwords) are the services' and come back as InputRejected, which `show_problems` puts
-beside the fields they concern. Password inputs never render a value.
+beside the fields they concern. The shop's fields come from the providers' account declarations;
+secret inputs never render a value.
 """
 
 from __future__ import annotations
@@ -17,44 +18,48 @@ from billing_providers.base import AccountField
 from franchise_platform.inputs import MoneyFormField
 
 from .errors import InputRejected
-from .models import HashAlgorithm, LegalForm, Partner, PrepaymentMode, TaxSystem, Vat
-from .services import AccountInput, ShopInput
-from .services.partners import declared_label
+from .models import LegalForm, Partner, PrepaymentMode, ProviderAccount, TaxSystem, Vat
+from .services import AccountInput, declarations
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 # Service problem fields that are named differently in a form.
 _FORM_FIELD = {"prepayment.value": "prepayment_value", "prepayment.mode": "prepayment_mode"}
+DECLARED_PREFIX = "provider_account.values."
+FLAG_PREFIX = "provider_account."
 
 
 def show_problems(form: forms.Form, exc: InputRejected) -> None:
-    provider = getattr(form, "cleaned_data", {}).get("provider", "")
+    provider = getattr(form, "cleaned_data", {}).get("provider") or registry.DEFAULT_PROVIDER
+    block = f"{declarations.block_name(provider)}."
     for problem in exc.problems:
-        name = _FORM_FIELD.get(problem.field, problem.field.removeprefix("robokassa."))
-        if name.startswith(DECLARED_PREFIX):
-            name = declared_field_name(provider, name.removeprefix(DECLARED_PREFIX))
-        elif name == "provider_account.provider":
+        name = _FORM_FIELD.get(problem.field, problem.field)
+        if name == "provider_account.provider":
             name = "provider"
+        else:
+            for prefix in (DECLARED_PREFIX, FLAG_PREFIX, block):
+                if name.startswith(prefix):
+                    name = declared_field_name(provider, name.removeprefix(prefix))
+                    break
         form.add_error(name if name in form.fields else None, problem.message)
 
 
-DECLARED_PREFIX = "provider_account.values."
-
-
 def declared_field_name(provider: str, name: str) -> str:
-    """The form field of a provider's declared setting (``yookassa__shop_id``)."""
+    """The form field of a provider's declared setting: ``yookassa__shop_id``; the default
+    provider's keep their bare names (``merchant_login``), as the form had them before the
+    choice of provider existed."""
+    if provider == registry.DEFAULT_PROVIDER and name not in PartnerForm.PARTNER_FIELDS:
+        return name
     return f"{provider}__{name}"
 
 
 def declared_providers() -> list[tuple[str, str, tuple[AccountField, ...]]]:
     """(slug, label, fields) of the providers that declare their account fields."""
-    out = []
-    for slug, label in registry.provider_choices():
-        fields = registry.get_provider_class(slug).account_fields
-        if fields:
-            out.append((slug, label, fields))
-    return out
+    return [
+        (cls.slug, registry.provider_label(cls.slug), cls.account_fields)
+        for cls in registry.declaring_providers()
+    ]
 
 
 def _password(label: StrOrPromise) -> forms.CharField:
@@ -66,8 +71,34 @@ def _password(label: StrOrPromise) -> forms.CharField:
     )
 
 
+def _declared_field(spec: AccountField) -> forms.Field:
+    """A form field for one declared setting; the rules are the services' (from the same
+    declaration), so every field is optional here."""
+    label = declarations.declared_label(spec)
+    field: forms.Field
+    if spec.target == "flag":
+        field = forms.BooleanField(label=label, required=False)
+    elif spec.target == "choice":
+        field = forms.ChoiceField(
+            label=label, choices=list(spec.choices), initial=spec.default, required=False
+        )
+    elif spec.secret:
+        field = _password(label)
+    else:
+        field = forms.CharField(
+            label=label,
+            required=False,
+            max_length=spec.max_length,
+            strip=spec.strip,
+            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        )
+    field.help_text = declarations.declared_help(spec)
+    return field
+
+
 class PartnerForm(forms.Form):
-    """Everything a franchisee needs; only five fields must be typed, the rest have defaults."""
+    """Everything a franchisee needs; only five fields must be typed, the rest have defaults.
+    The shop's fields are each provider's declared ones (one section per provider)."""
 
     legal_form = forms.ChoiceField(
         label=_("Форма"), choices=LegalForm.choices, initial=LegalForm.IP, widget=forms.RadioSelect
@@ -94,50 +125,13 @@ class PartnerForm(forms.Form):
     vat = forms.ChoiceField(label=_("НДС"), choices=Vat.choices, initial=Vat.NONE)
     provider = forms.ChoiceField(
         label=_("Платёжный провайдер"),
-        choices=[("robokassa", "Robokassa")],
-        initial="robokassa",
-        required=False,  # absent: Robokassa, as before the choice existed
+        choices=[],
+        required=False,  # absent: the default provider, as before the choice existed
         widget=forms.RadioSelect,
         help_text=_("Где у партнёра магазин: через него покупатели оплачивают ссылки."),
     )
-    merchant_login = forms.CharField(
-        label=_("Идентификатор магазина"),
-        max_length=100,
-        required=False,
-        help_text=_(
-            "Не логин от кабинета, а «Идентификатор магазина» из его технических настроек."
-        ),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-    )
-    password1 = _password(_("Пароль #1"))
-    password2 = _password(_("Пароль #2"))
-    hash_algorithm = forms.ChoiceField(
-        label=_("Алгоритм хеша"),
-        choices=HashAlgorithm.choices,
-        initial=HashAlgorithm.MD5,
-        required=False,  # Robokassa's only; empty is MD5
-        help_text=_("Должен совпадать с выбранным в технических настройках магазина."),
-    )
-    fiscalization = forms.BooleanField(
-        label=_("Фискализация (чеки 54-ФЗ через Robokassa)"), required=False
-    )
-    test_mode = forms.BooleanField(label=_("Тестовый режим"), required=False)
-    test_password1 = _password(_("Тестовый пароль #1"))
-    test_password2 = _password(_("Тестовый пароль #2"))
-    password3 = _password(_("Пароль #3 (для возвратов)"))
 
     PARTNER_FIELDS = ("name", "legal_form", "inn", "ogrn", "tax_system", "vat")
-    SHOP_FIELDS = (
-        "merchant_login",
-        "password1",
-        "password2",
-        "test_password1",
-        "test_password2",
-        "password3",
-        "hash_algorithm",
-        "test_mode",
-        "fiscalization",
-    )
 
     def __init__(self, *args: Any, partner: Partner | None = None, **kwargs: Any) -> None:
         if partner is not None:
@@ -146,36 +140,19 @@ class PartnerForm(forms.Form):
         self.editing = partner is not None
         self.declared = declared_providers()
         provider_field = cast(forms.ChoiceField, self.fields["provider"])
-        provider_field.choices = [("robokassa", "Robokassa")] + [
-            (slug, label) for slug, label, _fields in self.declared
-        ]
-        current = self.initial.get("provider", "robokassa")
+        provider_field.choices = [(slug, label) for slug, label, _fields in self.declared]
+        provider_field.initial = registry.DEFAULT_PROVIDER
+        account = getattr(partner, "provider_account", None) if partner is not None else None
+        stored = _stored_secrets(account)
         for slug, _label, fields in self.declared:
             for spec in fields:
-                if not spec.entered or spec.target == "flag" or "keys" not in spec.modes:
+                if not spec.entered or "keys" not in spec.modes:
                     continue
-                label = declared_label(spec)
-                field: forms.CharField = (
-                    _password(label)
-                    if spec.secret
-                    else forms.CharField(
-                        label=label,
-                        required=False,
-                        max_length=spec.max_length,
-                        widget=forms.TextInput(
-                            attrs={"autocomplete": "off", "spellcheck": "false"}
-                        ),
-                    )
-                )
-                field.help_text = spec.help_en if label == spec.label_en else spec.help_ru
-                if spec.secret and self.editing and current == slug:
+                field = _declared_field(spec)
+                at_it = account is not None and account.provider == slug
+                if spec.secret and at_it and spec.name in stored:
                     field.widget.attrs["placeholder"] = _("сохранён — оставьте пустым")
                 self.fields[declared_field_name(slug, spec.name)] = field
-        if self.editing:
-            for name in ("password1", "password2", "test_password1", "test_password2", "password3"):
-                self.fields[name].widget.attrs["placeholder"] = _("сохранён — оставьте пустым")
-        # Robokassa's required fields are checked by the services (only when Robokassa is
-        # chosen); on edit an empty password keeps the stored one.
 
     def declared_sections(self) -> list[dict[str, Any]]:
         """The declared providers' field groups, for the template."""
@@ -192,49 +169,52 @@ class PartnerForm(forms.Form):
             for slug, label, fields in self.declared
         ]
 
-    def account_values(self) -> AccountInput:
-        """The chosen declared provider's settings (`provider_account` of the services)."""
-        slug = self.cleaned_data["provider"]
-        prefix = declared_field_name(slug, "")
-        values = {
-            name.removeprefix(prefix): value
-            for name, value in self.cleaned_data.items()
-            if name.startswith(prefix) and value
-        }
-        return {
-            "provider": slug,
-            "values": values,
-            "test_mode": self.cleaned_data["test_mode"],
-            "fiscalization": self.cleaned_data["fiscalization"],
-        }
+    def chosen_provider(self) -> str:
+        return str(self.cleaned_data.get("provider") or registry.DEFAULT_PROVIDER)
 
-    def robokassa_chosen(self) -> bool:
-        return (self.cleaned_data.get("provider") or "robokassa") == "robokassa"
+    def account_values(self) -> AccountInput:
+        """The chosen provider's settings (`provider_account` of the services)."""
+        slug = self.chosen_provider()
+        values: dict[str, str] = {}
+        data: dict[str, Any] = {"provider": slug, "values": values}
+        for spec in declarations.declared_fields(slug):
+            name = declared_field_name(slug, spec.name)
+            if name not in self.cleaned_data:
+                continue
+            value = self.cleaned_data[name]
+            if spec.target == "flag":
+                data[spec.name] = bool(value)
+            elif value:
+                values[spec.name] = value
+        return cast(AccountInput, data)
 
     @classmethod
     def initial_for(cls, partner: Partner) -> dict[str, Any]:
-        initial = {name: getattr(partner, name) for name in cls.PARTNER_FIELDS}
+        initial: dict[str, Any] = {name: getattr(partner, name) for name in cls.PARTNER_FIELDS}
         account = getattr(partner, "provider_account", None)
         if account is not None:
-            for name in ("test_mode", "fiscalization"):
-                initial[name] = getattr(account, name)
             initial["provider"] = account.provider
-            declared = registry.get_provider_class(account.provider).account_fields
-            login = next((spec for spec in declared if spec.target == "login"), None)
-            if login is not None:
-                initial[declared_field_name(account.provider, login.name)] = account.merchant_login
-            else:
-                initial["merchant_login"] = account.merchant_login
-                initial["hash_algorithm"] = account.hash_algorithm
+            for spec in declarations.declared_fields(account.provider):
+                name = declared_field_name(account.provider, spec.name)
+                if spec.target == "login":
+                    initial[name] = account.merchant_login
+                elif spec.target == "flag" or (spec.column and not spec.secret):
+                    initial[name] = getattr(account, spec.column or spec.name)
         return initial
 
     def partner_values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.PARTNER_FIELDS}
 
-    def shop_values(self) -> ShopInput:
-        values = {name: self.cleaned_data[name] for name in self.SHOP_FIELDS}
-        values["hash_algorithm"] = values["hash_algorithm"] or HashAlgorithm.MD5
-        return values  # type: ignore[return-value]
+
+def _stored_secrets(account: ProviderAccount | None) -> set[str]:
+    if account is None:
+        return set()
+    sealed = account.provider_secrets if isinstance(account.provider_secrets, dict) else {}
+    names = {name for name, value in sealed.items() if value}
+    for spec in declarations.declared_fields(account.provider):
+        if spec.secret and spec.column and getattr(account, spec.column, None):
+            names.add(spec.name)
+    return names
 
 
 class LocationForm(forms.Form):
@@ -247,7 +227,7 @@ class LocationForm(forms.Form):
         label=_("Партнёр"),
         queryset=Partner.objects.none(),
         empty_label=None,
-        help_text=_("Юрлицо, на чей магазин Robokassa выставляются счета этой локации."),
+        help_text=_("Юрлицо, на чей магазин выставляются счета этой локации."),
     )
     address = forms.CharField(label=_("Адрес"), max_length=500, required=False)
 

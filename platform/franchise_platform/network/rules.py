@@ -15,13 +15,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import Problem
-from .models import INVOICE_NUMBER_MAX, HashAlgorithm, LegalForm, PrepaymentMode, TaxSystem, Vat
+from .models import INVOICE_NUMBER_MAX, LegalForm, PrepaymentMode, TaxSystem, Vat
 from .validators import validate_inn, validate_ogrn
 
 NAME_MAX = 300
 ADDRESS_MAX = 500
-MERCHANT_LOGIN_MAX = 100
-PASSWORD_MAX = 200
 ITEM_NAME_MAX = 128
 ITEM_NAME_PLACEHOLDER = "location"
 TTL_HOURS_MIN, TTL_HOURS_MAX = 1, 720
@@ -85,9 +83,7 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def _choice(
-    field: str, value: str, choices: type[LegalForm | TaxSystem | Vat | HashAlgorithm]
-) -> list[Problem]:
+def _choice(field: str, value: str, choices: type[LegalForm | TaxSystem | Vat]) -> list[Problem]:
     if value in choices.values:
         return []
     allowed = ", ".join(choices.values)
@@ -138,59 +134,6 @@ def partner_problems(
     problem = vat_problem(tax_system=tax_system, vat=vat) if check_vat_pair else None
     if problem is not None:
         problems.append(problem)
-    return problems
-
-
-def shop_problems(
-    *,
-    merchant_login: str,
-    hash_algorithm: str,
-    test_mode: bool,
-    present_secrets: set[str],
-    secret_lengths: dict[str, int],
-) -> list[Problem]:
-    """`present_secrets`: which passwords the shop will hold after the write (new or kept)."""
-    problems: list[Problem] = []
-    if not merchant_login:
-        problems.append(
-            Problem(
-                "robokassa.merchant_login",
-                _("Укажите идентификатор магазина Robokassa."),
-                "merchant_login_required",
-            )
-        )
-    elif len(merchant_login) > MERCHANT_LOGIN_MAX or any(ch.isspace() for ch in merchant_login):
-        problems.append(
-            Problem(
-                "robokassa.merchant_login",
-                _("Идентификатор магазина — одно слово до 100 символов."),
-                "invalid_merchant_login",
-            )
-        )
-    for name in ("password1", "password2"):
-        if name not in present_secrets:
-            number = name[-1]
-            problems.append(
-                Problem(
-                    f"robokassa.{name}",
-                    _("Укажите пароль #%(n)s магазина.") % {"n": number},
-                    "password_required",
-                )
-            )
-    for name, length in secret_lengths.items():
-        if length > PASSWORD_MAX:
-            problems.append(
-                Problem(f"robokassa.{name}", _("Пароль длиннее 200 символов."), "password_too_long")
-            )
-    problems += _choice("robokassa.hash_algorithm", hash_algorithm, HashAlgorithm)
-    if test_mode and not {"test_password1", "test_password2"} <= present_secrets:
-        problems.append(
-            Problem(
-                "robokassa.test_mode",
-                _("Для тестового режима укажите тестовые пароли #1 и #2."),
-                "test_passwords_required",
-            )
-        )
     return problems
 
 

@@ -3,11 +3,13 @@
 Input schemas only type the data; business rules (INN control digits, prepayment bounds, the item
 name template) live in rules.py and answer 422 through the services. Passwords are SecretStr so
 that no repr, log line or error message can print them, and no output schema has a field for them.
+A provider's own block in the partner schemas (Robokassa's ``robokassa``) is built from its
+account declaration by account_schemas.py.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from uuid import UUID
 
 from ninja import Field, Schema
@@ -16,57 +18,12 @@ from pydantic import SecretStr
 from franchise_platform.api_errors import ErrorBody
 from franchise_platform.inputs import PrepaymentAmountIn
 
+from .account_schemas import partner_schemas
+
 LegalFormT = Literal["ip", "ooo"]
 TaxSystemT = Literal["osn", "usn_income", "usn_income_outcome", "esn", "patent"]
 VatT = Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22"]
-HashAlgorithmT = Literal["md5", "ripemd160", "sha1", "sha256", "sha384", "sha512"]
 PrepaymentModeT = Literal["percent", "fixed"]
-
-
-class RobokassaIn(Schema):
-    merchant_login: str = Field(
-        description="«Идентификатор магазина» from the shop's technical settings."
-    )
-    password1: SecretStr = Field(description="Password #1. Write-only: never returned.")
-    password2: SecretStr = Field(description="Password #2. Write-only: never returned.")
-    test_password1: SecretStr | None = Field(
-        None, description="Test password #1 (needed for test mode)."
-    )
-    test_password2: SecretStr | None = Field(
-        None, description="Test password #2 (needed for test mode)."
-    )
-    password3: SecretStr | None = Field(
-        None,
-        description="Password #3, for refunds through Robokassa's Refund API only (optional). "
-        "Write-only: never returned.",
-    )
-    hash_algorithm: HashAlgorithmT = "md5"
-    test_mode: bool = False
-    fiscalization: bool = False
-    invoice_number_start: int | None = Field(
-        None,
-        description="The first InvId the platform uses for this shop (default 1000000000): keep it "
-        "above the order numbers of the shop's own site. Checked with OpStateExt before use.",
-    )
-
-
-class RobokassaPatch(Schema):
-    """Only the fields sent change; a password that is absent or empty keeps the stored one."""
-
-    merchant_login: str | None = None
-    password1: SecretStr | None = None
-    password2: SecretStr | None = None
-    test_password1: SecretStr | None = None
-    test_password2: SecretStr | None = None
-    password3: SecretStr | None = None
-    hash_algorithm: HashAlgorithmT | None = None
-    test_mode: bool | None = None
-    fiscalization: bool | None = None
-    invoice_number_start: int | None = Field(
-        None,
-        description="The first InvId the platform uses for this shop (default 1000000000): keep it "
-        "above the order numbers of the shop's own site. Checked with OpStateExt before use.",
-    )
 
 
 class ProviderAccountIn(Schema):
@@ -83,7 +40,7 @@ class ProviderAccountIn(Schema):
     fiscalization: bool | None = None
 
 
-class PartnerIn(Schema):
+class _PartnerIn(Schema):
     name: str
     legal_form: LegalFormT
     inn: str = Field(description="12 digits for ИП, 10 for ООО, checked by the control digits.")
@@ -91,15 +48,9 @@ class PartnerIn(Schema):
     tax_system: TaxSystemT
     vat: VatT = "none"
     active: bool = True
-    robokassa: RobokassaIn | None = Field(
-        None, description="A Robokassa shop. One of robokassa or provider_account is required."
-    )
-    provider_account: ProviderAccountIn | None = Field(
-        None, description="A shop at another provider (YooKassa), from its declared fields."
-    )
 
 
-class PartnerPatch(Schema):
+class _PartnerPatch(Schema):
     name: str | None = None
     legal_form: LegalFormT | None = None
     inn: str | None = None
@@ -107,30 +58,6 @@ class PartnerPatch(Schema):
     tax_system: TaxSystemT | None = None
     vat: VatT | None = None
     active: bool | None = None
-    robokassa: RobokassaPatch | None = Field(
-        None, description="Robokassa's fields; moves a shop at another provider to Robokassa."
-    )
-    provider_account: ProviderAccountIn | None = Field(
-        None, description="Declared fields; another provider than the current one moves the shop."
-    )
-
-
-class RobokassaOut(Schema):
-    merchant_login: str
-    hash_algorithm: HashAlgorithmT
-    test_mode: bool
-    fiscalization: bool
-    invoice_number_start: int
-    refunds_enabled: bool = Field(
-        False,
-        description="The shop's Refund API key (Robokassa's third secret) is set: refunds can "
-        "be made through the platform.",
-    )
-    result_url: str = Field(
-        description="Paste as Result URL (method POST) in the shop's technical settings."
-    )
-    success_url: str
-    fail_url: str
 
 
 class CabinetAddressOut(Schema):
@@ -151,7 +78,7 @@ class ProviderAccountOut(Schema):
 
 class AccountFieldOut(Schema):
     name: str
-    target: Literal["login", "secret", "flag"]
+    target: Literal["login", "secret", "flag", "choice"]
     label: str
     help: str
     required: bool
@@ -159,18 +86,21 @@ class AccountFieldOut(Schema):
     modes: list[str]
     pattern: str | None
     max_length: int
+    choices: list[str] = Field(default_factory=list, description="The values of a choice.")
+    default: str = ""
 
 
 class ProviderOut(Schema):
     slug: str
     label: str
     fields: list[AccountFieldOut] = Field(
-        description="Declared account fields; empty for Robokassa (its own block)."
+        description="Declared account fields (a provider with its own block in partners, "
+        "Robokassa's, takes the same names there)."
     )
     connects_by_oauth: bool
 
 
-class PartnerOut(Schema):
+class _PartnerOut(Schema):
     id: UUID
     name: str
     legal_form: LegalFormT
@@ -179,8 +109,25 @@ class PartnerOut(Schema):
     tax_system: TaxSystemT
     vat: VatT
     active: bool
-    robokassa: RobokassaOut | None = Field(description="Set when the shop is at Robokassa.")
-    provider_account: ProviderAccountOut | None = None
+
+
+if TYPE_CHECKING:  # the type checker sees the fixed fields; the blocks are read by name
+
+    class PartnerIn(_PartnerIn):
+        provider_account: ProviderAccountIn | None
+
+    class PartnerPatch(_PartnerPatch):
+        provider_account: ProviderAccountIn | None
+
+    PartnerOut = _PartnerOut
+else:
+    PartnerIn, PartnerPatch, PartnerOut = partner_schemas(
+        partner_in=_PartnerIn,
+        partner_patch=_PartnerPatch,
+        partner_out=_PartnerOut,
+        account_in=ProviderAccountIn,
+        account_out=ProviderAccountOut,
+    )
 
 
 class LocationIn(Schema):

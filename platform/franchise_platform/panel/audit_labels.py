@@ -14,16 +14,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from billing_providers import registry
+from billing_providers.base import AccountField
 from franchise_platform.accounts.models import Role
 from franchise_platform.crm_sync.models import OutboxStatus
 from franchise_platform.network.models import (
-    HashAlgorithm,
     LegalForm,
     PrepaymentMode,
     TaxSystem,
     Vat,
 )
-from franchise_platform.network.services.partners import declared_label
+from franchise_platform.network.services import declarations
 from franchise_platform.security.audit import SECRET_MARK
 from franchise_platform.security.models import AuditEntry
 
@@ -73,16 +73,8 @@ FIELDS = {
     "user": _("Пользователь"),
     "role": _("Роль"),
     "id": "ID",
-    "robokassa.merchant_login": _("Идентификатор магазина"),
-    "robokassa.password1": _("Пароль #1"),
-    "robokassa.password2": _("Пароль #2"),
-    "robokassa.test_password1": _("Тестовый пароль #1"),
-    "robokassa.test_password2": _("Тестовый пароль #2"),
-    "robokassa.password3": _("Пароль #3"),
-    "robokassa.hash_algorithm": _("Алгоритм хеша"),
-    "robokassa.test_mode": _("Тестовый режим"),
-    "robokassa.fiscalization": _("Фискализация"),
     "provider": _("Платёжный провайдер"),
+    # A shop's settings, «<provider>.<field>», are labelled by the provider's declaration.
     "prepayment_mode": _("Режим предоплаты"),
     "prepayment_value": _("Размер предоплаты"),
     "invoice_ttl_hours": _("Срок жизни счёта, ч"),
@@ -118,14 +110,27 @@ CHOICES: dict[str, type[models.TextChoices]] = {
     "legal_form": LegalForm,
     "tax_system": TaxSystem,
     "vat": Vat,
-    "robokassa.hash_algorithm": HashAlgorithm,
     "prepayment_mode": PrepaymentMode,
     "status": OutboxStatus,
     "role": Role,
 }
 
 
+def _declared(field: str) -> tuple[int, AccountField] | None:
+    """(position, spec) of ``<provider>.<name>``, a provider's declared account field."""
+    slug, _dot, name = field.partition(".")
+    if not name or slug not in registry.PROVIDERS:
+        return None
+    for position, spec in enumerate(declarations.declared_fields(slug)):
+        if spec.name == name:
+            return position, spec
+    return None
+
+
 def _is_secret(field: str, value: Any) -> bool:
+    declared = _declared(field)
+    if declared is not None and declared[1].secret:
+        return True
     return value == SECRET_MARK or "password" in field or "secret" in field
 
 
@@ -137,25 +142,34 @@ def _readable(field: str, value: Any) -> Any:
     choices = CHOICES.get(field)
     if choices is not None and value in choices.values:
         return str(choices(value).label)
+    declared = _declared(field)
+    if declared is not None and declared[1].choices:
+        return dict(declared[1].choices).get(value, value)
     return value
 
 
 def _in_form_order(changes: dict[str, Any]) -> list[tuple[str, Any]]:
     # jsonb keeps no key order; show fields in the order the forms ask for them.
-    order = {field: position for position, field in enumerate(FIELDS)}
-    return sorted(changes.items(), key=lambda item: order.get(item[0], len(order)))
+    order = {field: float(position) for position, field in enumerate(FIELDS)}
+    after_provider = order["provider"]
+
+    def position(field: str) -> float:
+        declared = _declared(field)
+        if declared is not None:  # a shop's settings right after the provider, as declared
+            return after_provider + (declared[0] + 1) / 1000
+        return order.get(field, len(order))
+
+    return sorted(changes.items(), key=lambda item: position(item[0]))
 
 
 def _declared_label(field: str) -> str | None:
     """``<provider>.<name>`` of a provider's declared account field, in the current language."""
+    declared = _declared(field)
+    if declared is not None:
+        return declarations.declared_label(declared[1])
     slug, _dot, name = field.partition(".")
-    if not name or slug not in registry.PROVIDERS:
-        return None
-    for spec in registry.get_provider_class(slug).account_fields:
-        if spec.name == name:
-            return declared_label(spec)
-    if name in ("test_mode", "fiscalization"):
-        return str(FIELDS[f"robokassa.{name}"])
+    if slug in registry.PROVIDERS and name == "invoice_number_start":  # the core's own setting
+        return str(_("Первый номер счёта"))
     return None
 
 

@@ -1,4 +1,4 @@
-"""Writes for partners, their Robokassa shops, locations and the network's settings.
+"""Writes for partners, their shops at payment providers, locations and the network's settings.
 
 Every write checks the rules in rules.py, saves, and leaves an audit entry naming the actor. Shop
 passwords are recorded in the audit only as changed, never with a value.

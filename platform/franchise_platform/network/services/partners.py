@@ -1,53 +1,41 @@
-"""Partners and their Robokassa shops: create, change, delete."""
+"""Partners and their shops at a payment provider: create, change, delete.
+
+A shop's settings are the ones its provider declares (billing_providers.base.AccountField): the
+services check them against the declaration, store each where it says (the login, the flags, a
+column of its own, or sealed with the shop's other declared secrets) and audit them under
+``<provider>.<field>``, secrets only as changed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, TypedDict
 
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from billing_providers import registry
-from billing_providers.base import AccountField
+from billing_providers.base import AccountField, BillingProvider
 from billing_providers.base import account_problems as base_account_problems
-from billing_providers.errors import ProviderConfigError
 from franchise_platform.payments.invoicing import invoices_retire_open
 from franchise_platform.payments.selectors import partner_has_unpaid_links
 from franchise_platform.security.audit import audit_record
 
 from .. import rules
 from ..errors import DeleteRefused, InputRejected, Problem, reject_if_any
-from ..models import HashAlgorithm, Partner, ProviderAccount, Vat
+from ..models import Partner, ProviderAccount, Vat
+from .declarations import declared_label, declared_text, declaring_class
 
-SHOP_SECRETS = ProviderAccount.SECRET_FIELDS
-SHOP_PLAIN = (
-    "merchant_login",
-    "hash_algorithm",
-    "test_mode",
-    "fiscalization",
-    "invoice_number_start",
-)
 PARTNER_FIELDS = ("name", "legal_form", "inn", "ogrn", "tax_system", "vat", "active")
 # Partner fields signed into an invoice's receipt: a change makes its open invoices stale.
 RECEIPT_FIELDS = ("tax_system", "vat")
+# The core's own setting of a shop, in every provider's block beside its declared fields.
+NUMBERING = "invoice_number_start"
 
-
-class ShopInput(TypedDict, total=False):
-    """A Robokassa shop's settings. An absent or empty password keeps the stored one."""
-
-    merchant_login: str
-    password1: str
-    password2: str
-    test_password1: str
-    test_password2: str
-    password3: str
-    hash_algorithm: str
-    test_mode: bool
-    fiscalization: bool
-    invoice_number_start: int
+# A provider's block (the API's ``robokassa`` object, the panel's form): its declared fields by
+# name, plus the core's ``invoice_number_start``. An absent or empty secret keeps the stored one.
+ShopInput = dict[str, Any]
 
 
 class PartnerChanges(TypedDict, total=False):
@@ -67,43 +55,10 @@ def _partner_values(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _shop_apply(account: ProviderAccount, shop: ShopInput) -> dict[str, tuple[Any, Any]]:
-    """Check the shop's resulting state, apply it to `account` (unsaved) and return what changed."""
-    new_secrets = {name: shop[name] for name in SHOP_SECRETS if shop.get(name)}  # type: ignore[literal-required]
-    plain: dict[str, Any] = {name: shop.get(name, getattr(account, name)) for name in SHOP_PLAIN}
-    plain["merchant_login"] = str(plain["merchant_login"] or "").strip()
-    kept = {name for name in SHOP_SECRETS if name not in new_secrets and getattr(account, name)}
-    problems = rules.shop_problems(
-        merchant_login=plain["merchant_login"],
-        hash_algorithm=plain["hash_algorithm"],
-        test_mode=bool(plain["test_mode"]),
-        present_secrets=kept | set(new_secrets),
-        secret_lengths={name: len(value) for name, value in new_secrets.items()},
-    )
-    problem = rules.invoice_number_start_problem(plain["invoice_number_start"])
-    reject_if_any(problems + ([problem] if problem else []))
-    changes: dict[str, tuple[Any, Any]] = {}
-    new_shop = account._state.adding  # a new shop's audit entry lists every setting, defaults too
-    for name, value in plain.items():
-        if new_shop or getattr(account, name) != value:
-            changes[f"robokassa.{name}"] = (None if new_shop else getattr(account, name), value)
-            setattr(account, name, value)
-    for name, value in new_secrets.items():
-        # Compared only to avoid a needless "changed" line; the values never leave this function.
-        if getattr(account, name) != value:
-            changes[f"robokassa.{name}"] = (None, None)
-            setattr(account, name, value)
-    if "robokassa.invoice_number_start" in changes or "robokassa.merchant_login" in changes:
-        # Another start, or another shop: its numbers are checked again before the next invoice.
-        account.invoice_numbers_checked_at = None
-        account.invoice_numbers_problem = ""
-    return changes
-
-
 class AccountInput(TypedDict, total=False):
     """A shop at any provider that declares its account fields (billing_providers.base
-    .AccountField): ``values`` holds the login and secret fields by their declared names; an
-    absent or empty secret keeps the stored one (unless the provider changes)."""
+    .AccountField): ``values`` holds the login, choice and secret fields by their declared
+    names; an absent or empty secret keeps the stored one (unless the provider changes)."""
 
     provider: str
     values: dict[str, str]
@@ -116,95 +71,204 @@ _PROBLEM_TEXT = {
     "required": _lazy("Заполните поле «%(label)s»."),
     "too_long": _lazy("Поле «%(label)s» слишком длинное."),
     "bad_format": _lazy("Поле «%(label)s» заполнено неверно."),
+    "requires": _lazy("Для «%(label)s» заполните: %(needed)s."),
 }
 
 
-def declared_label(spec: AccountField) -> str:
-    """The declared label in the current language (Russian unless English is active)."""
-    return spec.label_en if (get_language() or "ru").startswith("en") else spec.label_ru
+def _problem(
+    spec: AccountField, fields: tuple[AccountField, ...], code: str, field: str, value: str
+) -> Problem:
+    declared = spec.message(code)
+    if declared is not None:
+        return Problem(field, declared_text(declared), declared.code)
+    if code == "bad_choice":
+        allowed = ", ".join(choice for choice, _label in spec.choices)
+        return Problem(
+            field,
+            _("Недопустимое значение «%(v)s»; допустимы: %(a)s.") % {"v": value, "a": allowed},
+            "invalid_choice",
+        )
+    labels = {other.name: declared_label(other) for other in fields}
+    needed = ", ".join(f"«{labels.get(name, name)}»" for name in spec.requires)
+    text = str(_PROBLEM_TEXT[code]) % {"label": declared_label(spec), "needed": needed}
+    return Problem(field, text, f"{spec.name}_{code}")
 
 
-def _account_apply(account: ProviderAccount, data: AccountInput) -> dict[str, tuple[Any, Any]]:
-    """Check and apply a declared-fields shop to `account` (unsaved); return what changed."""
-    slug = str(data.get("provider") or account.provider)
-    try:
-        provider_class = registry.get_provider_class(slug)
-    except ProviderConfigError:
-        provider_class = None
-    if provider_class is None or not provider_class.account_fields:
+def _provider_declaring(slug: str, field: str) -> type[BillingProvider]:
+    provider_class = declaring_class(slug)
+    if provider_class is None:
+        known = slug in registry.PROVIDERS
         raise InputRejected(
             [
                 Problem(
-                    f"{ACCOUNT_PREFIX}.provider",
-                    _("Этот провайдер так не подключается: выберите ЮKassa или укажите Robokassa.")
-                    if provider_class is not None
+                    field,
+                    _("Этот провайдер нельзя выбрать для магазина партнёра.")
+                    if known
                     else _("Неизвестный провайдер."),
                     "unknown_provider",
                 )
             ]
         )
-    fields = provider_class.account_fields
+    return provider_class
+
+
+def _account_apply(
+    account: ProviderAccount,
+    *,
+    slug: str,
+    values: dict[str, Any],
+    flags: dict[str, bool],
+    prefix: str,
+    flag_prefix: str,
+    numbering: int | None = None,
+    with_numbering: bool = False,
+) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
+    """Check the shop's resulting state against ``slug``'s declaration and apply it to
+    ``account`` (unsaved). Returns the audit changes and which of them are secrets. Problems
+    are reported under ``prefix`` + field (``flag_prefix`` for flags). Raises InputRejected."""
+    fields = _provider_declaring(slug, f"{ACCOUNT_PREFIX}.provider").account_fields
     entered = {spec.name: spec for spec in fields if spec.entered and spec.target != "flag"}
-    values = {str(k): str(v).strip() for k, v in (data.get("values") or {}).items() if v}
     new_shop = account._state.adding
     switching = new_shop or slug != account.provider
     stored: dict[str, str] = {} if switching else dict(account.provider_secrets or {})
-    problems = [
-        Problem(f"{ACCOUNT_PREFIX}.values.{name}", _("Такого поля нет."), "unknown_field")
-        for name in values
-        if name not in entered
-    ]
-    login = next((spec for spec in fields if spec.target == "login"), None)
-    effective = dict(values)
-    if login is not None and login.name not in effective and not switching:
-        effective[login.name] = account.merchant_login
-    codes = base_account_problems(fields, effective, "keys", kept=frozenset(stored))
-    problems += [
-        Problem(
-            f"{ACCOUNT_PREFIX}.values.{name}",
-            str(_PROBLEM_TEXT[code]) % {"label": declared_label(entered[name])},
-            f"{name}_{code}",
-        )
-        for name, code in codes.items()
-        if name in entered
-    ]
+    given: dict[str, str] = {}
+    problems: list[Problem] = []
+    for name, raw in values.items():
+        if raw is None or raw == "":
+            continue
+        spec = entered.get(name)
+        if spec is None:
+            problems.append(Problem(f"{prefix}{name}", _("Такого поля нет."), "unknown_field"))
+            continue
+        text = str(raw).strip() if spec.strip else str(raw)
+        if text.strip():
+            given[name] = text
+
+    def kept_secret(spec: AccountField) -> bool:
+        return bool(getattr(account, spec.column) if spec.column else stored.get(spec.name))
+
+    effective = dict(given)
+    for spec in entered.values():
+        if spec.name in effective:
+            continue
+        if spec.target == "login" and not switching:
+            effective[spec.name] = account.merchant_login
+        elif spec.target == "choice":
+            current = getattr(account, spec.column) if spec.column else stored.get(spec.name)
+            effective[spec.name] = str(current or spec.default) if not switching else spec.default
+    flag_values: dict[str, bool] = {}
+    for spec in fields:
+        if spec.target == "flag":
+            column = spec.column or spec.name
+            default = False if switching else bool(getattr(account, column))
+            flag_values[spec.name] = bool(flags.get(spec.name, default))
+    kept = frozenset(name for name, spec in entered.items() if spec.secret and kept_secret(spec))
+    codes = base_account_problems(fields, effective, "keys", kept=kept, flags=flag_values)
+    by_name = {spec.name: spec for spec in fields}
+    for name, code in codes.items():
+        where = f"{flag_prefix if by_name[name].target == 'flag' else prefix}{name}"
+        problems.append(_problem(by_name[name], fields, code, where, effective.get(name, "")))
+    if with_numbering:
+        number = account.invoice_number_start if numbering is None else numbering
+        problem = rules.invoice_number_start_problem(number)
+        if problem is not None:
+            problems.append(replace(problem, field=f"{prefix}{NUMBERING}"))
     reject_if_any(problems)
+
     changes: dict[str, tuple[Any, Any]] = {}
+    secret_keys: list[str] = []
     if switching:
         changes["provider"] = (None if new_shop else account.provider, slug)
         account.provider = slug
-        account.provider_secrets = {}
         account.invoice_numbers_checked_at = None
         account.invoice_numbers_problem = ""
-    if (
-        login is not None
-        and login.name in values
-        and (switching or account.merchant_login != values[login.name])
-    ):
-        changes[f"{slug}.{login.name}"] = (
-            None if switching else account.merchant_login,
-            values[login.name],
-        )
-        account.merchant_login = values[login.name]
-        account.invoice_numbers_checked_at = None
     secrets = dict(stored)
-    for name, spec in entered.items():
-        if spec.secret and name in values and stored.get(name) != values[name]:
-            secrets[name] = values[name]
-            changes[f"{slug}.{name}"] = (None, None)
-    account.provider_secrets = secrets
-    for flag in ("test_mode", "fiscalization"):
-        if flag in data or switching:
-            value = bool(data.get(flag, False))
-            if switching or getattr(account, flag) != value:
-                changes[f"{slug}.{flag}"] = (None if switching else getattr(account, flag), value)
-                setattr(account, flag, value)
-    return changes
+
+    def record(spec_name: str, old: Any, new: Any) -> None:
+        changes[f"{slug}.{spec_name}"] = (None if switching else old, new)
+
+    for spec in fields:
+        if spec.target == "login":
+            new_login = effective.get(spec.name, "")
+            if switching or account.merchant_login != new_login:
+                record(spec.name, account.merchant_login, new_login)
+                account.merchant_login = new_login
+                account.invoice_numbers_checked_at = None
+                account.invoice_numbers_problem = ""
+        elif spec.target == "flag":
+            column = spec.column or spec.name
+            if switching or getattr(account, column) != flag_values[spec.name]:
+                record(spec.name, getattr(account, column), flag_values[spec.name])
+                setattr(account, column, flag_values[spec.name])
+        elif spec.target == "choice" and spec.name in effective:
+            value = effective[spec.name]
+            old = getattr(account, spec.column) if spec.column else stored.get(spec.name)
+            if switching or old != value:
+                record(spec.name, old, value)
+                if spec.column:
+                    setattr(account, spec.column, value)
+                else:
+                    secrets[spec.name] = value
+        elif spec.secret and spec.name in given:
+            value = given[spec.name]
+            # Compared only to avoid a needless "changed" line; values never leave this function.
+            current = getattr(account, spec.column) if spec.column else stored.get(spec.name)
+            if current != value:
+                changes[f"{slug}.{spec.name}"] = (None, None)
+                secret_keys.append(f"{slug}.{spec.name}")
+                if spec.column:
+                    setattr(account, spec.column, value)
+                else:
+                    secrets[spec.name] = value
+    if switching or secrets != stored:
+        account.provider_secrets = secrets
+    if with_numbering:
+        number = account.invoice_number_start if numbering is None else numbering
+        if new_shop or account.invoice_number_start != number:
+            record(NUMBERING, account.invoice_number_start, number)
+            account.invoice_number_start = number
+            # Another start: its numbers are checked again before the next invoice.
+            account.invoice_numbers_checked_at = None
+            account.invoice_numbers_problem = ""
+    return changes, secret_keys
 
 
-def _secret_names(changes: dict[str, tuple[Any, Any]]) -> list[str]:
-    names = [f"robokassa.{name}" for name in SHOP_SECRETS if f"robokassa.{name}" in changes]
-    return names + [key for key, value in changes.items() if value == (None, None)]
+def _shop_apply(
+    account: ProviderAccount, shop: ShopInput, slug: str
+) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
+    """A provider's block (``shop``: its declared fields by name and ``invoice_number_start``)."""
+    fields = _provider_declaring(slug, f"{ACCOUNT_PREFIX}.provider").account_fields
+    flag_names = {spec.name for spec in fields if spec.target == "flag"}
+    block = f"{_block(slug)}."
+    return _account_apply(
+        account,
+        slug=slug,
+        values={k: v for k, v in shop.items() if k not in flag_names and k != NUMBERING},
+        flags={k: bool(v) for k, v in shop.items() if k in flag_names and v is not None},
+        prefix=block,
+        flag_prefix=block,
+        numbering=shop.get(NUMBERING),
+        with_numbering=True,
+    )
+
+
+def _block(slug: str) -> str:
+    provider_class = declaring_class(slug)
+    return (provider_class.account_block if provider_class else "") or slug
+
+
+def _input_apply(
+    account: ProviderAccount, data: AccountInput
+) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
+    """``provider_account``: any declaring provider's fields (``values``) and flags."""
+    return _account_apply(
+        account,
+        slug=str(data.get("provider") or account.provider),
+        values=dict(data.get("values") or {}),
+        flags={k: bool(v) for k, v in data.items() if k in ("test_mode", "fiscalization")},
+        prefix=f"{ACCOUNT_PREFIX}.values.",
+        flag_prefix=f"{ACCOUNT_PREFIX}.",
+    )
 
 
 @transaction.atomic
@@ -221,9 +285,11 @@ def partner_create(
     active: bool = True,
     ip_address: str | None = None,
     account_input: AccountInput | None = None,
+    shop_provider: str = registry.DEFAULT_PROVIDER,
 ) -> Partner:
-    """Create a partner with its shop: a Robokassa one (`shop`) or one at any provider that
-    declares its fields (`account_input`). Raises InputRejected listing every broken rule."""
+    """Create a partner with its shop: a provider's block (`shop`, at `shop_provider`, the
+    default provider unless told) or `account_input` (any provider that declares its fields).
+    Raises InputRejected listing every broken rule."""
     values = _partner_values(
         {
             "name": name,
@@ -235,14 +301,15 @@ def partner_create(
         }
     )
     partner = Partner(**values, active=active)
-    account = ProviderAccount(partner=partner, hash_algorithm=HashAlgorithm.MD5, merchant_login="")
+    account = ProviderAccount(partner=partner, merchant_login="")
     problems = rules.partner_problems(**values)
     shop_changes: dict[str, tuple[Any, Any]] = {}
+    secret_keys: list[str] = []
     try:
         if account_input is not None:
-            shop_changes = _account_apply(account, account_input)
+            shop_changes, secret_keys = _input_apply(account, account_input)
         else:
-            shop_changes = _shop_apply(account, shop or {})
+            shop_changes, secret_keys = _shop_apply(account, shop or {}, shop_provider)
     except InputRejected as exc:
         problems += exc.problems
     reject_if_any(problems)
@@ -254,7 +321,7 @@ def partner_create(
         action="partner.create",
         obj=partner,
         changes=changes | shop_changes,
-        secret_fields=_secret_names(shop_changes),
+        secret_fields=secret_keys,
         ip_address=ip_address,
     )
     return partner
@@ -269,10 +336,12 @@ def partner_update(
     shop: ShopInput | None = None,
     ip_address: str | None = None,
     account_input: AccountInput | None = None,
+    shop_provider: str = registry.DEFAULT_PROVIDER,
 ) -> Partner:
-    """Change some fields of a partner and its shop (`shop` for Robokassa's fields, which also
-    moves the shop back to Robokassa; `account_input` for a provider's declared fields); rules apply to the resulting state, so a new
-    legal form is checked together with the INN it will have. Raises InputRejected."""
+    """Change some fields of a partner and its shop (`shop` for a provider's block, which also
+    moves the shop to `shop_provider`; `account_input` for a provider's declared fields); rules
+    apply to the resulting state, so a new legal form is checked together with the INN it will
+    have. Raises InputRejected."""
     current = {field: getattr(partner, field) for field in PARTNER_FIELDS}
     merged = _partner_values({**current, **changes})
     account = ProviderAccount.objects.filter(partner=partner).first() or ProviderAccount(
@@ -283,17 +352,13 @@ def partner_update(
         check_vat_pair=any(merged[f] != current[f] for f in RECEIPT_FIELDS),
     )
     shop_changes: dict[str, tuple[Any, Any]] = {}
+    secret_keys: list[str] = []
     if shop is not None or account_input is not None:
         try:
             if account_input is not None:
-                shop_changes = _account_apply(account, account_input)
+                shop_changes, secret_keys = _input_apply(account, account_input)
             else:
-                if account.provider != "robokassa" and not account._state.adding:
-                    shop_changes["provider"] = (account.provider, "robokassa")
-                    account.provider = "robokassa"
-                    account.provider_secrets = {}
-                    account.invoice_numbers_checked_at = None
-                shop_changes |= _shop_apply(account, shop or {})
+                shop_changes, secret_keys = _shop_apply(account, shop or {}, shop_provider)
         except InputRejected as exc:
             problems += exc.problems
     reject_if_any(problems)
@@ -320,7 +385,7 @@ def partner_update(
             action="partner.update",
             obj=partner,
             changes=diff | shop_changes,
-            secret_fields=_secret_names(shop_changes),
+            secret_fields=secret_keys,
             ip_address=ip_address,
         )
     return partner

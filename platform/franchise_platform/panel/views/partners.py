@@ -1,9 +1,9 @@
-"""Partners: list, add, edit, (de)activate, delete, the page with the Robokassa addresses, and the
-shop check (a test-mode invoice whose notification proves the shop is wired)."""
+"""Partners: list, add, edit, (de)activate, delete, the page with the addresses for the provider's
+cabinet, and the shop check (a test-mode invoice whose notification proves the shop is wired)."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -11,7 +11,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,7 +21,7 @@ from franchise_platform.network.errors import DeleteRefused, InputRejected
 from franchise_platform.network.forms import PartnerForm, show_problems
 from franchise_platform.network.models import LegalForm, Partner
 from franchise_platform.network.rules import digits_only
-from franchise_platform.network.services import PartnerChanges
+from franchise_platform.network.services import PartnerChanges, declarations
 from franchise_platform.network.validators import validate_inn
 from franchise_platform.payments.invoicing import shop_check_invoice_issue
 from franchise_platform.payments.selectors import shop_check_invoice_open
@@ -57,16 +56,9 @@ def partner_create(request: HttpRequest) -> HttpResponse:
     form = _with_inn_check(PartnerForm(request.POST or None))
     if request.method == "POST" and form.is_valid():
         try:
-            if form.robokassa_chosen():
-                partner = services.partner_create(
-                    **actor(request), **form.partner_values(), shop=form.shop_values()
-                )
-            else:
-                partner = services.partner_create(
-                    **actor(request),
-                    **form.partner_values(),
-                    account_input=form.account_values(),
-                )
+            partner = services.partner_create(
+                **actor(request), **form.partner_values(), account_input=form.account_values()
+            )
         except InputRejected as exc:
             show_problems(form, exc)
         else:
@@ -93,8 +85,11 @@ def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
     context = {
         "partner": partner,
         "shop": getattr(partner, "provider_account", None),
-        "urls": selectors.partner_robokassa_urls(partner=partner, network=request.tenant),  # type: ignore[attr-defined]
         "cabinet_addresses": _cabinet_addresses(request, partner),
+        "shop_settings": _shop_settings(partner),
+        "provider_label": registry.provider_label(partner.provider_account.provider)
+        if getattr(partner, "provider_account", None)
+        else "",
         "locations": selectors.location_list(partner_id=partner.pk),
         "check_invoice": shop_check_invoice_open(partner=partner),
     }
@@ -102,21 +97,49 @@ def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
 
 
 def _cabinet_addresses(request: HttpRequest, partner: Partner) -> list[dict[str, str]]:
-    """The addresses a declared provider asks the owner to paste into its cabinet."""
+    """The addresses the shop's provider declares for the owner to paste into its cabinet."""
     account = getattr(partner, "provider_account", None)
-    if account is None or account.provider not in registry.PROVIDERS:
+    provider_class = declarations.declaring_class(account.provider) if account else None
+    if provider_class is None:
         return []
-    english = (get_language() or "ru").startswith("en")
     base = network_base_url(request.tenant)  # type: ignore[attr-defined]
     return [
         {
-            "label": address.label_en if english else address.label_ru,
-            "help": address.help_en if english else address.help_ru,
+            "label": declarations.declared_label(address),
+            "help": declarations.declared_help(address),
+            "method": address.method,
             "url": base + address.path.replace("{partner_id}", str(partner.pk)),
-            "id": f"url-{address.name}",
+            "id": f"url-{address.name.removesuffix('_url')}",
         }
-        for address in registry.get_provider_class(account.provider).cabinet_addresses
+        for address in provider_class.cabinet_addresses
     ]
+
+
+def _shop_settings(partner: Partner) -> list[dict[str, Any]]:
+    """The shop's declared settings as the partner page lists them: values of the plain ones,
+    only whether a secret is stored."""
+    account = getattr(partner, "provider_account", None)
+    if account is None:
+        return []
+    sealed = account.provider_secrets if isinstance(account.provider_secrets, dict) else {}
+    rows: list[dict[str, Any]] = []
+    for spec in declarations.declared_fields(account.provider):
+        if not spec.entered:
+            continue
+        row: dict[str, Any] = {"label": declarations.declared_label(spec), "kind": spec.target}
+        if spec.secret:
+            row["value"] = bool(
+                getattr(account, spec.column) if spec.column else sealed.get(spec.name)
+            )
+        elif spec.target == "login":
+            row["value"] = account.merchant_login
+        elif spec.target == "flag":
+            row["value"] = bool(getattr(account, spec.column or spec.name))
+        else:
+            value = getattr(account, spec.column) if spec.column else sealed.get(spec.name, "")
+            row["value"] = dict(spec.choices).get(value, value)
+        rows.append(row)
+    return rows
 
 
 @require_POST
@@ -156,13 +179,11 @@ def partner_edit(request: HttpRequest, partner_id: str) -> HttpResponse:
     form = _with_inn_check(PartnerForm(request.POST or None, partner=partner))
     if request.method == "POST" and form.is_valid():
         try:
-            robokassa = form.robokassa_chosen()
             services.partner_update(
                 **actor(request),
                 partner=partner,
                 changes=cast(PartnerChanges, form.partner_values()),
-                shop=form.shop_values() if robokassa else None,
-                account_input=None if robokassa else form.account_values(),
+                account_input=form.account_values(),
             )
         except InputRejected as exc:
             show_problems(form, exc)

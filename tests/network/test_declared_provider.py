@@ -1,0 +1,179 @@
+"""A provider declared only in billing_providers/ (issue 16, item 2): a test-only adapter that
+declares its account fields, registered in the registry for one test, gets the API's schema and
+checks, the panel's form section and the audit page's labels, with no core change; and
+Robokassa's block, built from its declaration, keeps its contract's shape."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from billing_providers import registry
+from billing_providers.base import AccountField, CabinetAddress
+from billing_providers.dummy.provider import DummyProvider
+from franchise_platform.network.models import Partner
+from franchise_platform.network.schemas import PartnerIn
+from franchise_platform.security.models import AuditEntry
+from tests.network.conftest import INN_IP, post_json
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "SENTINEL-acme-4f1d"
+
+
+class AcmePayProvider(DummyProvider):
+    """Dummy's behaviour under another slug, with a declaration of its own."""
+
+    slug: ClassVar[str] = "acmepay"
+    account_fields: ClassVar[tuple[AccountField, ...]] = (
+        AccountField(
+            name="terminal",
+            target="login",
+            label_ru="Номер терминала",
+            label_en="Terminal number",
+            help_ru="Из договора с AcmePay.",
+            help_en="From the AcmePay contract.",
+            required=True,
+            modes=("keys",),
+            pattern=r"T[0-9]{4}",
+            max_length=5,
+        ),
+        AccountField(
+            name="api_token",
+            target="secret",
+            label_ru="Токен API",
+            label_en="API token",
+            help_ru="Кабинет AcmePay → API.",
+            help_en="AcmePay cabinet → API.",
+            required=True,
+            modes=("keys",),
+        ),
+        AccountField(
+            name="test_mode",
+            target="flag",
+            label_ru="Песочница AcmePay",
+            label_en="AcmePay sandbox",
+            help_ru="Платежи без денег.",
+            help_en="Payments without money.",
+            required=False,
+            modes=("keys",),
+        ),
+    )
+    cabinet_addresses: ClassVar[tuple[CabinetAddress, ...]] = (
+        CabinetAddress(
+            "hook",
+            "/callbacks/acmepay/{partner_id}/notification/",
+            "Адрес уведомлений AcmePay",
+            "AcmePay notification address",
+            "Вставьте в кабинет AcmePay.",
+            "Paste into the AcmePay cabinet.",
+            ("keys",),
+            method="POST",
+        ),
+    )
+
+
+@pytest.fixture
+def acmepay(monkeypatch):
+    monkeypatch.setitem(registry.PROVIDERS, "acmepay", f"{__name__}.AcmePayProvider")
+    return "acmepay"
+
+
+def _body(**values):
+    return {
+        "name": "ИП Акмеев",
+        "legal_form": "ip",
+        "inn": INN_IP,
+        "tax_system": "usn_income",
+        "provider_account": {
+            "provider": "acmepay",
+            "values": {"terminal": "T1234", "api_token": SECRET, **values},
+            "test_mode": True,
+        },
+    }
+
+
+def test_a_declared_provider_gets_its_api_fields_checks_and_addresses(owner_a, net_a, acmepay):
+    listed = {p["slug"]: p for p in owner_a.api().get("/api/v1/providers").json()}
+    assert [f["name"] for f in listed["acmepay"]["fields"]] == ["terminal", "api_token", "test_mode"]
+
+    refused = post_json(owner_a.api(), "/api/v1/partners", _body(terminal="X1"))
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "terminal_bad_format"
+    assert "Номер терминала" in refused.json()["detail"]
+
+    response = post_json(owner_a.api(), "/api/v1/partners", _body())
+    assert response.status_code == 201, response.content
+    account = response.json()["provider_account"]
+    assert (account["provider"], account["login"], account["test_mode"]) == (
+        "acmepay",
+        "T1234",
+        True,
+    )
+    assert account["secrets_set"] == ["api_token"]
+    assert account["addresses"][0]["url"].endswith(
+        f"/callbacks/acmepay/{response.json()['id']}/notification/"
+    )
+    assert SECRET not in response.content.decode()
+    with tenant_context(net_a.network):
+        stored = Partner.objects.get(pk=response.json()["id"]).provider_account
+        assert stored.provider_secrets == {"api_token": SECRET}
+
+
+def test_a_declared_provider_gets_a_panel_section_and_audit_labels(owner_a, net_a, acmepay):
+    client = owner_a.browser_client()
+    form = client.get("/panel/partners/new/").content.decode()
+    assert 'value="acmepay"' in form
+    assert 'name="acmepay__terminal"' in form and "Номер терминала" in form
+    assert 'name="acmepay__api_token"' in form and "Песочница AcmePay" in form
+
+    added = client.post(
+        "/panel/partners/new/",
+        {
+            "legal_form": "ip",
+            "name": "ИП Акмеев",
+            "inn": INN_IP,
+            "tax_system": "usn_income",
+            "vat": "none",
+            "provider": "acmepay",
+            "acmepay__terminal": "T0042",
+            "acmepay__api_token": SECRET,
+        },
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    with tenant_context(net_a.network):
+        partner = Partner.objects.get(name="ИП Акмеев")
+        entry = AuditEntry.objects.filter(action="partner.create").latest("created_at")
+        assert "acmepay.api_token" in entry.changes and SECRET not in str(entry.changes)
+    page = client.get(f"/panel/partners/{partner.pk}/").content.decode()
+    assert f"/callbacks/acmepay/{partner.pk}/notification/" in page
+    assert "Адрес уведомлений AcmePay" in page
+    audit = client.get("/panel/audit/").content.decode()
+    assert "Номер терминала" in audit and "Токен API" in audit
+    assert "acmepay.api_token" not in audit and SECRET not in audit
+    edit = client.get(f"/panel/partners/{partner.pk}/edit/").content.decode()
+    assert SECRET not in edit and 'value="T0042"' in edit
+
+
+def test_robokassas_block_is_built_from_its_declaration_with_the_contracts_fields():
+    fields = PartnerIn.model_fields["robokassa"].annotation.__args__[0].model_fields
+    assert list(fields) == [
+        "merchant_login",
+        "password1",
+        "password2",
+        "test_password1",
+        "test_password2",
+        "password3",
+        "hash_algorithm",
+        "test_mode",
+        "fiscalization",
+        "invoice_number_start",
+    ]
+    assert [name for name, f in fields.items() if f.is_required()] == [
+        "merchant_login",
+        "password1",
+        "password2",
+    ]
+    assert fields["hash_algorithm"].default == "md5"
