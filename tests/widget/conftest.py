@@ -36,7 +36,7 @@ from .stub_backend import StubBackend, mint_token
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WIDGET_SRC = REPO_ROOT / "frontend" / "amocrm_widget"
 HOST_SRC = Path(__file__).resolve().parent / "host"
-HOST_CSS = Path(__file__).resolve().parents[2] / "frontend" / "static" / "sandbox" / "host.css"
+SANDBOX_STATIC = REPO_ROOT / "frontend" / "static" / "sandbox"
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 JQUERY_CANDIDATES = [
     os.environ.get("WIDGET_TEST_JQUERY", ""),
@@ -71,6 +71,14 @@ def widget_build() -> ModuleType:
 
 
 # ------------------------------------------------------------------------------ servers
+
+
+def copy_host_page(dest: Path) -> None:
+    """The stand-in card into ``dest``: its page from tests/widget/host, its look and its host
+    script the sandbox's own (one copy serves the demo and the tests)."""
+    shutil.copytree(HOST_SRC, dest, dirs_exist_ok=True)
+    for name in ("host.css", "host.js"):
+        shutil.copyfile(SANDBOX_STATIC / name, dest / name)
 
 
 def host_policy(backend_url: str) -> str:
@@ -155,9 +163,7 @@ def widget_host(
     root = _host_server.root
     assert _host_server._server is not None
     _host_server._server.csp_policy = host_policy(widget_backend.url)  # type: ignore[attr-defined]
-    shutil.copytree(HOST_SRC, root / "host", dirs_exist_ok=True)
-    # The card's look is the sandbox's own stylesheet (one copy for the demo and the tests).
-    shutil.copyfile(HOST_CSS, root / "host" / "host.css")
+    copy_host_page(root / "host")
     (root / "vendor").mkdir(exist_ok=True)
     shutil.copyfile(jquery, root / "vendor" / "jquery.js")
     archive = widget_build.build_widget(

@@ -20,9 +20,9 @@ from playwright.sync_api import expect
 from tests.csp_watch import watch_csp
 
 from .conftest import (
-    HOST_SRC,
     JQUERY_CANDIDATES,
     _QuietHandler,
+    copy_host_page,
     host_policy,
     load_build_module,
 )
@@ -36,7 +36,7 @@ def real_host(app_server, widget_origin_port, tmp_path):
     jquery = next((Path(p) for p in JQUERY_CANDIDATES if p and Path(p).is_file()), None)
     if jquery is None:
         pytest.skip("jQuery not found: apt-get install -y libjs-jquery")
-    shutil.copytree(HOST_SRC, tmp_path / "host")
+    copy_host_page(tmp_path / "host")
     (tmp_path / "vendor").mkdir()
     shutil.copyfile(jquery, tmp_path / "vendor" / "jquery.js")
     archive = load_build_module().build_widget(app_server.base_url, tmp_path / "widget.zip")

@@ -1,21 +1,32 @@
 /*
- * The sandbox's stand-in for amoCRM's widget host (a copy of tests/widget/host/host.js, the one the
- * widget's browser tests use). It loads the widget, built for this platform by the server, the way
- * amoCRM does (an AMD module whose constructor amoCRM instantiates and then fills with its own
- * methods), provides the globals and widget methods the widget may use, and calls render → init →
- * bind_actions. The lead and account come from the page; each call gets a fresh disposable token
- * from /sandbox/token/ (minted server-side for the demo account, as amoCRM mints them).
+ * The stand-in for amoCRM's widget host: the sandbox's card serves it, and the widget's browser
+ * tests (tests/widget) load this same file. It loads the widget the way amoCRM does (an AMD module
+ * whose constructor amoCRM instantiates and then fills with its own methods), provides the globals
+ * and widget methods the widget may use (spec §4.3), and calls render → init → bind_actions.
+ *
+ * The page says where it runs. The sandbox's card (body data-lead, data-account, data-subdomain,
+ * data-csrf) gets a fresh disposable token for each call from /sandbox/token/, minted server-side
+ * for the demo account as amoCRM mints them. The test page (body data-widget-path="/widget", the
+ * lead and account in the query string) mints them through the test's fplMintToken (Playwright
+ * expose_function). Query string: lead, account, subdomain, lang, area, note, i18n=none, modal=1.
  */
 (function ($) {
   'use strict';
 
   var params = new URLSearchParams(window.location.search);
-  var lang = params.get('lang') || 'ru';
   var body = document.body;
-  var leadId = parseInt(body.getAttribute('data-lead') || '0', 10);
-  var account = { id: parseInt(body.getAttribute('data-account') || '0', 10), subdomain: body.getAttribute('data-subdomain') || 'chezaquest' };
+  function setting(name) { return body.getAttribute('data-' + name) || params.get(name); }
+
+  var lang = params.get('lang') || 'ru';
+  var leadId = parseInt(setting('lead') || '0', 10);
+  var account = { id: parseInt(setting('account') || '0', 10), subdomain: setting('subdomain') || 'chezaquest' };
   var user = { id: 4242, name: 'Мария Петрова', login: 'maria@example.com' };
-  var WIDGET_PATH = '/sandbox/widget';
+  var WIDGET_PATH = body.getAttribute('data-widget-path') || '/sandbox/widget';
+
+  // The sandbox renders the lead's name itself; a page that takes the lead from the query names it here.
+  if (!body.hasAttribute('data-lead')) {
+    $('.js-lead-name').text(leadId ? 'Сделка #' + leadId : 'Новая сделка');
+  }
 
   window.APP = window.AMOCRM = {
     lang_id: lang,
@@ -45,6 +56,9 @@
   }
 
   function mintToken() {
+    if (typeof window.fplMintToken === 'function') {
+      return Promise.resolve(window.fplMintToken(account.id, account.subdomain, user.id));
+    }
     return fetch('/sandbox/token/', {
       method: 'POST', credentials: 'same-origin',
       headers: { 'X-CSRFToken': body.getAttribute('data-csrf') || '' }
