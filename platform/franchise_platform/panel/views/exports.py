@@ -2,9 +2,10 @@
 Russian headings, numbers as numbers, money with two places, dates as dates), each holding every row
 of the filtered list, not only the page shown.
 
-Both are streamed, so an export of any size holds a few thousand rows in memory at a time: the CSV
-is a StreamingHttpResponse fed by a database cursor; the XLSX is written by openpyxl's write-only
-mode into a temporary file (spilling to disk past 8 MB) and sent from it. Every cell goes through
+The CSV is streamed (a StreamingHttpResponse fed by a database cursor), so one of any size holds a
+few thousand rows in memory at a time. A small XLSX is written by openpyxl's write-only mode into a
+temporary file (spilling to disk past 8 MB) and sent from it; a larger one is built in the
+background (panel/export_jobs.py) while the person watches its progress page. Every cell goes through
 security/spreadsheets.py, which keeps a formula-like text (a lead title a visitor typed) from ever
 being evaluated.
 """
@@ -22,126 +23,33 @@ from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django_tenants.utils import tenant_context
 
 from franchise_platform.payments.models import Deal, Payment
 from franchise_platform.payments.selectors import deal_search, payment_search
+from franchise_platform.reporting.models import ExportKind
 from franchise_platform.scoping import confine
-from franchise_platform.security.spreadsheets import (
-    Money,
-    SpreadsheetSafeWriter,
-    SpreadsheetSafeXlsx,
-)
+from franchise_platform.security.spreadsheets import SpreadsheetSafeWriter, SpreadsheetSafeXlsx
 
 from ..access import panel_view
+from ..export_jobs import export_job_start
+from ..export_rows import DEAL_COLUMNS, PAYMENT_COLUMNS, deal_row, payment_row
 from ..filters import DealFilter, PaymentFilter
 
 CHUNK = 2000
 # An XLSX is built whole before its first byte goes out (a zip), by openpyxl's pure-Python XML
 # writer: about 2,000 rows a second on a busy 2-core machine (bench/dashboard.py: 42,000 rows took
-# 21.7 s at load 7). Past this many rows it could outlast the web worker's 30 s timeout, so a larger
-# one is refused with the way out (a narrower filter, or the CSV, which is streamed and unlimited).
-XLSX_MAX_ROWS = 20_000
+# 21.7 s at load 7). Up to this many rows (a few seconds) it is built within the request; a larger
+# one by the worker (panel/export_jobs.py), with a page that shows its progress.
+XLSX_SYNC_MAX_ROWS = 5_000
+# A sheet holds 1,048,576 rows, the heading one of them: past that the way out is the CSV.
+XLSX_MAX_ROWS = 1_048_575
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_IN_MEMORY = 8 * 1024 * 1024
 # `panel_view`'s checks (sign-in, second factor, roles) for views whose answers are streamed.
 _StreamView = Callable[..., HttpResponseBase]
 # A partner user's export holds only its partner's rows (franchise_platform/scoping.py).
 export_view = cast(Callable[[_StreamView], _StreamView], panel_view(scoped=True))
-
-PAYMENT_COLUMNS = (
-    ("paid_at", gettext_lazy("Когда оплачен")),
-    ("amount", gettext_lazy("Сумма, ₽")),
-    ("currency", gettext_lazy("Валюта")),
-    ("kind", gettext_lazy("Вид")),
-    ("invoice_id", gettext_lazy("Счёт")),
-    ("crm_deal_id", gettext_lazy("Сделка amoCRM")),
-    ("deal_title", gettext_lazy("Название сделки")),
-    ("partner", gettext_lazy("Партнёр")),
-    ("partner_inn", gettext_lazy("ИНН партнёра")),
-    ("location", gettext_lazy("Локация")),
-    ("source", gettext_lazy("Источник")),
-    ("is_test", gettext_lazy("Тестовый")),
-    # «ТЕСТ» for a test payment (never money), what to refund for a superseded one.
-    ("label", gettext_lazy("Отметка")),
-)
-DEAL_COLUMNS = (
-    ("created_at", gettext_lazy("Создана")),
-    ("crm_deal_id", gettext_lazy("Сделка amoCRM")),
-    ("title", gettext_lazy("Название")),
-    ("status", gettext_lazy("Статус")),
-    ("total", gettext_lazy("Стоимость, ₽")),
-    ("paid", gettext_lazy("Оплачено, ₽")),
-    ("remaining", gettext_lazy("Осталось, ₽")),
-    ("refunded", gettext_lazy("Возвращено, ₽")),
-    ("overpaid", gettext_lazy("Переплата, ₽")),
-    ("test_paid", gettext_lazy("Тестовые оплаты, ₽")),
-    ("partner", gettext_lazy("Партнёр")),
-    ("partner_inn", gettext_lazy("ИНН партнёра")),
-    ("location", gettext_lazy("Локация")),
-    ("service_date", gettext_lazy("Дата услуги")),
-    ("delivered_at", gettext_lazy("Услуга оказана")),
-)
-
-
-def _payment_label(payment: Payment) -> str:
-    if payment.is_test:
-        return _("ТЕСТ")
-    if payment.refund_due:
-        return _("вернуть %(sum)s") % {"sum": f"{payment.refund_due:.2f}"}
-    return ""
-
-
-def payment_row(payment: Payment, *, typed: bool) -> list[object]:
-    """One payment's cells: `typed` (XLSX) keeps numbers, money and times as such; otherwise the
-    CSV's text forms."""
-    deal = payment.deal
-    paid_at = timezone.localtime(payment.paid_at)
-    return [
-        paid_at if typed else paid_at.isoformat(),
-        Money(payment.amount) if typed else f"{payment.amount:.2f}",
-        "RUB",
-        payment.get_kind_display() if typed else payment.kind,
-        payment.invoice_id,
-        deal.crm_deal_id,
-        deal.title,
-        payment.partner.name,
-        payment.partner.inn,
-        deal.location.name if deal.location else "",
-        payment.get_source_display() if typed else payment.source,
-        (_("да") if payment.is_test else "") if typed else ("1" if payment.is_test else "0"),
-        _payment_label(payment),
-    ]
-
-
-def deal_row(deal: Deal, *, typed: bool) -> list[object]:
-    def money(value: Any) -> object:
-        return Money(value) if typed else f"{value:.2f}"
-
-    def moment(value: Any) -> object:
-        if value is None:
-            return None if typed else ""
-        local = timezone.localtime(value)
-        return local if typed else local.isoformat()
-
-    return [
-        moment(deal.created_at),
-        deal.crm_deal_id,
-        deal.title,
-        deal.get_status_display() if typed else deal.status,
-        money(deal.total),
-        money(deal.paid),
-        money(deal.remaining),
-        money(deal.refunded),
-        money(deal.overpaid_amount),
-        money(deal.test_paid),
-        deal.partner.name if deal.partner else "",
-        deal.partner.inn if deal.partner else "",
-        deal.location.name if deal.location else "",
-        moment(deal.service_date),
-        moment(deal.delivered_at),
-    ]
 
 
 class _Pending:
@@ -233,6 +141,17 @@ def xlsx_response(
     )
 
 
+def xlsx_in_background(request: HttpRequest, kind: str, count: int) -> HttpResponseRedirect:
+    job = export_job_start(
+        user=request.user,
+        kind=kind,
+        filters={key: value for key, value in request.GET.items() if value},
+        rows_total=count,
+        language=getattr(request, "LANGUAGE_CODE", None) or "ru",
+    )
+    return HttpResponseRedirect(reverse("panel:export_job", args=[job.pk]))
+
+
 def _payments(request: HttpRequest) -> QuerySet[Payment]:
     filters = PaymentFilter(request.GET, user=request.user)
     return confine(payment_search(**filters.search_args()), user=request.user)
@@ -261,6 +180,8 @@ def payment_export_xlsx(request: HttpRequest) -> HttpResponseBase:
     count = payments.count()
     if count > XLSX_MAX_ROWS:
         return xlsx_too_large(request, count, reverse("panel:payment_list"))
+    if count > XLSX_SYNC_MAX_ROWS:
+        return xlsx_in_background(request, ExportKind.PAYMENTS, count)
     return xlsx_response(
         "payments",
         _("Платежи"),
@@ -286,6 +207,8 @@ def deal_export_xlsx(request: HttpRequest) -> HttpResponseBase:
     count = deals.count()
     if count > XLSX_MAX_ROWS:
         return xlsx_too_large(request, count, reverse("panel:deal_list"))
+    if count > XLSX_SYNC_MAX_ROWS:
+        return xlsx_in_background(request, ExportKind.DEALS, count)
     return xlsx_response(
         "deals", _("Сделки"), DEAL_COLUMNS, (deal_row(d, typed=True) for d in deals.iterator(CHUNK))
     )
