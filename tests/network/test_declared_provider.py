@@ -97,7 +97,11 @@ def _body(**values):
 
 def test_a_declared_provider_gets_its_api_fields_checks_and_addresses(owner_a, net_a, acmepay):
     listed = {p["slug"]: p for p in owner_a.api().get("/api/v1/providers").json()}
-    assert [f["name"] for f in listed["acmepay"]["fields"]] == ["terminal", "api_token", "test_mode"]
+    assert [f["name"] for f in listed["acmepay"]["fields"]] == [
+        "terminal",
+        "api_token",
+        "test_mode",
+    ]
 
     refused = post_json(owner_a.api(), "/api/v1/partners", _body(terminal="X1"))
     assert refused.status_code == 422
