@@ -100,6 +100,9 @@ class InvoiceRequest:
     receipt: ReceiptRequest | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
     email: str | None = None
+    # The buyer's phone in digits (``7XXXXXXXXXX``), for a provider whose receipt may go to a
+    # phone instead of an e-mail (``BillingProvider.buyer_contact_kinds``).
+    phone: str | None = None
     # Given by the core for a provider that ``issues_over_network``: the key stored with the
     # invoice before the call, sent again on every retry so one invoice makes one payment.
     idempotence_key: str = ""
@@ -591,3 +594,67 @@ class BillingProvider(ABC):
         raise ProviderConfigError(
             f"Provider {self.slug!r} cannot refund through its API", code="refunds_not_supported"
         )
+
+    # --- the buyer's contact, the shop check, connecting by OAuth ---------------------------------
+
+    def buyer_contact_kinds(self, account: ProviderAccount) -> tuple[str, ...]:
+        """The buyer's contacts an invoice for ``account`` must carry (any one of them, in order
+        of preference: ``email``, ``phone``) because the provider forms the 54-FZ receipt and
+        sends it to the buyer. Empty (the default): nothing is asked of the buyer."""
+        return ()
+
+    # True when ``shop_check`` asks the provider about the shop by API (no test payment needed).
+    checks_shop_by_api: ClassVar[bool] = False
+
+    def shop_check(self, account: ProviderAccount) -> ShopCheck:
+        """Ask the provider what ``account``'s credentials reach (network call). Returns a
+        ``ShopCheck``; raises ``ProviderConfigError`` (credentials refused; ``not_supported`` by
+        default), ``ProviderUnavailable``, ``ProviderResponseError``."""
+        raise ProviderConfigError("This provider has no shop check API", code="not_supported")
+
+    def oauth_authorize_url(self, state: str) -> str:
+        """Where to send the shop's owner to grant access (``connects_by_oauth``); ``state`` comes
+        back unchanged on the callback. Raises ``ProviderConfigError`` (no OAuth app set up:
+        ``missing_oauth_app``; ``not_supported`` by default)."""
+        raise ProviderConfigError("This provider does not connect by OAuth", code="not_supported")
+
+    def oauth_connect(self, code: str) -> OAuthConnected:
+        """Trade the callback's ``code`` for the shop's token and read the shop (network calls).
+        Raises ``ProviderConfigError`` (a used, expired or foreign code: start again),
+        ``ProviderUnavailable``, ``ProviderResponseError``."""
+        raise ProviderConfigError("This provider does not connect by OAuth", code="not_supported")
+
+    def notifications_register(self, account: ProviderAccount, url: str) -> tuple[str, ...]:
+        """Point the shop's notifications at ``url`` by API (a shop connected by OAuth), once
+        per event, safe to repeat. Returns the events subscribed. Raises ``ProviderConfigError``
+        (``not_supported`` by default, or the credentials cannot manage notifications),
+        ``ProviderUnavailable``, ``ProviderResponseError``."""
+        raise ProviderConfigError("This provider registers no notifications", code="not_supported")
+
+
+@dataclass(frozen=True)
+class ShopCheck:
+    """What the provider says about a shop (``BillingProvider.shop_check``): its id, whether it
+    accepts payments, whether it is a test shop, whether the provider sends its receipts, and
+    the payment methods it offers (the provider's codes)."""
+
+    shop_id: str
+    enabled: bool
+    test: bool
+    fiscalization: bool
+    payment_methods: tuple[str, ...] = ()
+    fiscal_provider: str | None = None
+
+
+@dataclass(frozen=True)
+class OAuthConnected:
+    """A shop connected by OAuth (``BillingProvider.oauth_connect``): the ``ProviderAccount``
+    values to store (``login``, ``secrets`` to seal) and the shop as the provider reports it."""
+
+    login: str
+    secrets: Mapping[str, str] = field(repr=False)
+    shop: ShopCheck
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secrets", _frozen_mapping(self.secrets))

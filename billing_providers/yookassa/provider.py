@@ -29,6 +29,7 @@ from billing_providers.base import (
     InvoiceState,
     InvoiceStatus,
     IssuedInvoice,
+    OAuthConnected,
     ProviderAccount,
     ReceiptStatus,
     ReceiptSummary,
@@ -37,6 +38,7 @@ from billing_providers.base import (
     RefundState,
     SettlementReceiptRequest,
     SettlementReceiptResult,
+    ShopCheck,
 )
 from billing_providers.errors import (
     ProviderConfigError,
@@ -257,7 +259,9 @@ class YooKassaProvider(BillingProvider):
                     "The receipt amount differs from the invoice amount",
                     code="receipt_amount_mismatch",
                 )
-            body["receipt"] = payment_receipt(request.receipt, email=request.email)
+            body["receipt"] = payment_receipt(
+                request.receipt, email=request.email, phone=request.phone
+            )
         return body
 
     def issue_invoice(self, account: ProviderAccount, request: InvoiceRequest) -> IssuedInvoice:
@@ -281,9 +285,22 @@ class YooKassaProvider(BillingProvider):
         ProviderUnavailable (no answer after the repeats: the payment may exist; repeat with the
         same key), ProviderResponseError (an answer without a confirmation URL)."""
         body = self.payment_body(account, request)
-        payment = self.client.create_payment(
-            credentials_for(account), body, idempotence_key=idempotence_key
-        )
+        try:
+            payment = self.client.create_payment(
+                credentials_for(account), body, idempotence_key=idempotence_key
+            )
+        except RequestRefused as exc:
+            if exc.status == 400 and (exc.parameter or "").startswith("receipt.customer"):
+                # The shop's register wants another contact (Чеки от ЮKassa: an e-mail, §4.1):
+                # the core asks the buyer again instead of failing the page.
+                raise RequestRefused(
+                    "YooKassa refused the buyer's contact for the receipt",
+                    code="bad_contact",
+                    status=exc.status,
+                    parameter=exc.parameter,
+                    description=exc.description,
+                ) from None
+            raise
         payment_id = payment.get("id")
         confirmation = payment.get("confirmation")
         url = confirmation.get("confirmation_url") if isinstance(confirmation, dict) else None
@@ -445,6 +462,49 @@ class YooKassaProvider(BillingProvider):
                 break
             params = {**params, "cursor": cursor}
         return found
+
+    # the buyer's contact, the shop check, OAuth (§4.1, §7) ---------------------------------------
+
+    checks_shop_by_api: ClassVar[bool] = True
+
+    def buyer_contact_kinds(self, account: ProviderAccount) -> tuple[str, ...]:
+        """A shop whose receipts go through YooKassa needs the buyer's e-mail (Чеки от ЮKassa
+        accept nothing else) or, with a third-party register, a phone (§4.1)."""
+        return ("email", "phone") if account.fiscalization else ()
+
+    def shop_check(self, account: ProviderAccount) -> ShopCheck:
+        """``GET /me`` in neutral terms (``shop_info``). Raises as ``shop_info``."""
+        info = self.shop_info(account)
+        return ShopCheck(
+            shop_id=info.shop_id,
+            enabled=info.enabled,
+            test=info.test,
+            fiscalization=info.fiscalization,
+            payment_methods=info.payment_methods,
+            fiscal_provider=info.fiscal_provider,
+        )
+
+    def oauth_authorize_url(self, state: str) -> str:
+        """YooKassa's consent page for the partner app (§7.1)."""
+        return self.oauth_client().authorize_url(state)
+
+    def oauth_connect(self, code: str) -> OAuthConnected:
+        """The code exchanged for the shop's token (§7.2), then ``GET /me`` with it (§7.4): the
+        shop id, test flag and fiscalization to store. Raises as ``OAuthClient.exchange_code``
+        and ``shop_info``; ProviderResponseError when ``/me`` names no shop."""
+        token = self.oauth_client().exchange_code(code)
+        secrets = {consts.OAUTH_TOKEN: token.access_token}
+        shop = self.shop_check(ProviderAccount(login="", secrets=secrets))
+        if not shop.shop_id:
+            raise ProviderResponseError("GET /me named no shop", code="bad_response")
+        return OAuthConnected(
+            login=shop.shop_id, secrets=secrets, shop=shop, expires_at=token.expires_at
+        )
+
+    def notifications_register(self, account: ProviderAccount, url: str) -> tuple[str, ...]:
+        """``register_webhooks``: the token's payment and refund events at ``url`` (§6.4)."""
+        hooks = self.register_webhooks(account, url)
+        return tuple(str(hook.get("event") or "") for hook in hooks)
 
     # shop (§7.4) ----------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from franchise_platform.network.selectors import network_settings_get
 from tenants.services import network_base_url
 
 from .amounts import ZERO
+from .buyer_contact import deal_contact, deal_contact_forget
 from .invoice_numbers import invoice_number_next
 from .models import (
     Deal,
@@ -65,6 +66,9 @@ class _Signed:
     description: str
     receipt: ReceiptRequest | None
     service_rendered: bool = False
+    # The buyer's contact, only for a provider that sends the receipt itself and needs one.
+    email: str | None = None
+    phone: str | None = None
 
     def fingerprint(self, account: ProviderAccount) -> str:
         password = "test_password1" if self.data.test_mode else "password1"
@@ -86,6 +90,10 @@ class _Signed:
             if receipt is None
             else [receipt.tax_system, receipt.vat, receipt.item_name, str(receipt.amount)],
         }
+        if self.email or self.phone:
+            # Sent with the payment: another contact is another request (absent otherwise, so
+            # the fingerprints of shops that need none stay as they were).
+            inputs["contact"] = [self.email or "", self.phone or ""]
         payload = json.dumps(inputs, sort_keys=True, ensure_ascii=False)
         return salted_hmac("invoice-fingerprint", payload, algorithm="sha256").hexdigest()
 
@@ -96,8 +104,12 @@ class PayDecision:
 
     link: PaymentLink
     redirect_to: str | None = None
-    reason: str | None = None  # paid | closed | nothing_due
+    reason: str | None = None  # paid | closed | nothing_due | contact_needed
     remaining_link: PaymentLink | None = None
+    # contact_needed: the contacts the provider takes (``buyer_contact_kinds``), and whether it
+    # has just refused the one the deal had.
+    contact_kinds: tuple[str, ...] = ()
+    contact_refused: bool = False
 
 
 def _payment_kind(link: PaymentLink) -> str:
@@ -123,6 +135,8 @@ def _signed(
     item_name: str,
     test_mode: bool | None = None,
     service_rendered: bool = False,
+    email: str = "",
+    phone: str = "",
 ) -> _Signed:
     data = account_data(account, test_mode=test_mode)
     receipt = None
@@ -146,6 +160,8 @@ def _signed(
         description=description[:100],
         receipt=receipt,
         service_rendered=service_rendered,
+        email=email or None,
+        phone=phone or None,
     )
 
 
@@ -201,6 +217,8 @@ def _provider_issue(invoice: Invoice, signed: _Signed) -> IssuedInvoice:
             extra={MARKER_FIELD: invoice.marker},
             idempotence_key=invoice.idempotence_key,
             return_url=_return_url(invoice),
+            email=signed.email,
+            phone=signed.phone,
         ),
     )
 
@@ -305,7 +323,25 @@ def invoice_for_link(*, token: str) -> PayDecision:
     if pending is None:
         return decision
     invoice, signed = pending
-    invoice = _issue_over_network(invoice, signed)
+    try:
+        invoice = _issue_over_network(invoice, signed)
+    except ProviderConfigError as exc:
+        if exc.code != "bad_contact" or not (signed.email or signed.phone):
+            raise
+        # The provider would not take the contact for its receipt (its register wants an
+        # e-mail, say): forget it and ask the buyer again; the refused invoice is retired.
+        deal_contact_forget(
+            deal_id=decision.link.deal_id, email=signed.email or "", phone=signed.phone or ""
+        )
+        kinds = provider_get(invoice.provider).buyer_contact_kinds(signed.data)
+        if signed.phone and not signed.email:
+            kinds = ("email",)  # a phone refused: the register sends receipts by e-mail only
+        return PayDecision(
+            link=decision.link,
+            reason="contact_needed",
+            contact_kinds=kinds or ("email",),
+            contact_refused=True,
+        )
     return PayDecision(link=decision.link, redirect_to=invoice.payment_url)
 
 
@@ -336,6 +372,12 @@ def _link_resolve(*, token: str) -> tuple[PayDecision, tuple[Invoice, _Signed] |
     partner = deal.partner
     assert partner is not None, "a deal gets links only once its partner is known"
     account = partner.provider_account
+    kinds = provider_get(account.provider).buyer_contact_kinds(account_data(account))
+    email = phone = ""
+    if kinds:
+        email, phone = deal_contact(deal, kinds)
+        if not (email or phone):
+            return PayDecision(link=link, reason="contact_needed", contact_kinds=kinds), None
     rules = network_settings_get()
     location_name = deal.location.name if deal.location else ""
     signed = _signed(
@@ -347,6 +389,8 @@ def _link_resolve(*, token: str) -> tuple[PayDecision, tuple[Invoice, _Signed] |
         % {"title": deal.title or _("сделка №%(id)s") % {"id": deal.crm_deal_id}},
         item_name=_item_name(rules.item_name, location_name),
         service_rendered=service_rendered(deal),
+        email=email,
+        phone=phone,
     )
     fingerprint = signed.fingerprint(account)
     now = timezone.now()

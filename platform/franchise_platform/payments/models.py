@@ -54,6 +54,10 @@ class Deal(models.Model):
     # When the service was delivered; settlement receipts follow (fiscal.md §2.4).
     delivered_at = models.DateTimeField(null=True, blank=True)
     delivered_source = models.CharField(max_length=16, blank=True)
+    # The buyer's contact for the receipt, given on the pay page when the provider forms the
+    # receipt and needs one before the payment is created (payments/buyer_contact.py).
+    buyer_email = models.CharField(max_length=254, blank=True)
+    buyer_phone = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -18,15 +18,18 @@ from billing_providers import registry
 from billing_providers.errors import ProviderError
 from franchise_platform.request_context import client_ip
 
+from .buyer_contact import BuyerContactForm, deal_contact_store
 from .callbacks import callback_receive
-from .invoicing import invoice_for_link
+from .invoicing import PayDecision, invoice_for_link
 from .models import PaymentLink
 from .returns import invoice_for_buyer_return
 
 
 @never_cache
-@require_http_methods(["GET", "HEAD"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def pay(request: HttpRequest, token: str) -> HttpResponse:
+    """The link: off to the provider's page, or first the buyer's contact for the receipt when
+    the provider needs one (POST answers that question, then the link is followed again)."""
     tenant = getattr(request, "tenant", None)
     if tenant is not None and tenant.is_suspended:
         return render(request, "pay/unavailable.html", {"network": tenant}, status=503)
@@ -38,6 +41,12 @@ def pay(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "pay/unavailable.html", {"network": tenant}, status=503)
     if decision.redirect_to:
         return HttpResponseRedirect(decision.redirect_to)
+    if decision.reason == "contact_needed":
+        return _contact_page(request, decision, token)
+    if request.method == "POST":
+        response = HttpResponseRedirect(request.path)
+        response.status_code = 303
+        return response
     return render(
         request,
         "pay/not_payable.html",
@@ -48,6 +57,33 @@ def pay(request: HttpRequest, token: str) -> HttpResponse:
             "remaining_link": decision.remaining_link,
             "network": tenant,
         },
+    )
+
+
+def _contact_page(request: HttpRequest, decision: PayDecision, token: str) -> HttpResponse:
+    form = BuyerContactForm(
+        request.POST if request.method == "POST" else None, kinds=decision.contact_kinds
+    )
+    if request.method == "POST" and form.is_valid():
+        deal_contact_store(
+            deal_id=decision.link.deal_id,
+            email=str(form.cleaned_data.get("email") or ""),
+            phone=str(form.cleaned_data.get("phone") or ""),
+        )
+        response = HttpResponseRedirect(request.path)
+        response.status_code = 303  # the link is followed again with GET
+        return response
+    return render(
+        request,
+        "pay/contact.html",
+        {
+            "form": form,
+            "link": decision.link,
+            "deal": decision.link.deal,
+            "refused": decision.contact_refused,
+            "network": getattr(request, "tenant", None),
+        },
+        status=400 if form.is_bound else 200,
     )
 
 
