@@ -8,13 +8,8 @@ line or an exception message.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import random
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from crm_connectors import http as crm_http
 from crm_connectors.amocrm.consts import MAX_PAGE_SIZE, TOKEN_PATH
 from crm_connectors.base import CrmAccountRef, OAuthTokens, RateLimiter, TokenStore
 from crm_connectors.errors import (
@@ -35,23 +31,26 @@ from crm_connectors.errors import (
     CrmUnavailable,
     CrmValidationError,
 )
+from crm_connectors.http import body_dict, clip
+from crm_connectors.http import decode_json as decode_json  # the amoCRM modules' JSON reader
+from crm_connectors.http import shared_http_client as shared_http_client  # the core connects here
 
 logger = logging.getLogger(__name__)
 
 # Methods whose repetition cannot create a second entity: every PATCH we send sets absolute
 # values. POST (notes, fields) is retried in here only when amoCRM surely did not process it.
 _REPEATABLE_METHODS = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"})
-_MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded in-call retries; past them the caller (the outbox) schedules a later attempt."""
+class RetryPolicy(crm_http.RetryPolicy):
+    """amoCRM's numbers; a 429's Retry-After is waited out plus a little jitter."""
 
     max_attempts: int = 3
     base_delay: float = 0.25
     max_delay: float = 2.0
     max_total_wait: float = 4.0
+    jitter_over_retry_after: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,57 +67,9 @@ class AmoClientOptions:
     user_agent: str = "franchise-platform-amocrm/1.0"
 
 
-_shared_http: tuple[int, httpx.Client] | None = None
-_shared_http_lock = threading.Lock()
-
-
-def shared_http_client() -> httpx.Client:
-    """One pooled client per process (httpx.Client is thread-safe; building one loads the
-    TLS trust store, which is slow). Re-created after a fork, e.g. in a Celery worker."""
-    global _shared_http
-    with _shared_http_lock:
-        if _shared_http is None or _shared_http[0] != os.getpid():
-            _shared_http = (os.getpid(), httpx.Client(follow_redirects=False))
-        return _shared_http[1]
-
-
 def encode_json(value: Any) -> bytes:
-    """JSON with ``Decimal`` written as an exact JSON number (never through float)."""
-    nonce = uuid.uuid4().hex
-    numbers: dict[str, str] = {}
-
-    def default(obj: object) -> str:
-        if isinstance(obj, Decimal):
-            if not obj.is_finite():
-                raise ValueError("non-finite Decimal")
-            marker = f"@@{nonce}-{len(numbers)}@@"
-            numbers[f'"{marker}"'] = format(
-                obj.normalize() if obj == obj.to_integral() else obj, "f"
-            )
-            return marker
-        raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-    text = json.dumps(value, default=default, ensure_ascii=False, separators=(",", ":"))
-    for quoted_marker, number in numbers.items():
-        text = text.replace(quoted_marker, number)
-    return text.encode("utf-8")
-
-
-def decode_json(content: bytes) -> Any:
-    """Parse amoCRM JSON; fractional numbers become ``Decimal`` so no float ever appears."""
-    return json.loads(content, parse_float=Decimal)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
-
-
-def _body_dict(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = decode_json(response.content)
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    """JSON for amoCRM: a whole ``Decimal`` goes out as an integer (its price field is one)."""
+    return crm_http.encode_json(value, integral_as_integer=True)
 
 
 def _validation_errors(body: Mapping[str, Any]) -> tuple[str, ...]:
@@ -130,7 +81,7 @@ def _validation_errors(body: Mapping[str, Any]) -> tuple[str, ...]:
             for item in errors if isinstance(errors, list) else []:
                 if isinstance(item, dict):
                     parts = [str(item.get(k, "")) for k in ("code", "path", "detail")]
-                    found.append(_clip(" ".join(p for p in parts if p)))
+                    found.append(clip(" ".join(p for p in parts if p)))
     return tuple(found[:20])
 
 
@@ -153,8 +104,8 @@ def error_for_response(response: httpx.Response) -> CrmError:
     """Map a non-2xx amoCRM answer to the error class the core acts on (spec §2.7)."""
     status = response.status_code
     request_id = response.headers.get("X-Request-Id")
-    body = _body_dict(response)
-    detail = _clip(str(body.get("detail") or body.get("title") or "")) or f"HTTP {status}"
+    body = body_dict(response)
+    detail = clip(str(body.get("detail") or body.get("title") or "")) or f"HTTP {status}"
     message = f"amoCRM answered {status}: {detail}"
     common: dict[str, Any] = {"status": status, "request_id": request_id}
     if status in (400, 422):
@@ -197,8 +148,8 @@ def request_tokens(
             f"token endpoint unreachable: {type(exc).__name__}", code="network"
         ) from None
     if response.status_code in (400, 401):
-        body = _body_dict(response)
-        hint = _clip(str(body.get("hint") or body.get("detail") or body.get("title") or ""))
+        body = body_dict(response)
+        hint = clip(str(body.get("hint") or body.get("detail") or body.get("title") or ""))
         raise CrmAuthError(
             f"amoCRM refused the grant: {hint or response.status_code}",
             code="invalid_grant",
@@ -206,7 +157,7 @@ def request_tokens(
         )
     if response.status_code != 200:
         raise error_for_response(response)
-    body = _body_dict(response)
+    body = body_dict(response)
     if not isinstance(body.get("access_token"), str) or not isinstance(
         body.get("refresh_token"), str
     ):
@@ -301,35 +252,13 @@ class AmoClient:
         keys = [f"account:{self.account.account_id}"]
         if self.options.shared_limit_key:
             keys.insert(0, self.options.shared_limit_key)
-        for key in keys:
-            try:
-                granted = self._limiter.acquire(key, self.options.limiter_timeout)
-            except CrmError:
-                raise
-            except Exception as exc:  # the limiter's store (Redis) is down: try later
-                raise CrmUnavailable(
-                    f"rate limiter unavailable: {type(exc).__name__}", code="limiter_unavailable"
-                ) from None
-            if not granted:
-                raise CrmRateLimited(
-                    "no rate-limit slot in time", retry_after=1.0, code="local_rate_limit"
-                )
+        crm_http.acquire_slots(self._limiter, keys, self.options.limiter_timeout)
 
     # -- requests -------------------------------------------------------------------------
 
     def _backoff(self, attempt: int, waited: float, retry_after: float | None) -> float | None:
         """Seconds to sleep before the next attempt, or None when the budget is spent."""
-        policy = self.options.retry
-        if attempt >= policy.max_attempts:
-            return None
-        if retry_after is not None:
-            delay = retry_after + random.uniform(0, policy.base_delay)  # noqa: S311
-        else:
-            ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
-            delay = random.uniform(0, ceiling)  # noqa: S311  full jitter
-        if waited + delay > policy.max_total_wait:
-            return None
-        return delay
+        return self.options.retry.delay_before(attempt, waited, retry_after)
 
     def request(
         self,
@@ -346,10 +275,9 @@ class AmoClient:
         content = encode_json(body) if body is not None else None
         tokens = self._fresh_tokens()
         refreshed_after_401 = False
-        attempt = 0
-        waited = 0.0
+        attempts = crm_http.CallAttempts(self._backoff, self._sleep)
         while True:
-            attempt += 1
+            attempt = attempts.start()
             self._acquire_slot()
             error: CrmError
             retry_after: float | None = None
@@ -362,13 +290,10 @@ class AmoClient:
                     headers=self._headers(tokens),
                     timeout=self._timeout,
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Never reached amoCRM: safe to repeat whatever the method.
-                error = CrmUnavailable(f"amoCRM unreachable: {type(exc).__name__}", code="network")
-                can_retry = True
             except httpx.HTTPError as exc:
-                error = CrmUnavailable(f"amoCRM call failed: {type(exc).__name__}", code="network")
-                can_retry = repeatable
+                error, can_retry = crm_http.transport_failure(
+                    exc, vendor="amoCRM", repeatable=repeatable
+                )
             else:
                 status = response.status_code
                 logger.info(
@@ -387,7 +312,7 @@ class AmoClient:
                     tokens = self._store.refresh(
                         self._refresher(stale_access_token=tokens.access_token)
                     )
-                    attempt -= 1  # the auth retry is not a backoff attempt
+                    attempts.not_counted()
                     continue
                 error = error_for_response(response)
                 if isinstance(error, CrmRateLimited):
@@ -395,18 +320,12 @@ class AmoClient:
                     can_retry = True  # a 429 was not processed
                 else:
                     can_retry = isinstance(error, CrmUnavailable) and repeatable
-            delay = self._backoff(attempt, waited, retry_after) if can_retry else None
-            if delay is None:
-                raise error
-            waited += delay
-            self._sleep(delay)
+            attempts.pause_or_raise(error, can_retry=can_retry, retry_after=retry_after)
 
     def _headers(self, tokens: OAuthTokens) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {tokens.access_token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": self.options.user_agent,
+            **crm_http.json_headers(self.options.user_agent),
         }
 
     @staticmethod

@@ -9,13 +9,8 @@ answers some errors with HTTP 200, so every body is checked for ``error``.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import random
-import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from crm_connectors import http as crm_http
 from crm_connectors.base import OAuthTokens, RateLimiter, TokenStore
 from crm_connectors.bitrix24.consts import (
     AUTH_ERRORS,
@@ -50,50 +46,11 @@ from crm_connectors.errors import (
     CrmUnavailable,
     CrmValidationError,
 )
+from crm_connectors.http import body_dict, clip, encode_json, shared_http_client
 
 logger = logging.getLogger(__name__)
 
-_MAX_MESSAGE = 300
 _METHOD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._")
-
-
-_shared_http: tuple[int, httpx.Client] | None = None
-_shared_http_lock = threading.Lock()
-
-
-def shared_http_client() -> httpx.Client:
-    """One pooled client per process, re-created after a fork (a Celery worker). Redirects are
-    never followed by httpx: a moved portal is re-posted by hand (§3.1)."""
-    global _shared_http
-    with _shared_http_lock:
-        if _shared_http is None or _shared_http[0] != os.getpid():
-            _shared_http = (os.getpid(), httpx.Client(follow_redirects=False))
-        return _shared_http[1]
-
-
-def encode_json(value: Any) -> bytes:
-    """JSON with ``Decimal`` written as an exact JSON number (never through float)."""
-    nonce = uuid.uuid4().hex
-    numbers: dict[str, str] = {}
-
-    def default(obj: object) -> str:
-        if isinstance(obj, Decimal):
-            if not obj.is_finite():
-                raise ValueError("non-finite Decimal")
-            marker = f"@@{nonce}-{len(numbers)}@@"
-            numbers[f'"{marker}"'] = format(obj, "f")
-            return marker
-        raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-    text = json.dumps(value, default=default, ensure_ascii=False, separators=(",", ":"))
-    for quoted_marker, number in numbers.items():
-        text = text.replace(quoted_marker, number)
-    return text.encode("utf-8")
-
-
-def decode_json(content: bytes) -> Any:
-    """Parse Bitrix24 JSON; fractional numbers become ``Decimal`` so no float ever appears."""
-    return json.loads(content, parse_float=Decimal)
 
 
 def portal_host(value: str) -> str:
@@ -149,8 +106,8 @@ class Bitrix24Portal:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded in-call retries; past them the caller (the outbox) schedules a later attempt."""
+class RetryPolicy(crm_http.RetryPolicy):
+    """Bitrix24's numbers; a wait we were told to keep is a floor under the jittered delay."""
 
     max_attempts: int = 4
     base_delay: float = 0.5
@@ -181,18 +138,6 @@ class Answer:
     time: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
-
-
-def body_dict(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = decode_json(response.content)
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def error_code(body: Mapping[str, Any]) -> str:
     raw = body.get("error")
     return raw if isinstance(raw, str) else ("" if raw is None else str(raw))
@@ -202,7 +147,7 @@ def error_for(status: int, body: Mapping[str, Any], *, method: str = "") -> CrmE
     """Map a Bitrix24 error answer (§3.3) to the class the core acts on. ``error`` may be empty
     with the meaning only in ``error_description`` (all ``crm.deal.*`` errors)."""
     code = error_code(body)
-    description = _clip(str(body.get("error_description") or ""))
+    description = clip(str(body.get("error_description") or ""))
     message = f"Bitrix24 {method or 'call'} answered {status}: {code or '-'} {description}".strip()
     common: dict[str, Any] = {"status": status}
     vendor_code = code or "error"
@@ -330,19 +275,8 @@ class Bitrix24Client:
                     retry_after=wait,
                     code="operation_time_limit",
                 )
-        for key in (*self.options.extra_limit_keys, self.portal.limit_key):
-            try:
-                granted = self._limiter.acquire(key, self.options.limiter_timeout)
-            except CrmError:
-                raise
-            except Exception as exc:  # the limiter's store (Redis) is down: try later
-                raise CrmUnavailable(
-                    f"rate limiter unavailable: {type(exc).__name__}", code="limiter_unavailable"
-                ) from None
-            if not granted:
-                raise CrmRateLimited(
-                    "no rate-limit slot in time", retry_after=1.0, code="local_rate_limit"
-                )
+        keys = (*self.options.extra_limit_keys, self.portal.limit_key)
+        crm_http.acquire_slots(self._limiter, keys, self.options.limiter_timeout)
 
     def _note_time(self, method: str, timing: Mapping[str, Any]) -> None:
         if not isinstance(self._limiter, OperatingBudget):
@@ -362,16 +296,7 @@ class Bitrix24Client:
     # -- calls ------------------------------------------------------------------------------
 
     def _backoff(self, attempt: int, waited: float, retry_after: float | None) -> float | None:
-        policy = self.options.retry
-        if attempt >= policy.max_attempts:
-            return None
-        ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
-        delay = random.uniform(0, ceiling)  # noqa: S311  full jitter
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        if waited + delay > policy.max_total_wait:
-            return None
-        return delay
+        return self.options.retry.delay_before(attempt, waited, retry_after)
 
     def call(
         self,
@@ -401,11 +326,11 @@ class Bitrix24Client:
             if tokens.expires_within(0, now=self._clock()):
                 tokens = self._refresh(None)
         refreshed = access_token is not None
-        attempt, waited = 0, 0.0
+        attempts = crm_http.CallAttempts(self._backoff, self._sleep)
         url = self._url(method)
         moved = False
         while True:
-            attempt += 1
+            attempt = attempts.start()
             self._acquire_slots(method)
             retry_after: float | None = None
             error: CrmError
@@ -416,16 +341,10 @@ class Bitrix24Client:
                     headers=self._headers(),
                     timeout=self._timeout,
                 )
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                error = CrmUnavailable(
-                    f"Bitrix24 unreachable: {type(exc).__name__}", code="network"
-                )
-                can_retry = True
             except httpx.HTTPError as exc:
-                error = CrmUnavailable(
-                    f"Bitrix24 call failed: {type(exc).__name__}", code="network"
+                error, can_retry = crm_http.transport_failure(
+                    exc, vendor="Bitrix24", repeatable=repeatable
                 )
-                can_retry = repeatable
             else:
                 status = response.status_code
                 logger.info(
@@ -438,7 +357,7 @@ class Bitrix24Client:
                 if status in (301, 302, 307, 308) and not moved:
                     url = self._follow_move(response, method)
                     moved = True
-                    attempt -= 1
+                    attempts.not_counted()
                     continue
                 if 300 <= status < 400:  # a second move in one call, or a proxy's redirect
                     raise CrmUnavailable(
@@ -470,7 +389,7 @@ class Bitrix24Client:
                 if error.code == "expired_token" and not refreshed:
                     refreshed = True
                     tokens = self._refresh(tokens.access_token)
-                    attempt -= 1
+                    attempts.not_counted()
                     continue
                 self._note_overrun(method, error)
                 if error.code == "query_limit_exceeded":
@@ -480,13 +399,7 @@ class Bitrix24Client:
                     raise error  # the method's time budget: minutes away, not for in-call waits
                 else:
                     can_retry = isinstance(error, CrmUnavailable) and repeatable
-            if not can_retry:
-                raise error
-            delay = self._backoff(attempt, waited, retry_after)
-            if delay is None:
-                raise error
-            waited += delay
-            self._sleep(delay)
+            attempts.pause_or_raise(error, can_retry=can_retry, retry_after=retry_after)
 
     def _follow_move(self, response: httpx.Response, method: str) -> str:
         """§3.1: the portal changed its address; the old host names the new one. Only a valid
@@ -509,11 +422,7 @@ class Bitrix24Client:
         return self._url(method)
 
     def _headers(self) -> dict[str, str]:
-        return {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": self.options.user_agent,
-        }
+        return crm_http.json_headers(self.options.user_agent)
 
     def iter_list(
         self,

@@ -34,12 +34,7 @@ from crm_connectors.base import (
     TokenStore,
 )
 from crm_connectors.bitrix24 import oauth
-from crm_connectors.bitrix24.client import (
-    Bitrix24Client,
-    Bitrix24ClientOptions,
-    Bitrix24Portal,
-    shared_http_client,
-)
+from crm_connectors.bitrix24.client import Bitrix24Client, Bitrix24ClientOptions, Bitrix24Portal
 from crm_connectors.bitrix24.consts import (
     ALREADY_BOUND_TEXT,
     DEAL_ENTITY_TYPE_ID,
@@ -71,6 +66,7 @@ from crm_connectors.bitrix24.webhooks import (
     verify_event,
 )
 from crm_connectors.errors import CrmError, CrmNotFound, CrmUnavailable, CrmValidationError
+from crm_connectors.http import shared_http_client
 
 logger = logging.getLogger(__name__)
 

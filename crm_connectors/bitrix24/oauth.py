@@ -23,16 +23,11 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from crm_connectors.base import OAuthTokens
-from crm_connectors.bitrix24.client import (
-    body_dict,
-    endpoint_host,
-    error_for,
-    member_id_of,
-    portal_host,
-)
+from crm_connectors.bitrix24.client import endpoint_host, error_for, member_id_of, portal_host
 from crm_connectors.bitrix24.consts import OAUTH_SERVERS, TOKEN_PATH, TOKEN_RE
 from crm_connectors.bitrix24.forms import form_fields, section
 from crm_connectors.errors import CrmAuthError, CrmPaymentRequired, CrmUnavailable
+from crm_connectors.http import body_dict
 
 logger = logging.getLogger(__name__)
 
