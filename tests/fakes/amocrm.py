@@ -38,12 +38,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import jwt
+
+from tests.fakes._served import FakeHandler, ServedFake
 
 DEFAULT_CLIENT_ID = "5f0e8a7c-1b2d-4e3f-9a8b-7c6d5e4f3a2b"
 DEFAULT_CLIENT_SECRET = "fake-amocrm-client-secret-0123456789abcdefghijklmnopqrstuvwxyzABCD"
@@ -150,7 +151,9 @@ class Failure:
     while_: Callable[[], bool] | None = None  # or for as long as this says so
 
 
-class FakeAmoCrm:
+class FakeAmoCrm(ServedFake):
+    thread_name = "fake-amocrm"
+
     def __init__(
         self,
         *,
@@ -187,40 +190,6 @@ class FakeAmoCrm:
         self.webhook_posts: list[httpx.Response] = []
         self._enum_ids = self.rng.randint(3_000_000, 7_000_000)
         self._note_ids = self.rng.randint(50_000_000, 90_000_000)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    def start(self) -> FakeAmoCrm:
-        handler = type("FakeAmoHandler", (_Handler,), {"fake": self})
-        server = _Server(("127.0.0.1", self.port), handler)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="fake-amocrm", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeAmoCrm:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- accounts and tokens ------------------------------------------------------------------
 
@@ -1633,18 +1602,12 @@ class FakeAmoCrm:
         raise problem(405, "Method Not Allowed")
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeAmoCrm
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _serve(self) -> None:
         at = time.monotonic()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        headers, body = self.read_request()
         status, payload, content_type, account_id = self.fake.handle(
             self.command, self.path, headers, body, at
         )
@@ -1671,9 +1634,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # 50 client threads connect at once in the tests
+FakeAmoCrm.handler_class = _Handler  # the handler is written below the fake it serves
 
 
 def main() -> None:

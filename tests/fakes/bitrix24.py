@@ -41,11 +41,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+
+from tests.fakes._served import FakeHandler, ServedFake
 
 DEFAULT_CLIENT_ID = "app.573ad8a0346747.09223434"
 DEFAULT_CLIENT_SECRET = "LJSl0lNB76B5YY6u0YVQ3AW0DrVADcRTwVr4y99PXU1BWQybWK"
@@ -124,7 +125,9 @@ class Failure:
     remaining: int
 
 
-class FakeBitrix24:
+class FakeBitrix24(ServedFake):
+    thread_name = "fake-bitrix24"
+
     def __init__(
         self,
         *,
@@ -163,39 +166,6 @@ class FakeBitrix24:
         self.failures: list[Failure] = []
         self.event_posts: list[tuple[str, int]] = []
         self.max_level_seen = 0.0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> FakeBitrix24:
-        handler = type("FakeB24Handler", (_Handler,), {"fake": self})
-        self._server = _Server(("127.0.0.1", self.port), handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-bitrix24", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeBitrix24:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- portals ------------------------------------------------------------------------------
 
@@ -1337,17 +1307,11 @@ def _unbracket(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return out
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeHandler):
     fake: FakeBitrix24
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        headers, body = self.read_request()
         status, payload = self.fake.handle(
             self.command, self.path, headers, body, self.client_address[0]
         )
@@ -1361,9 +1325,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = _serve
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
+FakeBitrix24.handler_class = _Handler  # the handler is written below the fake it serves
 
 
 def main() -> None:
