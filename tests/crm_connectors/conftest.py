@@ -1,11 +1,11 @@
-"""Fixtures for the CRM connector tests: a real Redis (DB 15, our own key prefix) and the fake
-amoCRM served over HTTP. Plain pytest, no Django."""
+"""Fixtures for the CRM connector tests: a real Redis (DB 15, our own key prefix) and the fakes
+of amoCRM and Bitrix24 served over HTTP, with a connector builder for each. Plain pytest, no
+Django."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,13 @@ from crm_connectors.amocrm.connector import AmoCrmConnector
 from crm_connectors.amocrm.oauth import InMemoryTokenStore
 from crm_connectors.amocrm.ratelimit import NullRateLimiter
 from crm_connectors.base import CrmAccountRef, OAuthTokens, RateLimiter, TokenStore
+from crm_connectors.bitrix24 import client as b24_client
+from crm_connectors.bitrix24.connector import Bitrix24Connector
+from crm_connectors.bitrix24.ratelimit import NullBitrixLimiter
 from tests.fakes.amocrm import FakeAmoCrm
+from tests.fakes.bitrix24 import FakeBitrix24
+
+from .support import Sleeps, tokens_from
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -48,24 +54,6 @@ def fake() -> Iterator[FakeAmoCrm]:
 @pytest.fixture
 def account_id(fake: FakeAmoCrm) -> int:
     return fake.add_account(subdomain="chezaquest")
-
-
-def tokens_from(pair: dict[str, Any], *, expires_at: datetime | None = None) -> OAuthTokens:
-    return OAuthTokens(
-        access_token=pair["access_token"],
-        refresh_token=pair["refresh_token"],
-        expires_at=expires_at or datetime.now(UTC) + timedelta(seconds=pair["expires_in"]),
-    )
-
-
-class Sleeps:
-    """Records backoff sleeps instead of sleeping, so tests stay fast and can assert bounds."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture
@@ -112,3 +100,49 @@ def connector(make_connector: Callable[..., AmoCrmConnector]) -> AmoCrmConnector
 @pytest.fixture
 def make_tokens() -> Callable[..., OAuthTokens]:
     return tokens_from
+
+
+# -- Bitrix24 ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def b24() -> Iterator[FakeBitrix24]:
+    with FakeBitrix24(seed=11) as fake:
+        yield fake
+
+
+@pytest.fixture
+def member_id(b24: FakeBitrix24) -> str:
+    return b24.add_portal(domain="acme.bitrix24.com")
+
+
+@pytest.fixture
+def make_b24_connector(
+    b24: FakeBitrix24, member_id: str, sleeps: Sleeps
+) -> Callable[..., Bitrix24Connector]:
+    """A connector to a portal of the fake (``portal``: its member_id, the fixture's by default)."""
+
+    def build(
+        *,
+        store: TokenStore | None = None,
+        limiter: RateLimiter | None = None,
+        retry: b24_client.RetryPolicy | None = None,
+        portal: str | None = None,
+        **kwargs: Any,
+    ) -> Bitrix24Connector:
+        member = portal or member_id
+        return Bitrix24Connector(
+            portal=b24_client.Bitrix24Portal(member, f"https://{b24.portal(member).domain}/rest/"),
+            token_store=store or InMemoryTokenStore(tokens_from(b24.issue_tokens(member))),
+            limiter=limiter or NullBitrixLimiter(),
+            client_id=b24.client_id,
+            client_secret=b24.client_secret,
+            oauth_override=b24.base_url,
+            client_options=b24_client.Bitrix24ClientOptions(
+                api_base_url=b24.base_url, retry=retry or b24_client.RetryPolicy()
+            ),
+            sleep=kwargs.pop("sleep", sleeps),
+            **kwargs,
+        )
+
+    return build

@@ -6,7 +6,7 @@ import contextlib
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import redis
 
@@ -16,17 +16,8 @@ from crm_connectors.amocrm.ratelimit import NullRateLimiter, RedisRateLimiter
 from crm_connectors.errors import CrmRateLimited
 from tests.fakes.amocrm import FakeAmoCrm
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def most_in_any_second(times: Sequence[float]) -> int:
-    ordered = sorted(times)
-    best, start = 0, 0
-    for end, moment in enumerate(ordered):
-        while moment - ordered[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
+from .conftest import REDIS_URL
+from .support import most_within, run_in_threads
 
 
 def test_threads_never_get_more_than_seven_slots_a_second(
@@ -42,14 +33,10 @@ def test_threads_never_get_more_than_seven_slots_a_second(
             with lock:
                 granted.append(time.monotonic())
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_in_threads(worker, [()] * 6, timeout=30)
 
     assert len(granted) == 24
-    assert most_in_any_second(granted) <= 7
+    assert most_within(granted) <= 7
     assert max(granted) - min(granted) >= 3.0  # 24 slots at 7/s need at least three windows
 
 
@@ -94,7 +81,7 @@ def test_processes_share_the_budget(redis_prefix: str) -> None:
     for worker in workers:
         worker.join(30)
 
-    assert most_in_any_second(granted) <= 7
+    assert most_within(granted) <= 7
 
 
 def test_connector_calls_through_the_limiter_stay_under_the_fake_limit(
@@ -120,11 +107,7 @@ def test_connector_calls_through_the_limiter_stay_under_the_fake_limit(
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(c,)) for c in connectors]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    run_in_threads(worker, [(c,) for c in connectors], timeout=60)
 
     assert errors == []
     assert fake.max_rps_seen(account_id) <= 7
@@ -140,10 +123,6 @@ def test_without_the_limiter_the_fake_pushes_back(
         with contextlib.suppress(CrmRateLimited):
             connector.client.get("/api/v4/account")
 
-    threads = [threading.Thread(target=call) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_in_threads(call, [()] * 12, timeout=30)
 
     assert any(r.status == 429 for r in fake.api_requests(account_id))

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +15,7 @@ import pytest
 import redis
 
 from crm_connectors.amocrm.oauth import InMemoryTokenStore
-from crm_connectors.base import OAuthTokens, RateLimiter
 from crm_connectors.bitrix24.client import (
-    Bitrix24ClientOptions,
     Bitrix24Portal,
     RetryPolicy,
     error_for,
@@ -37,92 +33,20 @@ from crm_connectors.errors import (
 )
 from tests.fakes.bitrix24 import FakeBitrix24
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-@pytest.fixture
-def b24() -> Iterator[FakeBitrix24]:
-    with FakeBitrix24(seed=11) as fake:
-        yield fake
-
-
-@pytest.fixture
-def member_id(b24: FakeBitrix24) -> str:
-    return b24.add_portal(domain="acme.bitrix24.com")
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    prefix = f"test:b24:{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
-@pytest.fixture
-def redis_client(redis_prefix: str) -> Iterator[redis.Redis[bytes]]:
-    client = redis.Redis.from_url(REDIS_URL)
-    yield client
-    client.close()
-
-
-def tokens_of(pair: dict[str, Any], *, expires_at: datetime | None = None) -> OAuthTokens:
-    return OAuthTokens(
-        access_token=pair["access_token"],
-        refresh_token=pair["refresh_token"],
-        expires_at=expires_at or datetime.now(UTC) + timedelta(seconds=pair["expires_in"]),
-    )
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
+from .conftest import REDIS_URL
+from .support import Sleeps, most_within, run_in_threads, tokens_from
 
 
 @pytest.fixture
 def make_connector(
-    b24: FakeBitrix24, member_id: str, sleeps: Sleeps
+    make_b24_connector: Callable[..., Bitrix24Connector],
 ) -> Callable[..., Bitrix24Connector]:
-    def build(
-        *,
-        store: InMemoryTokenStore | None = None,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        portal: str | None = None,
-        **kwargs: Any,
-    ) -> Bitrix24Connector:
-        member = portal or member_id
-        return Bitrix24Connector(
-            portal=Bitrix24Portal(member, f"https://{b24.portal(member).domain}/rest/"),
-            token_store=store or InMemoryTokenStore(tokens_of(b24.issue_tokens(member))),
-            limiter=limiter or NullBitrixLimiter(),
-            client_id=b24.client_id,
-            client_secret=b24.client_secret,
-            oauth_override=b24.base_url,
-            client_options=Bitrix24ClientOptions(
-                api_base_url=b24.base_url, retry=retry or RetryPolicy()
-            ),
-            sleep=kwargs.pop("sleep", sleeps),
-            **kwargs,
-        )
-
-    return build
+    return make_b24_connector
 
 
 @pytest.fixture
-def connector(make_connector: Callable[..., Bitrix24Connector]) -> Bitrix24Connector:
-    return make_connector()
+def connector(make_b24_connector: Callable[..., Bitrix24Connector]) -> Bitrix24Connector:
+    return make_b24_connector()
 
 
 # -- answers and errors ---------------------------------------------------------------------
@@ -207,7 +131,7 @@ def test_plan_without_rest_pauses_the_portal(
 def test_expired_token_is_refreshed_once_and_the_call_repeated(
     b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
 ) -> None:
-    store = InMemoryTokenStore(tokens_of(b24.issue_tokens(member_id)))
+    store = InMemoryTokenStore(tokens_from(b24.issue_tokens(member_id)))
     connector = make_connector(store=store)
     b24.expire_access_tokens(member_id)
 
@@ -223,7 +147,7 @@ def test_a_token_known_to_be_expired_is_refreshed_before_the_call(
 ) -> None:
     past = datetime.now(UTC) - timedelta(seconds=5)
     connector = make_connector(
-        store=InMemoryTokenStore(tokens_of(b24.issue_tokens(member_id), expires_at=past))
+        store=InMemoryTokenStore(tokens_from(b24.issue_tokens(member_id), expires_at=past))
     )
     b24.expire_access_tokens(member_id)
 
@@ -236,7 +160,7 @@ def test_a_token_known_to_be_expired_is_refreshed_before_the_call(
 def test_concurrent_expired_calls_rotate_the_pair_once(
     b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
 ) -> None:
-    store = InMemoryTokenStore(tokens_of(b24.issue_tokens(member_id)))
+    store = InMemoryTokenStore(tokens_from(b24.issue_tokens(member_id)))
     connectors = [make_connector(store=store) for _ in range(8)]
     b24.expire_access_tokens(member_id)
     errors: list[BaseException] = []
@@ -247,11 +171,7 @@ def test_concurrent_expired_calls_rotate_the_pair_once(
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(c,)) for c in connectors]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
+    run_in_threads(work, [(c,) for c in connectors], timeout=20)
 
     assert errors == []
     # Rotation kills the used refresh token: a second refresh would have lost the install.
@@ -262,7 +182,7 @@ def test_refused_refresh_is_an_auth_error_and_keeps_the_pair(
     b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
 ) -> None:
     pair = b24.issue_tokens(member_id)
-    store = InMemoryTokenStore(tokens_of(pair))
+    store = InMemoryTokenStore(tokens_from(pair))
     connector = make_connector(store=store)
     b24.uninstall(member_id)
 
@@ -279,7 +199,7 @@ def test_tokens_never_reach_logs_or_errors(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     pair = b24.issue_tokens(member_id)
-    connector = make_connector(store=InMemoryTokenStore(tokens_of(pair)))
+    connector = make_connector(store=InMemoryTokenStore(tokens_from(pair)))
     caplog.set_level(logging.DEBUG)
     b24.expire_access_tokens(member_id)
 
@@ -333,8 +253,26 @@ def test_persistent_5xx_gives_up_within_the_budget(
     assert sum(sleeps.calls) <= RetryPolicy().max_total_wait
 
 
+MEMBER = "a223c6b3710f85df22e9377d6c4f7553"
+
+
+def mocked_connector(
+    handler: Callable[[httpx.Request], httpx.Response], endpoint: str, **kwargs: Any
+) -> Bitrix24Connector:
+    """A connector whose HTTP is answered by ``handler`` (a portal at ``endpoint``)."""
+    pair = {"access_token": "a" * 32, "refresh_token": "r" * 32, "expires_in": 3600}
+    return Bitrix24Connector(
+        portal=Bitrix24Portal(MEMBER, endpoint),
+        token_store=InMemoryTokenStore(tokens_from(pair)),
+        limiter=NullBitrixLimiter(),
+        client_id="app.x",
+        client_secret="s",
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+        **kwargs,
+    )
+
+
 def test_moved_portal_is_re_posted_to_its_new_address() -> None:
-    member = "a223c6b3710f85df22e9377d6c4f7553"
     seen: list[str] = []
     moved_to: list[str] = []
 
@@ -346,15 +284,8 @@ def test_moved_portal_is_re_posted_to_its_new_address() -> None:
             )
         return httpx.Response(200, json={"result": {"INSTALLED": True}, "time": {}})
 
-    pair = {"access_token": "a" * 32, "refresh_token": "r" * 32, "expires_in": 3600}
-    connector = Bitrix24Connector(
-        portal=Bitrix24Portal(member, "https://old.bitrix24.com/rest/"),
-        token_store=InMemoryTokenStore(tokens_of(pair)),
-        limiter=NullBitrixLimiter(),
-        client_id="app.x",
-        client_secret="s",
-        http=httpx.Client(transport=httpx.MockTransport(handler)),
-        on_moved=moved_to.append,
+    connector = mocked_connector(
+        handler, "https://old.bitrix24.com/rest/", on_moved=moved_to.append
     )
 
     assert connector.client.call("app.info", {"x": 1}).result == {"INSTALLED": True}
@@ -371,15 +302,7 @@ def test_redirect_to_a_foreign_address_is_not_followed() -> None:
             return httpx.Response(302, headers={"Location": "http://127.0.0.1:9/steal"})
         raise AssertionError("followed")
 
-    pair = {"access_token": "a" * 32, "refresh_token": "r" * 32, "expires_in": 3600}
-    connector = Bitrix24Connector(
-        portal=Bitrix24Portal("a223c6b3710f85df22e9377d6c4f7553", "https://old.bitrix24.com/rest/"),
-        token_store=InMemoryTokenStore(tokens_of(pair)),
-        limiter=NullBitrixLimiter(),
-        client_id="app.x",
-        client_secret="s",
-        http=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
+    connector = mocked_connector(handler, "https://old.bitrix24.com/rest/")
 
     with pytest.raises(CrmUnavailable) as caught:
         connector.client.call("app.info")
@@ -395,15 +318,7 @@ def test_a_second_redirect_in_one_call_is_not_followed() -> None:
         nxt = "b" if request.url.host == "a.bitrix24.com" else "a"
         return httpx.Response(302, headers={"Location": f"https://{nxt}.bitrix24.com/rest/x"})
 
-    pair = {"access_token": "a" * 32, "refresh_token": "r" * 32, "expires_in": 3600}
-    connector = Bitrix24Connector(
-        portal=Bitrix24Portal("a223c6b3710f85df22e9377d6c4f7553", "https://a.bitrix24.com/rest/"),
-        token_store=InMemoryTokenStore(tokens_of(pair)),
-        limiter=NullBitrixLimiter(),
-        client_id="app.x",
-        client_secret="s",
-        http=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
+    connector = mocked_connector(handler, "https://a.bitrix24.com/rest/")
 
     with pytest.raises(CrmUnavailable) as caught:
         connector.client.call("app.info")
@@ -424,19 +339,28 @@ def test_a_second_redirect_in_one_call_is_not_followed() -> None:
 )
 def test_stored_endpoint_must_be_a_portal(endpoint: str) -> None:
     with pytest.raises(ValueError):
-        Bitrix24Portal("a223c6b3710f85df22e9377d6c4f7553", endpoint)
+        Bitrix24Portal(MEMBER, endpoint)
 
 
 # -- the portal's limits --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("bucket", "calls"),
+    [(None, 60), (10, 16)],  # the portal's own 50, and the small one of the test below
+)
 def test_without_our_limiter_a_burst_hits_query_limit_exceeded(
-    b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
+    b24: FakeBitrix24,
+    make_connector: Callable[..., Bitrix24Connector],
+    bucket: int | None,
+    calls: int,
 ) -> None:
+    if bucket is not None:
+        b24.burst = bucket
     connector = make_connector(retry=RetryPolicy(max_attempts=1))
 
     def burst() -> None:
-        for _ in range(60):
+        for _ in range(calls):
             connector.client.call("app.info")
 
     with pytest.raises(CrmRateLimited) as caught:
@@ -461,24 +385,10 @@ def test_limiter_keeps_a_burst_below_the_portal_bucket(
         connector.client.call("app.info")
 
     # 8 at once, then one per half second: the portal never said QUERY_LIMIT_EXCEEDED (16 calls
-    # at once would have, see the test above).
+    # at once would have, see the burst test above).
     assert time.monotonic() - started >= 3.5
     assert [c.status for c in b24.calls_of(member_id)] == [200] * 16
     assert b24.max_level_seen <= 10
-
-
-def test_the_same_burst_without_the_limiter_is_refused(
-    b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
-) -> None:
-    b24.burst = 10
-    connector = make_connector(retry=RetryPolicy(max_attempts=1))
-
-    def burst() -> None:
-        for _ in range(16):
-            connector.client.call("app.info")
-
-    with pytest.raises(CrmRateLimited):
-        burst()
 
 
 def grants_in_processes(prefix: str, workers: int, each: int) -> list[float]:
@@ -497,22 +407,12 @@ def _take_slots(prefix: str, count: int) -> list[float]:
     return stamps
 
 
-def most_after(stamps: Sequence[float], seconds: float) -> int:
-    """The most grants in any window of ``seconds``."""
-    best, start = 0, 0
-    for end, moment in enumerate(stamps):
-        while moment - stamps[start] >= seconds:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 def test_bucket_is_shared_across_processes(redis_prefix: str) -> None:
     stamps = grants_in_processes(redis_prefix, workers=3, each=5)
 
     assert len(stamps) == 15
     # burst 5, 4/s: any 1-second window holds at most 5 + 4 grants, and 15 need ≥ 2.5 s.
-    assert most_after(stamps, 1.0) <= 9
+    assert most_within(stamps, 1.0) <= 9
     assert stamps[-1] - stamps[0] >= 2.4
 
 

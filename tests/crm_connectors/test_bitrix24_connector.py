@@ -4,15 +4,14 @@ comments never twice, pipelines and stage moves, events verified, the offline qu
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
-from crm_connectors.amocrm.oauth import InMemoryTokenStore
 from crm_connectors.base import (
     STAGE_LOST,
     STAGE_OPEN,
@@ -21,16 +20,14 @@ from crm_connectors.base import (
     DealStateUpdate,
     FieldMap,
     LocationOption,
-    OAuthTokens,
     StageMove,
 )
-from crm_connectors.bitrix24.client import Bitrix24ClientOptions, Bitrix24Portal
 from crm_connectors.bitrix24.connector import Bitrix24Connector
 from crm_connectors.bitrix24.fields import FieldOptions
-from crm_connectors.bitrix24.ratelimit import NullBitrixLimiter
 from crm_connectors.bitrix24.webhooks import PortalLeadEvent
 from crm_connectors.errors import CrmNotFound, CrmValidationError
-from tests.fakes.bitrix24 import FakeBitrix24, _Server
+from tests.fakes._served import FakeHTTPServer
+from tests.fakes.bitrix24 import FakeBitrix24
 
 CODES = {
     "location": "UF_CRM_FP_LOCATION",
@@ -50,43 +47,15 @@ WRITES = (
 
 
 @pytest.fixture
-def b24() -> Iterator[FakeBitrix24]:
-    with FakeBitrix24(seed=5) as fake:
-        yield fake
+def make_connector(
+    make_b24_connector: Callable[..., Bitrix24Connector],
+) -> Callable[..., Bitrix24Connector]:
+    return make_b24_connector
 
 
 @pytest.fixture
-def member_id(b24: FakeBitrix24) -> str:
-    return b24.add_portal(domain="acme.bitrix24.com")
-
-
-@pytest.fixture
-def make_connector(b24: FakeBitrix24, member_id: str) -> Callable[..., Bitrix24Connector]:
-    def build(**kwargs: Any) -> Bitrix24Connector:
-        pair = b24.issue_tokens(member_id)
-        tokens = InMemoryTokenStore(
-            OAuthTokens(
-                pair["access_token"], pair["refresh_token"], datetime.now(UTC) + timedelta(hours=1)
-            )
-        )
-        return Bitrix24Connector(
-            portal=Bitrix24Portal(member_id, "https://acme.bitrix24.com/rest/"),
-            token_store=tokens,
-            limiter=NullBitrixLimiter(),
-            client_id=b24.client_id,
-            client_secret=b24.client_secret,
-            oauth_override=b24.base_url,
-            client_options=Bitrix24ClientOptions(api_base_url=b24.base_url),
-            sleep=lambda _s: None,
-            **kwargs,
-        )
-
-    return build
-
-
-@pytest.fixture
-def connector(make_connector: Callable[..., Bitrix24Connector]) -> Bitrix24Connector:
-    return make_connector()
+def connector(make_b24_connector: Callable[..., Bitrix24Connector]) -> Bitrix24Connector:
+    return make_b24_connector()
 
 
 @pytest.fixture
@@ -513,7 +482,7 @@ def test_posted_event_reaches_the_bound_handler(
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = _Server(("127.0.0.1", 0), Endpoint)
+    server = FakeHTTPServer(("127.0.0.1", 0), Endpoint)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

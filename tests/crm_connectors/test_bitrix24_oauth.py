@@ -17,17 +17,6 @@ from tests.fakes.bitrix24 import FakeBitrix24
 
 
 @pytest.fixture
-def b24() -> Iterator[FakeBitrix24]:
-    with FakeBitrix24(seed=7) as fake:
-        yield fake
-
-
-@pytest.fixture
-def member_id(b24: FakeBitrix24) -> str:
-    return b24.add_portal(domain="acme.bitrix24.com")
-
-
-@pytest.fixture
 def http() -> Iterator[httpx.Client]:
     with httpx.Client() as client:
         yield client

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
@@ -24,17 +24,6 @@ from crm_connectors.bitrix24.placement import (
 from crm_connectors.bitrix24.ratelimit import NullBitrixLimiter
 from crm_connectors.errors import WidgetTokenError
 from tests.fakes.bitrix24 import FakeBitrix24
-
-
-@pytest.fixture
-def b24() -> Iterator[FakeBitrix24]:
-    with FakeBitrix24(seed=3) as fake:
-        yield fake
-
-
-@pytest.fixture
-def member_id(b24: FakeBitrix24) -> str:
-    return b24.add_portal(domain="acme.bitrix24.com")
 
 
 @pytest.fixture
@@ -165,12 +154,15 @@ def test_portal_without_application_token_in_frames_can_be_tolerated(
 
 
 def test_auth_id_is_proven_on_the_stored_portal(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24,
+    member_id: str,
+    installations: dict[str, KnownInstallation],
+    make_b24_connector: Callable[..., Bitrix24Connector],
 ) -> None:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id), user_id=7)
     verdict = verify_placement(query, form, installations.get)
 
-    info = prove_auth_id(connector_for(b24, member_id).client, verdict)
+    info = prove_auth_id(make_b24_connector().client, verdict)
 
     assert info.installed and info.code
     calls = b24.calls_of(member_id, "app.info")
@@ -178,20 +170,26 @@ def test_auth_id_is_proven_on_the_stored_portal(
 
 
 def test_forged_auth_id_fails_the_proof(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24,
+    member_id: str,
+    installations: dict[str, KnownInstallation],
+    make_b24_connector: Callable[..., Bitrix24Connector],
 ) -> None:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
     verdict = verify_placement(query, edited(form, AUTH_ID="f" * 32), installations.get)
 
     with pytest.raises(WidgetTokenError) as caught:
-        prove_auth_id(connector_for(b24, member_id).client, verdict)
+        prove_auth_id(make_b24_connector().client, verdict)
 
     assert caught.value.code == "bad_auth"
     assert b24.refresh_count(member_id) == 0  # a frame's token is never refreshed
 
 
 def test_auth_id_of_another_portal_fails_the_proof(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24,
+    member_id: str,
+    installations: dict[str, KnownInstallation],
+    make_b24_connector: Callable[..., Bitrix24Connector],
 ) -> None:
     other = b24.add_portal(domain="other.bitrix24.com")
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
@@ -199,20 +197,23 @@ def test_auth_id_of_another_portal_fails_the_proof(
     verdict = verify_placement(query, edited(form, AUTH_ID=foreign), installations.get)
 
     with pytest.raises(WidgetTokenError) as caught:
-        prove_auth_id(connector_for(b24, member_id).client, verdict)
+        prove_auth_id(make_b24_connector().client, verdict)
 
     assert caught.value.code == "bad_auth"
 
 
 def test_proof_refuses_a_client_of_another_portal(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24,
+    member_id: str,
+    installations: dict[str, KnownInstallation],
+    make_b24_connector: Callable[..., Bitrix24Connector],
 ) -> None:
     other = b24.add_portal(domain="other.bitrix24.com")
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
     verdict = verify_placement(query, form, installations.get)
 
     with pytest.raises(ValueError):
-        prove_auth_id(connector_for(b24, other).client, verdict)
+        prove_auth_id(make_b24_connector(portal=other).client, verdict)
 
 
 def test_placement_options_tolerate_junk() -> None:
@@ -235,11 +236,14 @@ def verdict_for(
 
 
 def test_current_user_is_the_frames_user(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24,
+    member_id: str,
+    installations: dict[str, KnownInstallation],
+    make_b24_connector: Callable[..., Bitrix24Connector],
 ) -> None:
     verdict = verdict_for(b24, member_id, installations, user_id=7)
 
-    assert current_user_id(connector_for(b24, member_id).client, verdict) == 7
+    assert current_user_id(make_b24_connector().client, verdict) == 7
 
 
 def test_frame_token_round_trip_bound_to_portal_and_deal(
