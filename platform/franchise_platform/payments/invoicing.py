@@ -45,6 +45,7 @@ from .models import (
     PaymentLink,
 )
 from .providers import account_data, provider_get
+from .returns import return_check
 
 # An invoice about to expire is not handed out: the buyer needs time on the payment page.
 REUSE_MARGIN = timedelta(minutes=10)
@@ -232,7 +233,7 @@ def _return_url(invoice: Invoice) -> str:
     partner_id = invoice.provider_account.partner_id
     return (
         f"{network_base_url(network)}/callbacks/{invoice.provider}/{partner_id}/success/"
-        f"?invoice={invoice.pk}"
+        f"?invoice={invoice.pk}&check={return_check(invoice.pk)}"
     )
 
 

@@ -29,6 +29,11 @@ urlpatterns = [
         name="provider-success",
     ),
     path(
+        "callbacks/<slug:provider>/<uuid:partner_id>/return-status/",
+        views.provider_return_status,
+        name="provider-return-status",
+    ),
+    path(
         "callbacks/<slug:provider>/<uuid:partner_id>/fail/",
         views.provider_fail,
         name="provider-fail",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
+    JsonResponse,
     RawPostDataException,
 )
 from django.shortcuts import render
@@ -22,7 +25,7 @@ from .buyer_contact import BuyerContactForm, deal_contact_store
 from .callbacks import callback_receive
 from .invoicing import PayDecision, invoice_for_link
 from .models import PaymentLink
-from .returns import invoice_for_buyer_return
+from .returns import invoice_for_buyer_return, invoice_for_checked_return, return_state
 
 
 @never_cache
@@ -130,7 +133,25 @@ def provider_notification(request: HttpRequest, provider: str, partner_id: str) 
 @require_http_methods(["GET", "POST"])
 def provider_success(request: HttpRequest, provider: str, partner_id: str) -> HttpResponse:
     _known_provider(provider)
-    return _buyer_page(request, partner_id, "pay/success.html")
+    return _buyer_page(request, partner_id, "pay/success.html", provider_slug=provider)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def provider_return_status(request: HttpRequest, provider: str, partner_id: str) -> HttpResponse:
+    """/callbacks/<provider>/<partner id>/return-status/?invoice=&check=: what the return page
+    polls. Only the invoice our return address proves; read from our records, nothing else."""
+    _known_provider(provider)
+    invoice = invoice_for_checked_return(
+        partner_id=str(partner_id),
+        params={key: request.GET.get(key, "") for key in ("invoice", "check")},
+        provider_slug=provider,
+    )
+    if invoice is None:
+        return JsonResponse(
+            {"detail": "Unknown payment return.", "code": "unknown_return"}, status=404
+        )
+    return JsonResponse(return_state(invoice))
 
 
 @never_cache
@@ -141,19 +162,34 @@ def provider_fail(request: HttpRequest, provider: str, partner_id: str) -> HttpR
     return _buyer_page(request, partner_id, "pay/fail.html")
 
 
-def _buyer_page(request: HttpRequest, partner_id: str, template: str) -> HttpResponse:
+def _buyer_page(
+    request: HttpRequest, partner_id: str, template: str, *, provider_slug: str = ""
+) -> HttpResponse:
     """A page for the buyer back from the provider: details only for a return the provider signed
-    (payments/returns.py), otherwise the same neutral page whatever the address names."""
+    or our own proven return address (payments/returns.py), otherwise the same neutral page
+    whatever the address names. Our own return polls until the payment is recorded."""
     raw = request.POST if request.method == "POST" else request.GET
-    invoice = invoice_for_buyer_return(
-        partner_id=str(partner_id), params={key: (raw.getlist(key) or [""])[0] for key in raw}
-    )
+    params = {key: (raw.getlist(key) or [""])[0] for key in raw}
+    state: dict[str, str] | None = None
+    poll_url = ""
+    if provider_slug and "check" in params:
+        invoice = invoice_for_checked_return(
+            partner_id=str(partner_id), params=params, provider_slug=provider_slug
+        )
+        if invoice is not None:
+            state = return_state(invoice)
+            query = urlencode({"invoice": invoice.pk, "check": params["check"]})
+            poll_url = f"/callbacks/{provider_slug}/{partner_id}/return-status/?{query}"
+    else:
+        invoice = invoice_for_buyer_return(partner_id=str(partner_id), params=params)
     context = {
         "invoice": invoice,
         "partner": invoice.provider_account.partner if invoice else None,
         "network": getattr(request, "tenant", None),
+        "state": state,
+        "poll_url": poll_url,
     }
-    return render(request, template, context)
+    return render(request, "pay/return.html" if state else template, context)
 
 
 @never_cache
