@@ -181,3 +181,62 @@ def test_robokassas_block_is_built_from_its_declaration_with_the_contracts_field
         "password2",
     ]
     assert fields["hash_algorithm"].default == "md5"
+
+
+def test_robokassas_openapi_components_keep_the_contracts_fields(owner_a):
+    components = owner_a.api().get("/api/v1/openapi.json").json()["components"]["schemas"]
+
+    shop_in, shop_out = components["RobokassaIn"], components["RobokassaOut"]
+    assert sorted(shop_in["required"]) == ["merchant_login", "password1", "password2"]
+    assert shop_in["properties"]["password1"]["format"] == "password"
+    assert shop_in["properties"]["hash_algorithm"]["default"] == "md5"
+    assert shop_in["properties"]["hash_algorithm"]["enum"] == [
+        "md5",
+        "ripemd160",
+        "sha1",
+        "sha256",
+        "sha384",
+        "sha512",
+    ]
+    assert list(shop_out["properties"]) == [
+        "merchant_login",
+        "hash_algorithm",
+        "test_mode",
+        "fiscalization",
+        "invoice_number_start",
+        "refunds_enabled",
+        "result_url",
+        "success_url",
+        "fail_url",
+    ]
+    assert "RobokassaPatch" in components
+    assert "robokassa" in components["PartnerIn"]["properties"]
+
+
+def test_a_robokassa_shop_can_also_be_given_as_a_provider_account(owner_a, net_a):
+    body = {
+        "name": "ИП Робокассов",
+        "legal_form": "ip",
+        "inn": INN_IP,
+        "tax_system": "usn_income",
+        "provider_account": {
+            "provider": "robokassa",
+            "values": {"merchant_login": "chq-1", "password1": "p-1", "password2": "p-2"},
+            "test_mode": True,
+        },
+    }
+    refused = post_json(owner_a.api(), "/api/v1/partners", body)
+    assert refused.status_code == 422
+    # The same code and words as Robokassa's block, from the declaration.
+    assert refused.json()["code"] == "test_passwords_required"
+    assert "тестовые пароли #1 и #2" in refused.json()["detail"]
+
+    body["provider_account"]["values"] |= {"test_password1": "t-1", "test_password2": "t-2"}
+    response = post_json(owner_a.api(), "/api/v1/partners", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["robokassa"]["merchant_login"] == "chq-1"
+    assert response.json()["robokassa"]["test_mode"] is True
+    with tenant_context(net_a.network):
+        account = Partner.objects.get(pk=response.json()["id"]).provider_account
+        assert (account.password1, account.test_password2) == ("p-1", "t-2")
+        assert not account.provider_secrets  # Robokassa's passwords keep their own columns

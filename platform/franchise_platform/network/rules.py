@@ -149,7 +149,7 @@ def invoice_number_start_problem(value: object) -> Problem | None:
     ):
         return None
     return Problem(
-        "robokassa.invoice_number_start",
+        "invoice_number_start",  # the services put it under the provider's block
         _("Первый номер счёта — целое число от 1 до %(max)s, выше номеров заказов вашего сайта.")
         % {"max": INVOICE_NUMBER_START_MAX},
         "invalid_invoice_number_start",

@@ -1,4 +1,4 @@
-"""Reads of the network's configuration: partners, locations, settings, the Robokassa addresses.
+"""Reads of the network's configuration: partners, locations, settings.
 
 Every query runs in the current network's schema, so an id from another network simply finds
 nothing here (`DoesNotExist`), which the API and the panel answer with 404.
@@ -6,13 +6,9 @@ nothing here (`DoesNotExist`), which the API and the panel answer with 404.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
-
-from tenants.models import Network
-from tenants.services import network_base_url
 
 from .models import Location, NetworkSettings, Partner
 
@@ -70,19 +66,3 @@ def location_get(*, location_id: UUID | str) -> Location:
     except ValueError:
         raise Location.DoesNotExist from None
     return Location.objects.select_related("partner").get(pk=location_id)
-
-
-@dataclass(frozen=True)
-class RobokassaUrls:
-    """The three addresses an owner pastes into the shop's «Технические настройки»."""
-
-    result: str
-    success: str
-    fail: str
-
-
-def partner_robokassa_urls(*, partner: Partner, network: Network) -> RobokassaUrls:
-    # Absolute and on the network's own host: Robokassa calls them from outside, and the callback
-    # view finds the partner (and its Password #2) from the path alone.
-    base = f"{network_base_url(network)}/callbacks/robokassa/{partner.pk}"
-    return RobokassaUrls(result=f"{base}/result/", success=f"{base}/success/", fail=f"{base}/fail/")
