@@ -1,8 +1,8 @@
 """What every CRM client does the same way over HTTP.
 
 One pooled ``httpx.Client`` per process, JSON that never passes money through ``float``, the
-bounded in-call retry schedule with full jitter, slots from the shared rate limiter, and the
-error for a call that got no answer. Each vendor's ``client.py`` keeps what is its own: the
+bounded in-call retry schedule with full jitter, slots from the shared rate limiter (and the
+wait for one in a Redis limiter), and the error for a call that got no answer. Each vendor's ``client.py`` keeps what is its own: the
 addresses, the authorisation, how an answer maps to a ``CrmError``, what may be repeated.
 Like the vendors, this module knows nothing of Django or the core.
 """
@@ -171,6 +171,28 @@ def acquire_slots(limiter: RateLimiter, keys: Iterable[str], timeout: float) -> 
             raise CrmRateLimited(
                 "no rate-limit slot in time", retry_after=1.0, code="local_rate_limit"
             )
+
+
+def wait_for_slot(
+    try_acquire: Callable[[str], int],
+    key: str,
+    timeout: float,
+    *,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+) -> bool:
+    """Ask ``try_acquire(key)`` (0: granted, else microseconds to wait) until it grants a slot,
+    or False once the next wait would pass ``timeout``. A Redis limiter's ``acquire``."""
+    deadline = monotonic() + timeout
+    while True:
+        wait_us = try_acquire(key)
+        if wait_us == 0:
+            return True
+        # A little jitter so that waiters woken together do not hit Redis in lockstep.
+        delay = wait_us / 1_000_000 + random.uniform(0, 0.005)  # noqa: S311
+        if delay > deadline - monotonic():
+            return False
+        sleep(delay)
 
 
 def transport_failure(

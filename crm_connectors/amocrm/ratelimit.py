@@ -9,13 +9,13 @@ not matter). ``acquire`` sleeps until a slot frees up or the timeout passes.
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from crm_connectors.amocrm.consts import DEFAULT_RATE_PER_SECOND
+from crm_connectors.http import wait_for_slot
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -82,18 +82,12 @@ class RedisRateLimiter:
         return int(result)
 
     def acquire(self, key: str, timeout: float) -> bool:
-        deadline = self._monotonic() + timeout
-        while True:
-            wait_us = self.try_acquire(key)
-            if wait_us == 0:
-                return True
-            # A little jitter so that waiters woken together do not hit Redis in lockstep.
-            delay = wait_us / 1_000_000 + random.uniform(0, 0.005)  # noqa: S311
-            remaining = deadline - self._monotonic()
-            if delay > remaining:
-                logger.info("rate limit slot not available within %.2fs for %s", timeout, key)
-                return False
-            self._sleep(delay)
+        if wait_for_slot(
+            self.try_acquire, key, timeout, sleep=self._sleep, monotonic=self._monotonic
+        ):
+            return True
+        logger.info("rate limit slot not available within %.2fs for %s", timeout, key)
+        return False
 
 
 class NullRateLimiter:

@@ -16,7 +16,6 @@ The client uses (2) only when the limiter implements ``OperatingBudget`` (the am
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -28,6 +27,7 @@ from crm_connectors.bitrix24.consts import (
     OPERATING_STOP_SHARE,
     OPERATING_WINDOW_SECONDS,
 )
+from crm_connectors.http import wait_for_slot
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -124,16 +124,12 @@ class RedisBitrixLimiter:
         return int(self._gcra(keys=[self.key_for(key)], args=[self._interval_us, tolerance]))
 
     def acquire(self, key: str, timeout: float) -> bool:
-        deadline = self._monotonic() + timeout
-        while True:
-            wait_us = self.try_acquire(key)
-            if wait_us == 0:
-                return True
-            delay = wait_us / 1_000_000 + random.uniform(0, 0.005)  # noqa: S311
-            if delay > deadline - self._monotonic():
-                logger.info("Bitrix24 slot not available within %.2fs for %s", timeout, key)
-                return False
-            self._sleep(delay)
+        if wait_for_slot(
+            self.try_acquire, key, timeout, sleep=self._sleep, monotonic=self._monotonic
+        ):
+            return True
+        logger.info("Bitrix24 slot not available within %.2fs for %s", timeout, key)
+        return False
 
     def saturate(self, key: str) -> None:
         self._saturate(keys=[self.key_for(key)], args=[self._burst * self._interval_us])

@@ -142,3 +142,23 @@ def test_a_call_without_an_answer_is_retried_only_when_safe(
     assert retry is can_retry
     assert error.code == "network" and not error.permanent
     assert error.message.startswith("amoCRM ") and type(exc).__name__ in error.message
+
+
+def test_a_redis_limiter_waits_for_a_slot_only_within_its_timeout() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    answers = iter([200_000, 200_000, 0])  # wait 0.2 s, again, then granted
+    granted = crm_http.wait_for_slot(
+        lambda key: next(answers), "k", 1.0, sleep=sleep, monotonic=lambda: now[0]
+    )
+
+    assert granted and len(slept) == 2 and all(0.2 <= s <= 0.205 for s in slept)
+    assert not crm_http.wait_for_slot(
+        lambda key: 2_000_000, "k", 1.0, sleep=sleep, monotonic=lambda: now[0]
+    )
+    assert len(slept) == 2  # a 2 s wait is not started with 1 s to go
