@@ -240,3 +240,32 @@ def test_a_robokassa_shop_can_also_be_given_as_a_provider_account(owner_a, net_a
         account = Partner.objects.get(pk=response.json()["id"]).provider_account
         assert (account.password1, account.test_password2) == ("p-1", "t-2")
         assert not account.provider_secrets  # Robokassa's passwords keep their own columns
+
+
+def test_every_declared_column_is_a_column_of_the_shop():
+    from franchise_platform.network.models import HashAlgorithm, ProviderAccount
+
+    columns = {f.name for f in ProviderAccount._meta.get_fields()}
+    for provider_class in registry.declaring_providers():
+        for spec in provider_class.account_fields:
+            assert not spec.column or spec.column in columns, (provider_class.slug, spec.name)
+            if spec.column == "hash_algorithm":
+                assert [value for value, _label in spec.choices] == list(HashAlgorithm.values)
+
+
+def test_declared_words_follow_the_language_of_the_request(owner_a):
+    from tests.network.conftest import partner_body
+
+    body = partner_body(robokassa={"password2": ""})
+    english = owner_a.api().post(
+        "/api/v1/partners", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    russian = owner_a.api().post(
+        "/api/v1/partners", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="ru"
+    )
+
+    assert english.json()["code"] == russian.json()["code"] == "password_required"
+    assert "Enter the shop's password #2." in english.json()["detail"]
+    assert "Укажите пароль #2 магазина." in russian.json()["detail"]
+    form = owner_a.browser_client().get("/panel/partners/new/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Shop identifier" in form.content.decode()
