@@ -10,11 +10,10 @@ gets: ``login`` = shopId, ``secrets`` = ``{"secret_key": …}`` or ``{"oauth_tok
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final, Literal
 
-from billing_providers.base import AccountField, CabinetAddress
+from billing_providers.base import AccountField, CabinetAddress, account_problems
 from billing_providers.yookassa.consts import OAUTH_TOKEN, SECRET_KEY, WEBHOOK_EVENTS
 
 ConnectionMode = Literal["keys", "oauth"]
@@ -106,17 +105,4 @@ CABINET_ADDRESSES: Final[tuple[CabinetAddress, ...]] = (
 def validate_account(values: Mapping[str, str], mode: ConnectionMode) -> dict[str, str]:
     """Field name → problem (English; the core shows its own translated text) for the fields
     the owner enters in ``mode``. Empty when valid. Never raises."""
-    problems: dict[str, str] = {}
-    for spec in ACCOUNT_FIELDS:
-        if mode not in spec.modes or not spec.entered or spec.target == "flag":
-            continue
-        value = (values.get(spec.name) or "").strip()
-        if not value:
-            if spec.required:
-                problems[spec.name] = "required"
-            continue
-        if len(value) > spec.max_length:
-            problems[spec.name] = "too_long"
-        elif spec.pattern is not None and not re.fullmatch(spec.pattern, value):
-            problems[spec.name] = "bad_format"
-    return problems
+    return account_problems(ACCOUNT_FIELDS, values, mode)
