@@ -6,6 +6,7 @@ keeps to itself what it serves; ``start``/``stop``, ``with fake:`` and ``base_ur
 
 from __future__ import annotations
 
+import random
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
@@ -34,9 +35,13 @@ class FakeHandler(BaseHTTPRequestHandler):
 class ServedFake:
     handler_class: ClassVar[type[FakeHandler]]
     thread_name: ClassVar[str]
-    port: int = 0
-    _server: FakeHTTPServer | None = None
-    _thread: threading.Thread | None = None
+
+    def __init__(self, *, seed: int | None, port: int) -> None:
+        self.port = port
+        self.lock = threading.RLock()  # the handler's threads and the test share the state
+        self.rng = random.Random(seed)
+        self._server: FakeHTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> Self:
         handler = type(f"{type(self).__name__}Handler", (self.handler_class,), {"fake": self})

@@ -31,7 +31,6 @@ import json
 import random
 import re
 import secrets
-import threading
 import time
 import uuid
 from collections import deque
@@ -168,7 +167,7 @@ class FakeAmoCrm(ServedFake):
         seed: int | None = None,
         port: int = 0,
     ) -> None:
-        self.port = port
+        super().__init__(seed=seed, port=port)
         self.client_id = client_id
         self.client_secret = client_secret
         self.redirect_uri = redirect_uri
@@ -177,8 +176,6 @@ class FakeAmoCrm(ServedFake):
         self.refresh_reuse_status = refresh_reuse_status
         self.ban_after_429s = ban_after_429s
         self.missing_lead_status = missing_lead_status
-        self.lock = threading.RLock()
-        self.rng = random.Random(seed)
         self.accounts: dict[int, FakeAccount] = {}
         self.codes: dict[str, tuple[int, float, bool]] = {}  # code → (account, issued, used)
         self.access_tokens: dict[str, tuple[int, float]] = {}  # token → (account, expires)

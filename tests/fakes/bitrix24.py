@@ -36,7 +36,6 @@ import json
 import random
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -142,6 +141,7 @@ class FakeBitrix24(ServedFake):
         seed: int | None = None,
         port: int = 0,
     ) -> None:
+        super().__init__(seed=seed, port=port)
         self.client_id = client_id
         self.client_secret = client_secret
         self.drain_per_second = drain_per_second
@@ -152,9 +152,6 @@ class FakeBitrix24(ServedFake):
         self.max_field_name = max_field_name
         # The docs do not say whether crm.item.* answers list empty user fields; tests can try both.
         self.omit_empty_uf_in_items = False
-        self.port = port
-        self.lock = threading.RLock()
-        self.rng = random.Random(seed)
         self.portals: dict[str, Portal] = {}
         # token → (member_id, user_id, expires_at, alive)
         self.access_tokens: dict[str, tuple[str, int, float, bool]] = {}
