@@ -146,3 +146,8 @@ def make_b24_connector(
         )
 
     return build
+
+
+@pytest.fixture
+def b24_connector(make_b24_connector: Callable[..., Bitrix24Connector]) -> Bitrix24Connector:
+    return make_b24_connector()

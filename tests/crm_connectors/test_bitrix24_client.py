@@ -8,6 +8,7 @@ import multiprocessing
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
@@ -38,59 +39,57 @@ from .support import Sleeps, most_within, run_in_threads, tokens_from
 
 
 @pytest.fixture
-def make_connector(
-    make_b24_connector: Callable[..., Bitrix24Connector],
-) -> Callable[..., Bitrix24Connector]:
-    return make_b24_connector
-
-
-@pytest.fixture
-def connector(make_b24_connector: Callable[..., Bitrix24Connector]) -> Bitrix24Connector:
-    return make_b24_connector()
+def make_limiter(
+    redis_client: redis.Redis[bytes], redis_prefix: str
+) -> Callable[..., RedisBitrixLimiter]:
+    """The portal's limits in the test's own Redis keys."""
+    return partial(RedisBitrixLimiter, redis_client, prefix=redis_prefix)
 
 
 # -- answers and errors ---------------------------------------------------------------------
 
 
-def test_answer_carries_result_and_time(b24: FakeBitrix24, connector: Bitrix24Connector) -> None:
-    answer = connector.client.call("app.info")
+def test_answer_carries_result_and_time(
+    b24: FakeBitrix24, b24_connector: Bitrix24Connector
+) -> None:
+    answer = b24_connector.client.call("app.info")
 
     assert answer.result["INSTALLED"] is True
     assert "operating" in answer.time
 
 
 def test_lists_are_walked_by_start_offsets(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     for n in range(120):
         b24.add_userfield(member_id, f"UF_CRM_X{n}", "string")
 
-    names = [f["FIELD_NAME"] for f in connector.client.iter_list("crm.deal.userfield.list")]
+    names = [f["FIELD_NAME"] for f in b24_connector.client.iter_list("crm.deal.userfield.list")]
 
     assert len(names) == 121  # and the portal's own field
     assert len(b24.calls_of(member_id, "crm.deal.userfield.list")) == 3
 
 
 def test_empty_error_code_with_not_found_is_crm_not_found(
-    connector: Bitrix24Connector,
+    b24_connector: Bitrix24Connector,
 ) -> None:
     with pytest.raises(CrmNotFound):
-        connector.client.call("crm.deal.get", {"id": 999_999})
+        b24_connector.client.call("crm.deal.get", {"id": 999_999})
 
 
-def test_unknown_method_is_permanent(connector: Bitrix24Connector) -> None:
+def test_unknown_method_is_permanent(b24_connector: Bitrix24Connector) -> None:
     with pytest.raises(Exception) as caught:
-        connector.client.call("crm.nothing.here")
+        b24_connector.client.call("crm.nothing.here")
 
     assert caught.value.code == "method_not_found"  # type: ignore[attr-defined]
     assert caught.value.permanent  # type: ignore[attr-defined]
 
 
 def test_error_with_http_200_is_still_an_error(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     with pytest.raises(CrmValidationError) as caught:
-        connector.client.call("placement.bind", {"PLACEMENT": "", "HANDLER": ""})
+        b24_connector.client.call("placement.bind", {"PLACEMENT": "", "HANDLER": ""})
 
     assert "ERROR_ARGUMENT" in caught.value.errors[0]
 
@@ -117,22 +116,22 @@ def test_error_mapping(status: int, body: dict[str, str], cls: type, permanent: 
 
 
 def test_plan_without_rest_pauses_the_portal(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     b24.rest_plan_denied(member_id)
 
     with pytest.raises(CrmPaymentRequired):
-        connector.client.call("app.info")
+        b24_connector.client.call("app.info")
 
 
 # -- tokens ---------------------------------------------------------------------------------
 
 
 def test_expired_token_is_refreshed_once_and_the_call_repeated(
-    b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
+    b24: FakeBitrix24, member_id: str, make_b24_connector: Callable[..., Bitrix24Connector]
 ) -> None:
     store = InMemoryTokenStore(tokens_from(b24.issue_tokens(member_id)))
-    connector = make_connector(store=store)
+    connector = make_b24_connector(store=store)
     b24.expire_access_tokens(member_id)
 
     assert connector.client.call("app.info").result["INSTALLED"] is True
@@ -143,10 +142,10 @@ def test_expired_token_is_refreshed_once_and_the_call_repeated(
 
 
 def test_a_token_known_to_be_expired_is_refreshed_before_the_call(
-    b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
+    b24: FakeBitrix24, member_id: str, make_b24_connector: Callable[..., Bitrix24Connector]
 ) -> None:
     past = datetime.now(UTC) - timedelta(seconds=5)
-    connector = make_connector(
+    connector = make_b24_connector(
         store=InMemoryTokenStore(tokens_from(b24.issue_tokens(member_id), expires_at=past))
     )
     b24.expire_access_tokens(member_id)
@@ -158,10 +157,10 @@ def test_a_token_known_to_be_expired_is_refreshed_before_the_call(
 
 
 def test_concurrent_expired_calls_rotate_the_pair_once(
-    b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
+    b24: FakeBitrix24, member_id: str, make_b24_connector: Callable[..., Bitrix24Connector]
 ) -> None:
     store = InMemoryTokenStore(tokens_from(b24.issue_tokens(member_id)))
-    connectors = [make_connector(store=store) for _ in range(8)]
+    connectors = [make_b24_connector(store=store) for _ in range(8)]
     b24.expire_access_tokens(member_id)
     errors: list[BaseException] = []
 
@@ -179,11 +178,11 @@ def test_concurrent_expired_calls_rotate_the_pair_once(
 
 
 def test_refused_refresh_is_an_auth_error_and_keeps_the_pair(
-    b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
+    b24: FakeBitrix24, member_id: str, make_b24_connector: Callable[..., Bitrix24Connector]
 ) -> None:
     pair = b24.issue_tokens(member_id)
     store = InMemoryTokenStore(tokens_from(pair))
-    connector = make_connector(store=store)
+    connector = make_b24_connector(store=store)
     b24.uninstall(member_id)
 
     with pytest.raises(CrmAuthError):
@@ -195,11 +194,11 @@ def test_refused_refresh_is_an_auth_error_and_keeps_the_pair(
 def test_tokens_never_reach_logs_or_errors(
     b24: FakeBitrix24,
     member_id: str,
-    make_connector: Callable[..., Bitrix24Connector],
+    make_b24_connector: Callable[..., Bitrix24Connector],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     pair = b24.issue_tokens(member_id)
-    connector = make_connector(store=InMemoryTokenStore(tokens_from(pair)))
+    connector = make_b24_connector(store=InMemoryTokenStore(tokens_from(pair)))
     caplog.set_level(logging.DEBUG)
     b24.expire_access_tokens(member_id)
 
@@ -217,11 +216,11 @@ def test_tokens_never_reach_logs_or_errors(
 
 
 def test_query_limit_exceeded_is_retried_with_backoff(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, sleeps: Sleeps
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, sleeps: Sleeps
 ) -> None:
     b24.fail_next(2, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
 
-    connector.client.call("app.info")
+    b24_connector.client.call("app.info")
 
     assert len(b24.calls_of(member_id, "app.info")) == 3
     assert len(sleeps.calls) == 2
@@ -229,24 +228,24 @@ def test_query_limit_exceeded_is_retried_with_backoff(
 
 
 def test_5xx_on_an_add_is_not_repeated(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     deal = b24.add_deal(member_id)
     b24.fail_next(1, 500, method="crm.timeline.comment.add")
 
     with pytest.raises(CrmUnavailable):
-        connector.add_note(deal, "hello")
+        b24_connector.add_note(deal, "hello")
 
     assert len(b24.calls_of(member_id, "crm.timeline.comment.add")) == 1
 
 
 def test_persistent_5xx_gives_up_within_the_budget(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, sleeps: Sleeps
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, sleeps: Sleeps
 ) -> None:
     b24.fail_next(100, 500)
 
     with pytest.raises(CrmUnavailable) as caught:
-        connector.client.call("app.info")
+        b24_connector.client.call("app.info")
 
     assert not caught.value.permanent
     assert len(b24.calls_of(member_id, "app.info")) == RetryPolicy().max_attempts
@@ -351,13 +350,13 @@ def test_stored_endpoint_must_be_a_portal(endpoint: str) -> None:
 )
 def test_without_our_limiter_a_burst_hits_query_limit_exceeded(
     b24: FakeBitrix24,
-    make_connector: Callable[..., Bitrix24Connector],
+    make_b24_connector: Callable[..., Bitrix24Connector],
     bucket: int | None,
     calls: int,
 ) -> None:
     if bucket is not None:
         b24.burst = bucket
-    connector = make_connector(retry=RetryPolicy(max_attempts=1))
+    connector = make_b24_connector(retry=RetryPolicy(max_attempts=1))
 
     def burst() -> None:
         for _ in range(calls):
@@ -372,13 +371,14 @@ def test_without_our_limiter_a_burst_hits_query_limit_exceeded(
 def test_limiter_keeps_a_burst_below_the_portal_bucket(
     b24: FakeBitrix24,
     member_id: str,
-    make_connector: Callable[..., Bitrix24Connector],
-    redis_client: redis.Redis[bytes],
-    redis_prefix: str,
+    make_b24_connector: Callable[..., Bitrix24Connector],
+    make_limiter: Callable[..., RedisBitrixLimiter],
 ) -> None:
     b24.burst = 10  # a small portal bucket keeps the test short; same 2/s drain
-    limiter = RedisBitrixLimiter(redis_client, burst=8, drain_per_second=2.0, prefix=redis_prefix)
-    connector = make_connector(limiter=limiter, retry=RetryPolicy(max_attempts=1), sleep=time.sleep)
+    limiter = make_limiter(burst=8, drain_per_second=2.0)
+    connector = make_b24_connector(
+        limiter=limiter, retry=RetryPolicy(max_attempts=1), sleep=time.sleep
+    )
 
     started = time.monotonic()
     for _ in range(16):
@@ -417,9 +417,9 @@ def test_bucket_is_shared_across_processes(redis_prefix: str) -> None:
 
 
 def test_saturate_makes_every_process_wait(
-    redis_client: redis.Redis[bytes], redis_prefix: str
+    make_limiter: Callable[..., RedisBitrixLimiter],
 ) -> None:
-    limiter = RedisBitrixLimiter(redis_client, burst=10, drain_per_second=2.0, prefix=redis_prefix)
+    limiter = make_limiter(burst=10, drain_per_second=2.0)
     assert limiter.try_acquire("portal:y") == 0
 
     limiter.saturate("portal:y")
@@ -431,12 +431,11 @@ def test_saturate_makes_every_process_wait(
 def test_query_limit_answer_saturates_the_shared_bucket(
     b24: FakeBitrix24,
     member_id: str,
-    make_connector: Callable[..., Bitrix24Connector],
-    redis_client: redis.Redis[bytes],
-    redis_prefix: str,
+    make_b24_connector: Callable[..., Bitrix24Connector],
+    make_limiter: Callable[..., RedisBitrixLimiter],
 ) -> None:
-    limiter = RedisBitrixLimiter(redis_client, burst=40, prefix=redis_prefix)
-    connector = make_connector(limiter=limiter, retry=RetryPolicy(max_attempts=1))
+    limiter = make_limiter(burst=40)
+    connector = make_b24_connector(limiter=limiter, retry=RetryPolicy(max_attempts=1))
     b24.fail_next(1, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
 
     with pytest.raises(CrmRateLimited):
@@ -448,13 +447,12 @@ def test_query_limit_answer_saturates_the_shared_bucket(
 def test_method_near_its_time_budget_is_not_called_again(
     b24: FakeBitrix24,
     member_id: str,
-    make_connector: Callable[..., Bitrix24Connector],
-    redis_client: redis.Redis[bytes],
-    redis_prefix: str,
+    make_b24_connector: Callable[..., Bitrix24Connector],
+    make_limiter: Callable[..., RedisBitrixLimiter],
 ) -> None:
-    limiter = RedisBitrixLimiter(redis_client, operating_limit=480, prefix=redis_prefix)
-    connector = make_connector(limiter=limiter)
-    other = make_connector(limiter=limiter)  # another process's connector, same Redis
+    limiter = make_limiter(operating_limit=480)
+    connector = make_b24_connector(limiter=limiter)
+    other = make_b24_connector(limiter=limiter)  # another process's connector, same Redis
     deal = b24.add_deal(member_id)
     b24.set_operating(member_id, "crm.deal.get", 450)
 
@@ -471,13 +469,12 @@ def test_method_near_its_time_budget_is_not_called_again(
 def test_operation_time_limit_blocks_the_method_without_retrying(
     b24: FakeBitrix24,
     member_id: str,
-    make_connector: Callable[..., Bitrix24Connector],
-    redis_client: redis.Redis[bytes],
-    redis_prefix: str,
+    make_b24_connector: Callable[..., Bitrix24Connector],
+    make_limiter: Callable[..., RedisBitrixLimiter],
     sleeps: Sleeps,
 ) -> None:
-    limiter = RedisBitrixLimiter(redis_client, prefix=redis_prefix)
-    connector = make_connector(limiter=limiter)
+    limiter = make_limiter()
+    connector = make_b24_connector(limiter=limiter)
     deal = b24.add_deal(member_id)
     b24.set_operating(member_id, "crm.deal.get", 500)
 

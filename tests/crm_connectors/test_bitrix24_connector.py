@@ -47,20 +47,8 @@ WRITES = (
 
 
 @pytest.fixture
-def make_connector(
-    make_b24_connector: Callable[..., Bitrix24Connector],
-) -> Callable[..., Bitrix24Connector]:
-    return make_b24_connector
-
-
-@pytest.fixture
-def connector(make_b24_connector: Callable[..., Bitrix24Connector]) -> Bitrix24Connector:
-    return make_b24_connector()
-
-
-@pytest.fixture
-def fields(connector: Bitrix24Connector) -> FieldMap:
-    return connector.ensure_fields(LOCATIONS, None)
+def fields(b24_connector: Bitrix24Connector) -> FieldMap:
+    return b24_connector.ensure_fields(LOCATIONS, None)
 
 
 def writes(b24: FakeBitrix24, member_id: str) -> list[str]:
@@ -105,11 +93,11 @@ def test_ensure_fields_creates_the_user_fields_with_our_codes(
 
 
 def test_ensure_fields_twice_changes_nothing(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     before = len(writes(b24, member_id))
 
-    again = connector.ensure_fields(LOCATIONS, fields)
+    again = b24_connector.ensure_fields(LOCATIONS, fields)
 
     assert again == fields
     assert len(writes(b24, member_id)) == before
@@ -118,23 +106,23 @@ def test_ensure_fields_twice_changes_nothing(
 def test_ensure_fields_finds_fields_after_the_map_is_lost(
     b24: FakeBitrix24,
     member_id: str,
-    make_connector: Callable[..., Bitrix24Connector],
+    make_b24_connector: Callable[..., Bitrix24Connector],
     fields: FieldMap,
 ) -> None:
     before = len(writes(b24, member_id))
 
-    again = make_connector().ensure_fields(LOCATIONS, None)
+    again = make_b24_connector().ensure_fields(LOCATIONS, None)
 
     assert again == fields
     assert len(writes(b24, member_id)) == before
 
 
 def test_locations_follow_renames_additions_and_deactivations(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     # The portal admin adds an option of their own.
     field = b24.userfield(member_id, CODES["location"])
-    connector.client.call(
+    b24_connector.client.call(
         "crm.deal.userfield.update",
         {
             "id": int(field["ID"]),
@@ -147,7 +135,7 @@ def test_locations_follow_renames_additions_and_deactivations(
         LocationOption("13", "Новосибирск"),
     ]
 
-    updated = connector.ensure_fields(changed, fields)
+    updated = b24_connector.ensure_fields(changed, fields)
 
     values = {o["ID"]: o["VALUE"] for o in b24.userfield(member_id, CODES["location"])["LIST"]}
     assert values[str(updated.location_options["11"])] == "Москва-Сити"
@@ -158,9 +146,9 @@ def test_locations_follow_renames_additions_and_deactivations(
 
 
 def test_removed_locations_are_deleted_in_remove_mode(
-    b24: FakeBitrix24, member_id: str, make_connector: Callable[..., Bitrix24Connector]
+    b24: FakeBitrix24, member_id: str, make_b24_connector: Callable[..., Bitrix24Connector]
 ) -> None:
-    connector = make_connector(field_options=FieldOptions(inactive_locations="remove"))
+    connector = make_b24_connector(field_options=FieldOptions(inactive_locations="remove"))
     fields = connector.ensure_fields(LOCATIONS, None)
 
     updated = connector.ensure_fields(
@@ -173,12 +161,12 @@ def test_removed_locations_are_deleted_in_remove_mode(
 
 
 def test_a_field_with_our_code_but_another_type_is_a_conflict(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     b24.add_userfield(member_id, CODES["paid"], "string")
 
     with pytest.raises(CrmValidationError) as caught:
-        connector.ensure_fields(LOCATIONS, None)
+        b24_connector.ensure_fields(LOCATIONS, None)
 
     assert caught.value.code == "field_type_conflict"
 
@@ -193,7 +181,7 @@ def test_code_prefix_is_kept_within_twenty_characters() -> None:
 
 
 def test_read_lead_gives_price_location_pipeline_and_stage(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     category = b24.add_category(member_id, "Франшиза", ["Новая", "Предоплата"])
     stage = b24.stages(member_id, category)[1]
@@ -206,7 +194,7 @@ def test_read_lead_gives_price_location_pipeline_and_stage(
         **{CODES["location"]: str(fields.location_options["12"])},
     )
 
-    snapshot = connector.read_lead(deal, fields)
+    snapshot = b24_connector.read_lead(deal, fields)
 
     assert snapshot.lead_id == deal
     assert snapshot.title == "Order #1042"
@@ -218,33 +206,33 @@ def test_read_lead_gives_price_location_pipeline_and_stage(
 
 
 def test_read_lead_without_location_and_missing_deal(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     deal = b24.add_deal(member_id, opportunity="0")
 
-    snapshot = connector.read_lead(deal, fields)
+    snapshot = b24_connector.read_lead(deal, fields)
 
     assert snapshot.location_key is None
     assert snapshot.price == Decimal(0)
     assert snapshot.pipeline_id == "0" and snapshot.stage_id == "NEW"
     with pytest.raises(CrmNotFound):
-        connector.read_lead(deal + 1, fields)
+        b24_connector.read_lead(deal + 1, fields)
 
 
 def test_read_lead_takes_the_mapped_service_date(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     field_id = b24.add_userfield(member_id, "UF_CRM_1721244707107", "datetime")
     mapped = FieldMap.from_dict({**fields.to_dict(), "service_date_field_id": field_id})
     deal = b24.add_deal(member_id, UF_CRM_1721244707107="2027-03-01T10:00:00+03:00")
 
-    snapshot = connector.read_lead(deal, mapped)
+    snapshot = b24_connector.read_lead(deal, mapped)
 
     assert snapshot.service_date == datetime(2027, 3, 1, 7, 0, tzinfo=UTC)
 
 
 def test_write_deal_state_fills_links_paid_sum_and_status(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     deal = b24.add_deal(member_id, opportunity="3000")
     update = DealStateUpdate(
@@ -255,8 +243,8 @@ def test_write_deal_state_fills_links_paid_sum_and_status(
         status_label="partially_paid",
     )
 
-    connector.write_deal_state(update, fields)
-    connector.write_deal_state(update, fields)  # idempotent: same values, same result
+    b24_connector.write_deal_state(update, fields)
+    b24_connector.write_deal_state(update, fields)  # idempotent: same values, same result
 
     row = b24.deal(member_id, deal)
     assert row[CODES["prepay"]] == "https://pay.example.com/i/AB12"
@@ -267,11 +255,11 @@ def test_write_deal_state_fills_links_paid_sum_and_status(
 
 
 def test_write_deal_state_clears_a_link_and_accepts_a_status_label(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     deal = b24.add_deal(member_id, **{CODES["prepay"]: "https://pay.example.com/i/old"})
 
-    connector.write_deal_state(
+    b24_connector.write_deal_state(
         DealStateUpdate(
             deal, None, "https://pay.example.com/i/full", Decimal("3000.5"), "Оплачено"
         ),
@@ -285,13 +273,13 @@ def test_write_deal_state_clears_a_link_and_accepts_a_status_label(
 
 
 def test_write_deal_state_notices_a_field_deleted_by_hand(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     deal = b24.add_deal(member_id)
     b24.delete_userfield(member_id, CODES["full"])
 
     with pytest.raises(CrmValidationError) as caught:
-        connector.write_deal_state(
+        b24_connector.write_deal_state(
             DealStateUpdate(deal, None, "https://pay.example.com/i/x", Decimal(0), "open"), fields
         )
 
@@ -300,33 +288,37 @@ def test_write_deal_state_notices_a_field_deleted_by_hand(
 
 
 def test_an_empty_field_left_out_of_the_answer_is_not_taken_for_gone(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     b24.omit_empty_uf_in_items = True
     deal = b24.add_deal(member_id, **{CODES["prepay"]: "https://pay.example.com/i/old"})
 
-    connector.write_deal_state(DealStateUpdate(deal, None, None, Decimal(0), "open"), fields)
+    b24_connector.write_deal_state(DealStateUpdate(deal, None, None, Decimal(0), "open"), fields)
 
     assert b24.deal(member_id, deal)[CODES["prepay"]] is None
     b24.delete_userfield(member_id, CODES["prepay"])
     with pytest.raises(CrmValidationError) as caught:
-        connector.write_deal_state(DealStateUpdate(deal, None, None, Decimal(0), "open"), fields)
+        b24_connector.write_deal_state(
+            DealStateUpdate(deal, None, None, Decimal(0), "open"), fields
+        )
     assert caught.value.errors == (CODES["prepay"],)
 
 
 def test_write_deal_state_refuses_bad_input(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector, fields: FieldMap
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector, fields: FieldMap
 ) -> None:
     deal = b24.add_deal(member_id)
 
     with pytest.raises(CrmValidationError):
-        connector.write_deal_state(
+        b24_connector.write_deal_state(
             DealStateUpdate(deal, "javascript:x", None, Decimal(0), "open"), fields
         )
     with pytest.raises(CrmValidationError):
-        connector.write_deal_state(DealStateUpdate(deal, None, None, Decimal(-1), "open"), fields)
+        b24_connector.write_deal_state(
+            DealStateUpdate(deal, None, None, Decimal(-1), "open"), fields
+        )
     with pytest.raises(CrmValidationError):
-        connector.write_deal_state(
+        b24_connector.write_deal_state(
             DealStateUpdate(deal, None, None, Decimal(0), "nonsense"), fields
         )
     assert writes(b24, member_id).count("crm.item.update") == 0
@@ -336,15 +328,15 @@ def test_write_deal_state_refuses_bad_input(
 
 
 def test_note_is_a_timeline_comment_added_once(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     deal = b24.add_deal(member_id)
     text = "Оплата 1500 RUB получена [msg:7f3a]"
 
-    first = connector.add_note_once(deal, text, marker="[msg:7f3a]")
+    first = b24_connector.add_note_once(deal, text, marker="[msg:7f3a]")
     for n in range(60):  # people comment afterwards: ours is on the search's second page
         b24.add_comment_by_hand(member_id, deal, f"later {n}")
-    second = connector.add_note_once(deal, text, marker="[msg:7f3a]")
+    second = b24_connector.add_note_once(deal, text, marker="[msg:7f3a]")
 
     assert first == second
     assert [c["COMMENT"] for c in b24.comments(member_id, deal)].count(text) == 1
@@ -352,28 +344,28 @@ def test_note_is_a_timeline_comment_added_once(
 
 
 def test_find_note_misses_an_unknown_marker(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     deal = b24.add_deal(member_id)
-    connector.add_note(deal, "hello")
+    b24_connector.add_note(deal, "hello")
 
-    assert connector.find_note(deal, "[msg:none]") is None
+    assert b24_connector.find_note(deal, "[msg:none]") is None
 
 
-def test_note_on_a_missing_deal_is_not_found(connector: Bitrix24Connector) -> None:
+def test_note_on_a_missing_deal_is_not_found(b24_connector: Bitrix24Connector) -> None:
     with pytest.raises(CrmNotFound):
-        connector.add_note(424242, "hello")
+        b24_connector.add_note(424242, "hello")
 
 
 # -- pipelines ------------------------------------------------------------------------------
 
 
 def test_pipelines_with_string_stage_ids_and_kinds(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     category = b24.add_category(member_id, "Франшиза", ["Новая", "Предоплата получена"], sort=50)
 
-    pipelines = connector.read_pipelines()
+    pipelines = b24_connector.read_pipelines()
 
     assert [p.pipeline_id for p in pipelines] == [str(category), "0"]  # by sort
     general = pipelines[1]
@@ -381,37 +373,37 @@ def test_pipelines_with_string_stage_ids_and_kinds(
     assert general.stage("NEW") is not None and general.stage("NEW").kind == STAGE_OPEN  # type: ignore[union-attr]
     assert general.stage("WON").kind == STAGE_WON  # type: ignore[union-attr]
     assert general.stage("LOSE").kind == STAGE_LOST  # type: ignore[union-attr]
-    franchise = connector.read_pipeline(str(category))
+    franchise = b24_connector.read_pipeline(str(category))
     assert [s.stage_id for s in franchise.stages][-2:] == [f"C{category}:WON", f"C{category}:LOSE"]
     assert franchise.is_before(franchise.stages[0].stage_id, franchise.stages[1].stage_id)
     with pytest.raises(CrmNotFound):
-        connector.read_pipeline("999")
+        b24_connector.read_pipeline("999")
 
 
 def test_move_lead_within_and_across_pipelines(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     category = b24.add_category(member_id, "Франшиза", ["Новая", "Предоплата"])
     deal = b24.add_deal(member_id)
 
-    connector.move_lead(StageMove(deal, "0", "EXECUTING"))
+    b24_connector.move_lead(StageMove(deal, "0", "EXECUTING"))
     assert b24.deal(member_id, deal)["STAGE_ID"] == "EXECUTING"
 
     target = b24.stages(member_id, category)[1]
-    connector.move_lead(StageMove(deal, str(category), target))
+    b24_connector.move_lead(StageMove(deal, str(category), target))
     row = b24.deal(member_id, deal)
     assert (row["CATEGORY_ID"], row["STAGE_ID"]) == (str(category), target)
 
 
 def test_move_lead_refuses_a_stage_of_another_pipeline(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     deal = b24.add_deal(member_id)
 
     with pytest.raises(CrmValidationError):
-        connector.move_lead(StageMove(deal, "0", "C7:WON"))
+        b24_connector.move_lead(StageMove(deal, "0", "C7:WON"))
     with pytest.raises(CrmValidationError):
-        connector.move_lead(StageMove(deal, "zero", "NEW"))
+        b24_connector.move_lead(StageMove(deal, "zero", "NEW"))
     assert b24.deal(member_id, deal)["STAGE_ID"] == "NEW"
 
 
@@ -419,14 +411,14 @@ def test_move_lead_refuses_a_stage_of_another_pipeline(
 
 
 def test_subscribe_binds_online_and_offline_events_once(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     url = "https://platform.example.com/integrations/bitrix24/events/"
 
-    connector.subscribe_webhook(url)
-    connector.subscribe_webhook(url)
-    connector.bind_uninstall("https://platform.example.com/integrations/bitrix24/uninstall/")
-    connector.bind_uninstall("https://platform.example.com/integrations/bitrix24/uninstall/")
+    b24_connector.subscribe_webhook(url)
+    b24_connector.subscribe_webhook(url)
+    b24_connector.bind_uninstall("https://platform.example.com/integrations/bitrix24/uninstall/")
+    b24_connector.bind_uninstall("https://platform.example.com/integrations/bitrix24/uninstall/")
 
     bound = {(b["event"], b["handler"], b["offline"]) for b in b24.bindings(member_id)}
     assert len(b24.bindings(member_id)) == len(bound) == 7
@@ -468,7 +460,7 @@ def test_junk_events_give_nothing_and_never_raise(body: Any) -> None:
 
 
 def test_posted_event_reaches_the_bound_handler(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     received: list[bytes] = []
 
@@ -487,7 +479,7 @@ def test_posted_event_reaches_the_bound_handler(
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/b24/events"
-        connector.subscribe_webhook(url)
+        b24_connector.subscribe_webhook(url)
         deal = b24.add_deal(member_id)
 
         assert b24.fire_event(member_id, "ONCRMDEALUPDATE", deal) == [200]
@@ -499,15 +491,15 @@ def test_posted_event_reaches_the_bound_handler(
 
 
 def test_offline_queue_is_drained_after_downtime(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
-    connector.subscribe_webhook("https://platform.example.com/b24/events")
+    b24_connector.subscribe_webhook("https://platform.example.com/b24/events")
     deals = [b24.add_deal(member_id) for _ in range(60)]
     for deal in deals:
         b24.edit_deal_by_hand(member_id, deal, TITLE="edited")
         b24.edit_deal_by_hand(member_id, deal, TITLE="edited twice")  # one record per deal
 
-    batch = connector.drain_offline_events()
+    batch = b24_connector.drain_offline_events()
 
     updated = sorted(e.lead_id for e in batch.events if e.kind == "lead_updated")
     added = sorted(e.lead_id for e in batch.events if e.kind == "lead_added")
@@ -515,16 +507,16 @@ def test_offline_queue_is_drained_after_downtime(
     assert batch.unreadable == 0
     assert all(isinstance(e, PortalLeadEvent) and e.member_id == member_id for e in batch.events)
     assert b24.offline_queue(member_id) == []
-    assert connector.drain_offline_events().events == ()
+    assert b24_connector.drain_offline_events().events == ()
 
 
 def test_deals_changed_since_is_the_catch_up_without_the_queue(
-    b24: FakeBitrix24, member_id: str, connector: Bitrix24Connector
+    b24: FakeBitrix24, member_id: str, b24_connector: Bitrix24Connector
 ) -> None:
     old = b24.add_deal(member_id)
     b24.portal(member_id).deals[old]["DATE_MODIFY"] = "2026-01-01T00:00:00+00:00"
     fresh = b24.add_deal(member_id)
 
-    changed = connector.deals_changed_since(datetime(2026, 6, 1, tzinfo=UTC))
+    changed = b24_connector.deals_changed_since(datetime(2026, 6, 1, tzinfo=UTC))
 
     assert changed == [fresh]

@@ -25,9 +25,11 @@ from crm_connectors.bitrix24.ratelimit import NullBitrixLimiter
 from crm_connectors.errors import WidgetTokenError
 from tests.fakes.bitrix24 import FakeBitrix24
 
+Installs = dict[str, KnownInstallation]
+
 
 @pytest.fixture
-def installations(b24: FakeBitrix24, member_id: str) -> dict[str, KnownInstallation]:
+def installations(b24: FakeBitrix24, member_id: str) -> Installs:
     return {
         member_id: KnownInstallation(
             member_id, "https://acme.bitrix24.com/rest/", b24.application_token(member_id)
@@ -63,7 +65,7 @@ def connector_for(b24: FakeBitrix24, member_id: str) -> Bitrix24Connector:
 
 
 def test_genuine_deal_tab_frame_is_verified(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24, member_id: str, installations: Installs
 ) -> None:
     deal = b24.add_deal(member_id)
     query, form = b24.placement_frame(member_id, deal, user_id=7)
@@ -79,7 +81,7 @@ def test_genuine_deal_tab_frame_is_verified(
 
 
 def test_posted_domain_never_routes(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24, member_id: str, installations: Installs
 ) -> None:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
 
@@ -104,7 +106,7 @@ def test_posted_domain_never_routes(
 def test_forged_or_broken_frames_are_refused(
     b24: FakeBitrix24,
     member_id: str,
-    installations: dict[str, KnownInstallation],
+    installations: Installs,
     changes: dict[str, str | None],
     code: str,
 ) -> None:
@@ -117,7 +119,7 @@ def test_forged_or_broken_frames_are_refused(
 
 
 def test_uninstalled_portal_is_refused(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24, member_id: str, installations: Installs
 ) -> None:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
     stored = installations[member_id]
@@ -134,7 +136,7 @@ def test_uninstalled_portal_is_refused(
 
 
 def test_portal_without_application_token_in_frames_can_be_tolerated(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24, member_id: str, installations: Installs
 ) -> None:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
     old_portal = edited(form, APPLICATION_TOKEN=None)
@@ -156,13 +158,13 @@ def test_portal_without_application_token_in_frames_can_be_tolerated(
 def test_auth_id_is_proven_on_the_stored_portal(
     b24: FakeBitrix24,
     member_id: str,
-    installations: dict[str, KnownInstallation],
-    make_b24_connector: Callable[..., Bitrix24Connector],
+    installations: Installs,
+    b24_connector: Bitrix24Connector,
 ) -> None:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id), user_id=7)
     verdict = verify_placement(query, form, installations.get)
 
-    info = prove_auth_id(make_b24_connector().client, verdict)
+    info = prove_auth_id(b24_connector.client, verdict)
 
     assert info.installed and info.code
     calls = b24.calls_of(member_id, "app.info")
@@ -172,14 +174,14 @@ def test_auth_id_is_proven_on_the_stored_portal(
 def test_forged_auth_id_fails_the_proof(
     b24: FakeBitrix24,
     member_id: str,
-    installations: dict[str, KnownInstallation],
-    make_b24_connector: Callable[..., Bitrix24Connector],
+    installations: Installs,
+    b24_connector: Bitrix24Connector,
 ) -> None:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
     verdict = verify_placement(query, edited(form, AUTH_ID="f" * 32), installations.get)
 
     with pytest.raises(WidgetTokenError) as caught:
-        prove_auth_id(make_b24_connector().client, verdict)
+        prove_auth_id(b24_connector.client, verdict)
 
     assert caught.value.code == "bad_auth"
     assert b24.refresh_count(member_id) == 0  # a frame's token is never refreshed
@@ -188,8 +190,8 @@ def test_forged_auth_id_fails_the_proof(
 def test_auth_id_of_another_portal_fails_the_proof(
     b24: FakeBitrix24,
     member_id: str,
-    installations: dict[str, KnownInstallation],
-    make_b24_connector: Callable[..., Bitrix24Connector],
+    installations: Installs,
+    b24_connector: Bitrix24Connector,
 ) -> None:
     other = b24.add_portal(domain="other.bitrix24.com")
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id))
@@ -197,7 +199,7 @@ def test_auth_id_of_another_portal_fails_the_proof(
     verdict = verify_placement(query, edited(form, AUTH_ID=foreign), installations.get)
 
     with pytest.raises(WidgetTokenError) as caught:
-        prove_auth_id(make_b24_connector().client, verdict)
+        prove_auth_id(b24_connector.client, verdict)
 
     assert caught.value.code == "bad_auth"
 
@@ -205,7 +207,7 @@ def test_auth_id_of_another_portal_fails_the_proof(
 def test_proof_refuses_a_client_of_another_portal(
     b24: FakeBitrix24,
     member_id: str,
-    installations: dict[str, KnownInstallation],
+    installations: Installs,
     make_b24_connector: Callable[..., Bitrix24Connector],
 ) -> None:
     other = b24.add_portal(domain="other.bitrix24.com")
@@ -229,7 +231,7 @@ AUDIENCE = "https://platform.example.com"
 
 
 def verdict_for(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation], user_id: int = 7
+    b24: FakeBitrix24, member_id: str, installations: Installs, user_id: int = 7
 ) -> PlacementVerdict:
     query, form = b24.placement_frame(member_id, b24.add_deal(member_id), user_id=user_id)
     return verify_placement(query, form, installations.get)
@@ -238,16 +240,16 @@ def verdict_for(
 def test_current_user_is_the_frames_user(
     b24: FakeBitrix24,
     member_id: str,
-    installations: dict[str, KnownInstallation],
-    make_b24_connector: Callable[..., Bitrix24Connector],
+    installations: Installs,
+    b24_connector: Bitrix24Connector,
 ) -> None:
     verdict = verdict_for(b24, member_id, installations, user_id=7)
 
-    assert current_user_id(make_b24_connector().client, verdict) == 7
+    assert current_user_id(b24_connector.client, verdict) == 7
 
 
 def test_frame_token_round_trip_bound_to_portal_and_deal(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24, member_id: str, installations: Installs
 ) -> None:
     verdict = verdict_for(b24, member_id, installations)
     token = issue_frame_token(verdict, secret=SECRET, audience=AUDIENCE, user_id=7)
@@ -270,7 +272,7 @@ def test_frame_token_round_trip_bound_to_portal_and_deal(
 def test_frame_token_is_refused_when_it_does_not_fit(
     b24: FakeBitrix24,
     member_id: str,
-    installations: dict[str, KnownInstallation],
+    installations: Installs,
     kwargs: dict[str, object],
     code: str,
 ) -> None:
@@ -286,7 +288,7 @@ def test_frame_token_is_refused_when_it_does_not_fit(
 
 
 def test_frame_token_of_too_long_a_life_or_junk_is_refused(
-    b24: FakeBitrix24, member_id: str, installations: dict[str, KnownInstallation]
+    b24: FakeBitrix24, member_id: str, installations: Installs
 ) -> None:
     verdict = verdict_for(b24, member_id, installations)
     long_lived = issue_frame_token(verdict, secret=SECRET, audience=AUDIENCE, ttl=86400)
