@@ -9,6 +9,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from billing_providers import registry
 from franchise_platform.security.fields import EncryptedField
 
 
@@ -77,7 +78,10 @@ class Partner(models.Model):
 
 
 class ProviderAccount(models.Model):
-    """A partner's shop at a payment provider. Passwords are sealed with the network's data key."""
+    """A partner's shop at a payment provider, as its provider declares it (billing_providers
+    .base.AccountField): the login, the flags, and the secrets sealed with the network's data key.
+    The five password columns and ``hash_algorithm`` predate the declaration; a declaration names
+    them as its fields' ``column`` (Robokassa's), every other secret goes to ``provider_secrets``."""
 
     SECRET_FIELDS = ("password1", "password2", "test_password1", "test_password2", "password3")
 
@@ -85,13 +89,13 @@ class ProviderAccount(models.Model):
     partner = models.OneToOneField(
         Partner, on_delete=models.CASCADE, related_name="provider_account"
     )
-    provider = models.CharField(max_length=32, default="robokassa")
+    provider = models.CharField(max_length=32, default=registry.DEFAULT_PROVIDER)
     merchant_login = models.CharField(_("идентификатор магазина"), max_length=100)
     password1 = EncryptedField(blank=True, null=True)
     password2 = EncryptedField(blank=True, null=True)
     test_password1 = EncryptedField(blank=True, null=True)
     test_password2 = EncryptedField(blank=True, null=True)
-    # Robokassa's Refund API only (issued on request to its support); optional.
+    # A refund secret (declared by the provider as this column); optional.
     password3 = EncryptedField(blank=True, null=True)
     # The secrets of any other provider, as its account declaration names them (YooKassa:
     # ``secret_key`` or ``oauth_token``): one sealed JSON object {name: value}, never shown back.
