@@ -29,6 +29,7 @@ from franchise_platform.scoping import confine
 from tenants.services import network_base_url
 
 from ..access import actor, page, panel_view
+from .provider_connect import checks_shop_by_api, partner_provider_context, provider_shop_check
 
 
 def _with_inn_check(form: PartnerForm) -> PartnerForm:
@@ -92,6 +93,7 @@ def partner_detail(request: HttpRequest, partner_id: str) -> HttpResponse:
         else "",
         "locations": selectors.location_list(partner_id=partner.pk),
         "check_invoice": shop_check_invoice_open(partner=partner),
+        "provider_panel": partner_provider_context(partner),
     }
     return page(request, "panel/partners/detail.html", context)
 
@@ -149,6 +151,8 @@ def partner_shop_check(request: HttpRequest, partner_id: str) -> HttpResponse:
     A partner user may check its own shop (a test invoice, no money): the franchisee is the one
     who holds the shop's cabinet and pays the test invoice."""
     partner = _partner_visible(request, partner_id)
+    if checks_shop_by_api(partner):  # the provider answers about the shop itself (GET /me…)
+        return provider_shop_check(request, partner)
     try:
         # The invoice row is written before the provider is asked: a refusal leaves nothing behind.
         with transaction.atomic():
