@@ -202,3 +202,35 @@ def test_robokassa_with_receipts_keeps_its_flow(in_network):
 
 def test_an_unknown_token_is_404_for_the_form_too(in_network, fake):
     assert in_network.anonymous().post("/pay/nope", {"email": "a@example.ru"}).status_code == 404
+
+
+def test_the_settlement_receipt_goes_to_the_email_given_on_the_pay_page(in_network, fake):
+    """YooKassa's notification carries no e-mail: the settlement receipt after delivery goes
+    to the address the buyer gave before paying, not waiting for the CRM's contact."""
+    from franchise_platform.payments.callbacks import callback_apply
+    from franchise_platform.payments.delivery import DeliverySource, deal_deliver
+    from franchise_platform.payments.models import CallbackEvent, SettlementReceipt
+    from franchise_platform.payments.settlement import settlement_receipt_process
+
+    account, deal, link = _receipt_link(fake)
+    buyer = in_network.anonymous()
+    buyer.post(f"/pay/{link.token}", {"email": "anna@example.ru"})
+    visit(buyer, link)
+    paid = fake.pay(Invoice.objects.get().provider_reference)
+    buyer.post(
+        f"/callbacks/yookassa/{account.partner_id}/notification/",
+        data=json.dumps(fake.notification("payment.succeeded", paid)),
+        content_type="application/json",
+        REMOTE_ADDR="127.0.0.1",
+    )
+    callback_apply(event_id=str(CallbackEvent.objects.get().pk))
+
+    deal_deliver(deal_id=deal.pk, source=DeliverySource.PANEL)
+    SettlementReceipt.objects.update(next_attempt_at=timezone.now())
+    for receipt in SettlementReceipt.objects.all():
+        settlement_receipt_process(receipt_id=receipt.pk)
+
+    receipt = SettlementReceipt.objects.get()
+    assert receipt.email == "anna@example.ru" and not receipt.waiting_for_contact
+    bodies = [json.loads(b) for m, p, _q, b in fake.requests if m == "POST" and p == "/v3/receipts"]
+    assert bodies and bodies[-1]["customer"] == {"email": "anna@example.ru"}

@@ -127,7 +127,8 @@ def _deal_email(deal: Deal) -> str:
         .order_by("paid_at")
         .values_list("buyer_email", flat=True)
         .first()
-        or ""
+        # The e-mail the buyer gave on the pay page (payments/buyer_contact.py).
+        or deal.buyer_email
     )
 
 
