@@ -1,5 +1,5 @@
-"""The buyer's contact for a 54-ФЗ receipt the provider forms and sends itself (YooKassa's
-receipts go with the payment, so the contact must be known before the payment is created).
+"""The buyer's contact for a 54-ФЗ receipt the provider forms and sends itself (a receipt that
+goes with the payment request, so the contact must be known before the payment is created).
 
 The provider says which contacts it takes (``BillingProvider.buyer_contact_kinds``); the pay page
 asks the buyer only when the deal knows none of them: one given on this deal's pay page before,

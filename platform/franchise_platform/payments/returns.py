@@ -8,7 +8,7 @@ details at all). Without that proof the buyer gets a neutral page that is the sa
 InvId, existing or not: nothing about the invoice, its deal or its payment link. Even a proven
 return is not proof of payment: only the server-to-server notification (callbacks.py) is.
 
-A provider that signs no return (YooKassa's `return_url` carries nothing, §2.3) is sent back to an
+A provider that signs no return (its return address carries nothing of its own) is sent back to an
 address of ours that carries its own proof instead: the invoice number and a keyed digest of it
 (`return_check`), unguessable for any other invoice. That page says the payment is being
 confirmed and polls `return_state`, which only reads what the verified notification or the
