@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
+from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from billing_providers import registry
@@ -257,15 +258,33 @@ def test_declared_words_follow_the_language_of_the_request(owner_a):
     from tests.network.conftest import partner_body
 
     body = partner_body(robokassa={"password2": ""})
-    english = owner_a.api().post(
-        "/api/v1/partners", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en"
-    )
-    russian = owner_a.api().post(
-        "/api/v1/partners", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="ru"
-    )
+    with translation.override("ru"):  # the requests switch the language; it is put back after
+        english = owner_a.api().post(
+            "/api/v1/partners", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        russian = owner_a.api().post(
+            "/api/v1/partners", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="ru"
+        )
 
     assert english.json()["code"] == russian.json()["code"] == "password_required"
     assert "Enter the shop's password #2." in english.json()["detail"]
     assert "Укажите пароль #2 магазина." in russian.json()["detail"]
-    form = owner_a.browser_client().get("/panel/partners/new/", HTTP_ACCEPT_LANGUAGE="en")
+    with translation.override("ru"):
+        form = owner_a.browser_client().get("/panel/partners/new/", HTTP_ACCEPT_LANGUAGE="en")
     assert "Shop identifier" in form.content.decode()
+
+
+def test_audit_rows_label_a_declared_field_and_the_shops_login_by_the_declaration(acmepay):
+    from franchise_platform.panel.audit_labels import entry_rows
+    from franchise_platform.security.models import AuditEntry as Entry
+
+    entry = Entry(
+        action="partner.update",
+        changes={"acmepay.login": [None, "T0001"], "acmepay.api_token": "••• изменён"},
+    )
+    with translation.override("ru"):  # a request before may have left English active
+        (row,) = entry_rows([entry])
+
+    labels = {change.label: change for change in row.changes}
+    assert labels["Номер терминала"].new == "T0001"
+    assert labels["Токен API"].secret and labels["Токен API"].new is None

@@ -122,7 +122,8 @@ def _declared(field: str) -> tuple[int, AccountField] | None:
     if not name or slug not in registry.PROVIDERS:
         return None
     for position, spec in enumerate(declarations.declared_fields(slug)):
-        if spec.name == name:
+        # ``login``: the shop's id whatever the provider calls it (an OAuth connection's entry).
+        if spec.name == name or (name == "login" and spec.target == "login"):
             return position, spec
     return None
 
