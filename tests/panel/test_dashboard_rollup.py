@@ -171,3 +171,57 @@ def test_an_unrolled_network_is_computed_live(in_network, owner, network_money):
     _agrees(owner, {"paid_from": _since(89)})
     LocationFactory(partner=shop(merchant_login="empty").partner)
     _agrees(owner, {"paid_from": _since(364), "grain": "month"})
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "through", "months", "edges"),
+    [
+        # Inside one month: days only.
+        ("2026-03-05", "2026-03-20", "2026-06-30", None, [("2026-03-05", "2026-03-20")]),
+        # Whole months between two partial ones.
+        (
+            "2026-01-15",
+            "2026-04-10",
+            "2026-06-30",
+            ("2026-02-01", "2026-03-01"),
+            [("2026-01-15", "2026-01-31"), ("2026-04-01", "2026-04-10")],
+        ),
+        # Up to the rollup's last day: its month's row holds no later day, so it is whole.
+        ("2026-01-01", "2026-06-17", "2026-06-17", ("2026-01-01", "2026-06-01"), []),
+        # Short of the last day: that month's row would hold too much.
+        (
+            "2026-05-01",
+            "2026-06-10",
+            "2026-06-17",
+            ("2026-05-01", "2026-05-01"),
+            [("2026-06-01", "2026-06-10")],
+        ),
+    ],
+)
+def test_rolled_days_split_into_whole_months_and_the_days_around(
+    since, until, through, months, edges
+):
+    from datetime import date
+
+    from franchise_platform.reporting.selectors import split_by_months
+
+    def day(text):
+        return date.fromisoformat(text)
+
+    got_months, got_edges = split_by_months(day(since), day(until), day(through))
+
+    assert got_months == (tuple(map(day, months)) if months else None)
+    assert got_edges == [(day(a), day(b)) for a, b in edges]
+
+
+def test_the_months_rebuilt_follow_the_days(in_network, network_money):  # noqa: F811
+    from franchise_platform.reporting.models import MonthlyTurnover
+
+    turnover_rollup_refresh()
+
+    for month in MonthlyTurnover.objects.values_list("month", flat=True).distinct():
+        days = DailyTurnover.objects.filter(day__year=month.year, day__month=month.month)
+        monthly = MonthlyTurnover.objects.filter(month=month)
+        assert sum(r.amount for r in days) == sum(r.amount for r in monthly)
+        assert sum(r.count for r in days) == sum(r.count for r in monthly)
+    assert MonthlyTurnover.objects.exists()

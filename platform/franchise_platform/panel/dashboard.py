@@ -191,6 +191,7 @@ def turnover_figures(query: DashboardQuery, *, lists: bool = True) -> TurnoverFi
             figures,
             since=query.since,
             until=min(query.until, through),
+            through=through,
             grain=query.grain,
             partner_id=query.partner_id,
             location_id=query.location_id,

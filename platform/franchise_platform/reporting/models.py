@@ -37,6 +37,32 @@ class DailyTurnover(models.Model):
         return f"{self.day} {self.partner_id} {self.location_id} {self.amount}"
 
 
+class MonthlyTurnover(models.Model):
+    """DailyTurnover's rows of one month added up (the month's rolled days only: the current month
+    holds its days up to the rollup's `through_day`). A year's location shares read twelve months
+    of these instead of 365 days: 500 locations make ~78,000 day rows a year at 100,000 payments,
+    barely fewer than the payments, but at most 6,000 month rows."""
+
+    month = models.DateField()  # its first day
+    partner = models.ForeignKey("network.Partner", on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(
+        "network.Location", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    is_test = models.BooleanField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["month"], name="turnover_month_idx"),
+            models.Index(fields=["partner", "month"], name="turnover_partner_month_idx"),
+            models.Index(fields=["location", "month"], name="turnover_location_month_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.partner_id} {self.location_id} {self.amount}"
+
+
 class TurnoverRollup(models.Model):
     """The rollup's one state row: which days it holds and from when changed deals are looked at."""
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from franchise_platform.payments.models import Deal, Payment
 
-from .models import DailyTurnover, TurnoverRollup
+from .models import DailyTurnover, MonthlyTurnover, TurnoverRollup
 
 # A deal saved just before a refresh may commit just after it: the next refresh looks back this far.
 LOOK_BACK = timedelta(minutes=10)
@@ -33,6 +33,14 @@ SELECT (p.paid_at AT TIME ZONE %(tz)s)::date, p.partner_id, d.location_id, p.is_
 FROM {payment} p JOIN {deal} d ON d.id = p.deal_id
 WHERE p.paid_at >= %(since)s AND p.paid_at < %(until)s
 GROUP BY 1, 2, 3, 4
+"""
+
+_MONTH_SQL = """
+INSERT INTO {monthly} (month, partner_id, location_id, is_test, amount, count)
+SELECT %(month)s, partner_id, location_id, is_test, SUM(amount), SUM(count)
+FROM {rollup}
+WHERE day >= %(month)s AND day < %(next_month)s
+GROUP BY 2, 3, 4
 """
 
 _CHANGED_DAYS_SQL = """
@@ -56,6 +64,7 @@ def _sql(template: str) -> str:
     quote = connection.ops.quote_name
     return template.format(
         rollup=quote(DailyTurnover._meta.db_table),
+        monthly=quote(MonthlyTurnover._meta.db_table),
         payment=quote(Payment._meta.db_table),
         deal=quote(Deal._meta.db_table),
     )
@@ -85,6 +94,24 @@ def _rebuild(first: date, last: date) -> None:
         )
 
 
+def month_after(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _rebuild_months(runs: list[tuple[date, date]]) -> None:
+    """Add up again every month holding a rebuilt day."""
+    months: set[date] = set()
+    for first, last in runs:
+        month = first.replace(day=1)
+        while month <= last:
+            months.add(month)
+            month = month_after(month)
+    for month in sorted(months):
+        MonthlyTurnover.objects.filter(month=month).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(_sql(_MONTH_SQL), {"month": month, "next_month": month_after(month)})
+
+
 def turnover_rollup_refresh(*, now: datetime | None = None) -> RefreshResult:
     """Bring the rollup up to the last closed day and rebuild the rolled days that changed.
     Idempotent; concurrent refreshes wait for each other (the state row is locked)."""
@@ -98,6 +125,7 @@ def turnover_rollup_refresh(*, now: datetime | None = None) -> RefreshResult:
             first = Payment.objects.order_by("paid_at").values_list("paid_at", flat=True).first()
             runs = [(timezone.localdate(first), yesterday)] if first else []
             DailyTurnover.objects.all().delete()
+            MonthlyTurnover.objects.all().delete()
         else:
             if state.through_day < yesterday:
                 days.update(
@@ -118,6 +146,7 @@ def turnover_rollup_refresh(*, now: datetime | None = None) -> RefreshResult:
         for first_day, last_day in runs:
             if first_day <= last_day:
                 _rebuild(first_day, last_day)
+        _rebuild_months([(a, b) for a, b in runs if a <= b])
         state.through_day = yesterday
         state.checked_from = started - LOOK_BACK
         state.refreshed_at = started

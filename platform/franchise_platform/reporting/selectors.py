@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import DateField, Q, QuerySet, Sum
+from django.db.models import DateField, F, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 
 from franchise_platform.payments.selectors import NOTHING, _uuid_or_none
 
-from .models import DailyTurnover
+from .models import DailyTurnover, MonthlyTurnover
 
 Grain = Literal["day", "week", "month"]
 ZERO = Decimal("0.00")
@@ -46,10 +46,35 @@ class TurnoverFigures:
         into.setdefault(key, Sums()).add(row["amount"], row["count"], row.get(name))
 
 
-def _rolled(
-    *, since: date, until: date, partner_id: str | None, location_id: str | None
-) -> QuerySet[DailyTurnover]:
-    rows = DailyTurnover.objects.filter(day__gte=since, day__lte=until).order_by()
+def month_after(month: date) -> date:
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def split_by_months(
+    since: date, until: date, through: date
+) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The rolled days `since`..`until` as whole months (first and last month, read from
+    MonthlyTurnover) and the days around them (read from DailyTurnover). The month holding
+    `through` counts as whole when the period reaches `through`: its row holds no later day."""
+    month = since if since.day == 1 else month_after(since.replace(day=1))
+    months: list[date] = []
+    while month <= until:
+        if month_after(month) - timedelta(days=1) <= until or until >= through:
+            months.append(month)
+        month = month_after(month)
+    if not months:
+        return None, [(since, until)]
+    edges = []
+    if since < months[0]:
+        edges.append((since, months[0] - timedelta(days=1)))
+    covered_to = min(month_after(months[-1]) - timedelta(days=1), until)
+    if covered_to < until:
+        edges.append((covered_to + timedelta(days=1), until))
+    return (months[0], months[-1]), edges
+
+
+def _scoped(rows: QuerySet[Any], partner_id: str | None, location_id: str | None) -> QuerySet[Any]:
+    rows = rows.order_by()
     if partner_id:
         rows = rows.filter(partner_id=_uuid_or_none(partner_id) or NOTHING)
     if location_id:
@@ -62,28 +87,50 @@ def turnover_rolled_add(
     *,
     since: date,
     until: date,
+    through: date,
     grain: Grain,
     partner_id: str | None = None,
     location_id: str | None = None,
     lists: bool = True,
 ) -> None:
-    """Add the rollup's figures of the days `since`..`until` (both included) to `figures`: two
-    queries, and two more with `lists` (partners and locations)."""
-    rows = _rolled(since=since, until=until, partner_id=partner_id, location_id=location_id)
+    """Add the rollup's figures of the days `since`..`until` (both included, none after
+    `through`) to `figures`: whole months from MonthlyTurnover, the days around them and a daily
+    or weekly series from DailyTurnover; a few queries whatever the period."""
+    months, edges = split_by_months(since, until, through)
+    days = _scoped(DailyTurnover.objects.all(), partner_id, location_id)
+    parts: list[tuple[QuerySet[Any], Any]] = []
+    if months:
+        monthly = _scoped(
+            MonthlyTurnover.objects.filter(month__gte=months[0], month__lte=months[1]),
+            partner_id,
+            location_id,
+        )
+        parts.append((monthly, F("month")))
+    if edges:
+        around = Q()
+        for first, last in edges:
+            around |= Q(day__gte=first, day__lte=last)
+        parts.append((days.filter(around), Trunc("day", "month", output_field=DateField())))
     sums = {"amount": Sum("amount"), "count": Sum("count")}
-    for row in rows.values("is_test").annotate(**sums):
-        (figures.tests if row["is_test"] else figures.money).add(row["amount"], row["count"])
-    money = rows.filter(~Q(is_test=True))
-    for row in (
-        money.annotate(bucket=Trunc("day", grain, output_field=DateField()))
-        .values("bucket")
-        .annotate(**sums)
-    ):
-        figures.add_share(figures.buckets, row["bucket"], row, "")
-    if not lists:
-        return
-    for row in money.values("partner_id", "partner__name").annotate(**sums):
-        figures.add_share(figures.partners, str(row["partner_id"]), row, "partner__name")
-    for row in money.values("location_id", "location__name").annotate(**sums):
-        key = str(row["location_id"]) if row["location_id"] else ""
-        figures.add_share(figures.locations, key, row, "location__name")
+    for rows, month_bucket in parts:
+        for row in rows.values("is_test").annotate(**sums):
+            (figures.tests if row["is_test"] else figures.money).add(row["amount"], row["count"])
+        money = rows.filter(~Q(is_test=True))
+        if grain == "month":
+            for row in money.annotate(bucket=month_bucket).values("bucket").annotate(**sums):
+                figures.add_share(figures.buckets, row["bucket"], row, "")
+        if not lists:
+            continue
+        for row in money.values("partner_id", "partner__name").annotate(**sums):
+            figures.add_share(figures.partners, str(row["partner_id"]), row, "partner__name")
+        for row in money.values("location_id", "location__name").annotate(**sums):
+            key = str(row["location_id"]) if row["location_id"] else ""
+            figures.add_share(figures.locations, key, row, "location__name")
+    if grain != "month":
+        for row in (
+            days.filter(day__gte=since, day__lte=until, is_test=False)
+            .annotate(bucket=Trunc("day", grain, output_field=DateField()))
+            .values("bucket")
+            .annotate(**sums)
+        ):
+            figures.add_share(figures.buckets, row["bucket"], row, "")
