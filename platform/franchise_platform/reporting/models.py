@@ -63,6 +63,26 @@ class MonthlyTurnover(models.Model):
         return f"{self.month:%Y-%m} {self.partner_id} {self.location_id} {self.amount}"
 
 
+class DealFunnel(models.Model):
+    """A deal's first link and first real payment, for the dashboard's links → paid conversion
+    and median wait: a year of these is one index range, where finding each deal's first link
+    among all links took the page's longest query. Kept by the rollup's refresh for deals saved
+    or given a link since its last run; read for first links on closed days only."""
+
+    deal_id = models.UUIDField(primary_key=True)
+    partner_id = models.UUIDField(null=True)
+    location_id = models.UUIDField(null=True)
+    first_link_at = models.DateTimeField()
+    first_link_day = models.DateField()
+    first_paid_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["first_link_day"], name="funnel_first_link_day_idx")]
+
+    def __str__(self) -> str:
+        return f"deal {self.deal_id} linked {self.first_link_day}"
+
+
 class TurnoverRollup(models.Model):
     """The rollup's one state row: which days it holds and from when changed deals are looked at."""
 

@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from franchise_platform.payments.models import Deal, Payment
+from franchise_platform.payments.models import Deal, Payment, PaymentLink
 
-from .models import DailyTurnover, MonthlyTurnover, TurnoverRollup
+from .models import DailyTurnover, DealFunnel, MonthlyTurnover, TurnoverRollup
 
 # A deal saved just before a refresh may commit just after it: the next refresh looks back this far.
 LOOK_BACK = timedelta(minutes=10)
@@ -41,6 +41,31 @@ SELECT %(month)s, partner_id, location_id, is_test, SUM(amount), SUM(count)
 FROM {rollup}
 WHERE day >= %(month)s AND day < %(next_month)s
 GROUP BY 2, 3, 4
+"""
+
+# Each deal's first link (ties broken by id, as the dashboard's live query breaks them) and first
+# real payment; `{deals}` narrows it to the deals that changed.
+_FUNNEL_SQL = """
+INSERT INTO {funnel} (deal_id, partner_id, location_id, first_link_at, first_link_day,
+                      first_paid_at)
+SELECT d.id, d.partner_id, d.location_id, fl.created_at, (fl.created_at AT TIME ZONE %(tz)s)::date,
+       (SELECT MIN(p.paid_at) FROM {payment} p WHERE p.deal_id = d.id AND NOT p.is_test)
+FROM {deal} d
+JOIN LATERAL (
+    SELECT l.created_at FROM {link} l WHERE l.deal_id = d.id ORDER BY l.created_at, l.id LIMIT 1
+) fl ON true
+{deals}
+ON CONFLICT (deal_id) DO UPDATE SET
+    partner_id = EXCLUDED.partner_id, location_id = EXCLUDED.location_id,
+    first_link_at = EXCLUDED.first_link_at, first_link_day = EXCLUDED.first_link_day,
+    first_paid_at = EXCLUDED.first_paid_at
+"""
+
+_CHANGED_DEALS = """
+WHERE d.id IN (
+    SELECT id FROM {deal} WHERE updated_at >= %(changed_since)s
+    UNION SELECT deal_id FROM {link} WHERE created_at >= %(changed_since)s
+)
 """
 
 _CHANGED_DAYS_SQL = """
@@ -65,6 +90,8 @@ def _sql(template: str) -> str:
     return template.format(
         rollup=quote(DailyTurnover._meta.db_table),
         monthly=quote(MonthlyTurnover._meta.db_table),
+        funnel=quote(DealFunnel._meta.db_table),
+        link=quote(PaymentLink._meta.db_table),
         payment=quote(Payment._meta.db_table),
         deal=quote(Deal._meta.db_table),
     )
@@ -96,6 +123,18 @@ def _rebuild(first: date, last: date) -> None:
 
 def month_after(month: date) -> date:
     return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _refresh_funnel(changed_since: datetime | None) -> None:
+    """Every deal's funnel row (a first build), or those of deals saved or linked since then."""
+    deals = "" if changed_since is None else _CHANGED_DEALS
+    if changed_since is None:
+        DealFunnel.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_FUNNEL_SQL.replace("{deals}", deals)),
+            {"tz": settings.TIME_ZONE, "changed_since": changed_since},
+        )
 
 
 def _rebuild_months(runs: list[tuple[date, date]]) -> None:
@@ -147,6 +186,8 @@ def turnover_rollup_refresh(*, now: datetime | None = None) -> RefreshResult:
             if first_day <= last_day:
                 _rebuild(first_day, last_day)
         _rebuild_months([(a, b) for a, b in runs if a <= b])
+        full = state.through_day is None or state.checked_from is None
+        _refresh_funnel(None if full else state.checked_from)
         state.through_day = yesterday
         state.checked_from = started - LOOK_BACK
         state.refreshed_at = started
