@@ -19,6 +19,8 @@ from billing_providers.yookassa.consts import OAUTH_TOKEN, SECRET_KEY, WEBHOOK_E
 ConnectionMode = Literal["keys", "oauth"]
 CONNECTION_MODES: Final[tuple[ConnectionMode, ...]] = ("keys", "oauth")
 CONNECTS_BY_OAUTH: Final = True
+# The partners API's own object for a YooKassa shop (CONTRACT.md: `"yookassa": {...}`).
+ACCOUNT_BLOCK: Final = "yookassa"
 
 
 ACCOUNT_FIELDS: Final[tuple[AccountField, ...]] = (

@@ -46,7 +46,12 @@ from billing_providers.errors import (
     ProviderResponseError,
 )
 from billing_providers.yookassa import consts
-from billing_providers.yookassa.account import ACCOUNT_FIELDS, CABINET_ADDRESSES, CONNECTS_BY_OAUTH
+from billing_providers.yookassa.account import (
+    ACCOUNT_BLOCK,
+    ACCOUNT_FIELDS,
+    CABINET_ADDRESSES,
+    CONNECTS_BY_OAUTH,
+)
 from billing_providers.yookassa.client import (
     Credentials,
     NotFound,
@@ -148,6 +153,8 @@ class YooKassaProvider(BillingProvider):
     # and refusals with these reason codes are answered 200 (genuine, but nothing to record).
     issues_over_network: ClassVar[bool] = True
     account_fields: ClassVar[tuple[AccountField, ...]] = ACCOUNT_FIELDS
+    # CONTRACT.md: a YooKassa partner's shop is the partners API's "yookassa" object.
+    account_block: ClassVar[str] = ACCOUNT_BLOCK
     cabinet_addresses: ClassVar[tuple[CabinetAddress, ...]] = CABINET_ADDRESSES
     connects_by_oauth: ClassVar[bool] = CONNECTS_BY_OAUTH
     uses_references: ClassVar[bool] = True

@@ -179,6 +179,7 @@ def _partner_out(request: HttpRequest, partner: Partner) -> dict[str, Any]:
         account = None
     fields = ("id", "name", "legal_form", "inn", "ogrn", "tax_system", "vat", "active")
     out: dict[str, Any] = {f: getattr(partner, f) for f in fields}
+    out["provider"] = account.provider if account is not None else None
     for provider_class in declarations.block_providers():
         at_it = account is not None and account.provider == provider_class.slug
         out[provider_class.account_block] = (
@@ -268,13 +269,15 @@ def partners_list(request: HttpRequest) -> list[dict[str, Any]]:
 def partner_create(request: HttpRequest, payload: PartnerIn) -> Status[dict[str, Any]]:
     who = _editor(request)
     blocks = _blocks_given(payload)
-    data = payload.model_dump(exclude={*_block_names(), "provider_account"})
+    data = payload.model_dump(exclude={*_block_names(), "provider_account", "provider"})
     if len(blocks) + (payload.provider_account is not None) != 1:
         raise ApiError(
             422,
-            f"Give the shop as exactly one of {', '.join(_block_names())} or provider_account.",
+            _("Укажите магазин партнёра ровно одним блоком: %(blocks)s или provider_account.")
+            % {"blocks": ", ".join(_block_names())},
             "shop_required",
         )
+    _provider_matches(payload, blocks)
     with _service_errors():
         if payload.provider_account is not None:
             partner = services.partner_create(
@@ -284,6 +287,34 @@ def partner_create(request: HttpRequest, payload: PartnerIn) -> Status[dict[str,
             ((slug, shop),) = blocks
             partner = services.partner_create(**who, **data, shop=shop, shop_provider=slug)
     return Status(201, _partner_out(request, partner))
+
+
+def _provider_matches(
+    payload: Any, blocks: list[tuple[str, dict[str, Any]]], *, current: str | None = None
+) -> None:
+    """`provider`, when given, must name the provider of the shop block given with it (on a
+    PATCH without a block: the shop's current provider, as a GET answered it)."""
+    named = getattr(payload, "provider", None)
+    if named is None:
+        return
+    if not blocks and payload.provider_account is None and named == current:
+        return
+    given = [slug for slug, _values in blocks]
+    if payload.provider_account is not None:
+        given.append(payload.provider_account.provider)
+    if given and named not in given:
+        raise ApiError(
+            422,
+            _("provider: не совпадает с провайдером переданного магазина (%(given)s).")
+            % {"given": ", ".join(given)},
+            "shop_conflict",
+        )
+    if not given:
+        raise ApiError(
+            422,
+            _("provider: передайте вместе с ним блок магазина этого провайдера."),
+            "shop_required",
+        )
 
 
 def _block_names() -> list[str]:
@@ -302,16 +333,24 @@ def partner_update(request: HttpRequest, partner_id: UUID, payload: PartnerPatch
     who = _editor(request)
     partner = _partner(request, partner_id)
     changes = _no_nulls(
-        payload.model_dump(exclude_unset=True, exclude={*_block_names(), "provider_account"}),
+        payload.model_dump(
+            exclude_unset=True, exclude={*_block_names(), "provider_account", "provider"}
+        ),
         nullable=("ogrn",),
     )
     blocks = _blocks_given(payload)
     if len(blocks) + (payload.provider_account is not None) > 1:
         raise ApiError(
             422,
-            f"Give {' or '.join([*_block_names(), 'provider_account'])}, not both.",
+            _("Укажите магазин одним блоком: %(blocks)s, не несколькими.")
+            % {"blocks": " или ".join([*_block_names(), "provider_account"])},
             "shop_conflict",
         )
+    try:
+        current: str | None = partner.provider_account.provider
+    except ProviderAccount.DoesNotExist:
+        current = None
+    _provider_matches(payload, blocks, current=current)
     if changes.get("ogrn", "") is None:
         changes["ogrn"] = ""
     account_input = (
@@ -347,7 +386,7 @@ def _partner_for_location(partner_id: UUID) -> Partner:
         return selectors.partner_get(partner_id=partner_id)
     except Partner.DoesNotExist as exc:
         raise ApiError(
-            422, "partner_id: no such partner in this network.", "partner_not_found"
+            422, _("partner_id: такого партнёра в сети нет."), "partner_not_found"
         ) from exc
 
 

@@ -48,6 +48,11 @@ class _PartnerIn(Schema):
     tax_system: TaxSystemT
     vat: VatT = "none"
     active: bool = True
+    provider: str | None = Field(
+        None,
+        description="Optional: the provider slug of the shop given (GET /api/v1/providers); "
+        "another one than the block's answers 422 shop_conflict.",
+    )
 
 
 class _PartnerPatch(Schema):
@@ -58,6 +63,9 @@ class _PartnerPatch(Schema):
     tax_system: TaxSystemT | None = None
     vat: VatT | None = None
     active: bool | None = None
+    provider: str | None = Field(
+        None, description="Optional: the provider slug of the shop block given, checked like it."
+    )
 
 
 class CabinetAddressOut(Schema):
@@ -109,6 +117,9 @@ class _PartnerOut(Schema):
     tax_system: TaxSystemT
     vat: VatT
     active: bool
+    provider: str | None = Field(
+        None, description="The provider slug of the partner's shop (robokassa, yookassa, ...)."
+    )
 
 
 if TYPE_CHECKING:  # the type checker sees the fixed fields; the blocks are read by name
