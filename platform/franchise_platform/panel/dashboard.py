@@ -174,11 +174,12 @@ def _live_add(figures: TurnoverFigures, query: DashboardQuery, *, lists: bool) -
         figures.add_share(figures.buckets, timezone.localtime(row["bucket"]).date(), row, "")
     if not lists:
         return
-    for row in money.values("partner_id", "partner__name").annotate(**sums):
-        figures.add_share(figures.partners, str(row["partner_id"]), row, "partner__name")
-    for row in money.values("deal__location_id", "deal__location__name").annotate(**sums):
-        key = str(row["deal__location_id"]) if row["deal__location_id"] else ""
-        figures.add_share(figures.locations, key, row, "deal__location__name")
+    for by_partner in money.values("partner_id", "partner__name").annotate(**sums):
+        key = str(by_partner["partner_id"])
+        figures.add_share(figures.partners, key, by_partner, "partner__name")
+    for by_location in money.values("deal__location_id", "deal__location__name").annotate(**sums):
+        key = str(by_location["deal__location_id"]) if by_location["deal__location_id"] else ""
+        figures.add_share(figures.locations, key, by_location, "deal__location__name")
 
 
 def turnover_figures(

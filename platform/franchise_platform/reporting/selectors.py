@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -42,7 +43,7 @@ class TurnoverFigures:
     partners: dict[str, Sums] = field(default_factory=dict)
     locations: dict[str, Sums] = field(default_factory=dict)
 
-    def add_share(self, into: dict[Any, Sums], key: Any, row: dict[str, Any], name: str) -> None:
+    def add_share(self, into: dict[Any, Sums], key: Any, row: Mapping[str, Any], name: str) -> None:
         into.setdefault(key, Sums()).add(row["amount"], row["count"], row.get(name))
 
 

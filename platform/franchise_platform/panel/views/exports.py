@@ -145,7 +145,7 @@ def xlsx_in_background(request: HttpRequest, kind: str, count: int) -> HttpRespo
     job = export_job_start(
         user=request.user,
         kind=kind,
-        filters={key: value for key, value in request.GET.items() if value},
+        filters={key: str(value) for key, value in request.GET.items() if value},
         rows_total=count,
         language=getattr(request, "LANGUAGE_CODE", None) or "ru",
     )
