@@ -52,6 +52,8 @@ def _cases(money) -> list[dict[str, str]]:
     return [
         {"paid_from": _since(89)},
         {"paid_from": _since(364), "grain": "month"},
+        {"paid_from": _since(364), "grain": "week"},
+        {"paid_from": _since(40), "grain": "week", "location": str(money["ufa_a"].pk)},
         {"paid_from": _since(364), "grain": "week", "partner": str(money["kazan"].pk)},
         {"paid_from": _since(89), "location": str(money["ufa_a"].pk)},
         {"paid_from": _since(89), "location": str(money["kazan_b"].pk)},
@@ -259,3 +261,47 @@ def test_conversion_from_the_funnel_equals_the_live_one(in_network, network_mone
     for query in queries:
         assert _conversion(query, rolled_through()) == _conversion(query, None), query
     assert _conversion(queries[1], rolled_through()).paid >= 2
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "through", "weeks", "edges"),
+    [
+        # Wednesday to the next Tuesday: no whole week.
+        ("2026-06-03", "2026-06-09", "2026-06-30", None, [("2026-06-03", "2026-06-09")]),
+        (
+            "2026-06-03",
+            "2026-06-24",
+            "2026-06-30",
+            ("2026-06-08", "2026-06-15"),
+            [("2026-06-03", "2026-06-07"), ("2026-06-22", "2026-06-24")],
+        ),
+        # Up to the rollup's last day (a Wednesday): that week's row is whole for the period.
+        ("2026-06-01", "2026-06-17", "2026-06-17", ("2026-06-01", "2026-06-15"), []),
+    ],
+)
+def test_rolled_days_split_into_whole_weeks(since, until, through, weeks, edges):
+    from datetime import date
+
+    from franchise_platform.reporting.selectors import split_by_blocks
+
+    def day(text):
+        return date.fromisoformat(text)
+
+    got_weeks, got_edges = split_by_blocks(day(since), day(until), day(through), "week")
+
+    assert got_weeks == (tuple(map(day, weeks)) if weeks else None)
+    assert got_edges == [(day(a), day(b)) for a, b in edges]
+
+
+def test_the_weeks_rebuilt_follow_the_days(in_network, network_money):  # noqa: F811
+    from franchise_platform.reporting.models import WeeklyTurnover
+
+    turnover_rollup_refresh()
+
+    for week in WeeklyTurnover.objects.values_list("week", flat=True).distinct():
+        days = DailyTurnover.objects.filter(day__gte=week, day__lt=week + timedelta(days=7))
+        weekly = WeeklyTurnover.objects.filter(week=week)
+        assert week.weekday() == 0
+        assert sum(r.amount for r in days) == sum(r.amount for r in weekly)
+        assert sum(r.count for r in days) == sum(r.count for r in weekly)
+    assert WeeklyTurnover.objects.exists()

@@ -63,6 +63,27 @@ class MonthlyTurnover(models.Model):
         return f"{self.month:%Y-%m} {self.partner_id} {self.location_id} {self.amount}"
 
 
+class WeeklyTurnover(models.Model):
+    """DailyTurnover's rows of one week (Monday first) added up per partner, without locations: a
+    year's weekly chart reads ~52 × partners rows (a chart filtered by location reads that
+    location's day rows, a few hundred a year)."""
+
+    week = models.DateField()  # its Monday
+    partner = models.ForeignKey("network.Partner", on_delete=models.CASCADE, related_name="+")
+    is_test = models.BooleanField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["week"], name="turnover_week_idx"),
+            models.Index(fields=["partner", "week"], name="turnover_partner_week_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"week {self.week} {self.partner_id} {self.amount}"
+
+
 class DealFunnel(models.Model):
     """A deal's first link and first real payment, for the dashboard's links → paid conversion
     and median wait: a year of these is one index range, where finding each deal's first link

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from franchise_platform.payments.models import Deal, Payment, PaymentLink
 
-from .models import DailyTurnover, DealFunnel, MonthlyTurnover, TurnoverRollup
+from .models import DailyTurnover, DealFunnel, MonthlyTurnover, TurnoverRollup, WeeklyTurnover
 
 # A deal saved just before a refresh may commit just after it: the next refresh looks back this far.
 LOOK_BACK = timedelta(minutes=10)
@@ -68,6 +68,14 @@ WHERE d.id IN (
 )
 """
 
+_WEEK_SQL = """
+INSERT INTO {weekly} (week, partner_id, is_test, amount, count)
+SELECT %(week)s, partner_id, is_test, SUM(amount), SUM(count)
+FROM {rollup}
+WHERE day >= %(week)s AND day < %(next_week)s
+GROUP BY 2, 3
+"""
+
 _CHANGED_DAYS_SQL = """
 SELECT DISTINCT (p.paid_at AT TIME ZONE %(tz)s)::date
 FROM {payment} p JOIN {deal} d ON d.id = p.deal_id
@@ -91,6 +99,7 @@ def _sql(template: str) -> str:
         rollup=quote(DailyTurnover._meta.db_table),
         monthly=quote(MonthlyTurnover._meta.db_table),
         funnel=quote(DealFunnel._meta.db_table),
+        weekly=quote(WeeklyTurnover._meta.db_table),
         link=quote(PaymentLink._meta.db_table),
         payment=quote(Payment._meta.db_table),
         deal=quote(Deal._meta.db_table),
@@ -151,6 +160,20 @@ def _rebuild_months(runs: list[tuple[date, date]]) -> None:
             cursor.execute(_sql(_MONTH_SQL), {"month": month, "next_month": month_after(month)})
 
 
+def _rebuild_weeks(runs: list[tuple[date, date]]) -> None:
+    """Add up again every week holding a rebuilt day."""
+    weeks: set[date] = set()
+    for first, last in runs:
+        week = first - timedelta(days=first.weekday())
+        while week <= last:
+            weeks.add(week)
+            week += timedelta(days=7)
+    for week in sorted(weeks):
+        WeeklyTurnover.objects.filter(week=week).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(_sql(_WEEK_SQL), {"week": week, "next_week": week + timedelta(days=7)})
+
+
 def turnover_rollup_refresh(*, now: datetime | None = None) -> RefreshResult:
     """Bring the rollup up to the last closed day and rebuild the rolled days that changed.
     Idempotent; concurrent refreshes wait for each other (the state row is locked)."""
@@ -165,6 +188,7 @@ def turnover_rollup_refresh(*, now: datetime | None = None) -> RefreshResult:
             runs = [(timezone.localdate(first), yesterday)] if first else []
             DailyTurnover.objects.all().delete()
             MonthlyTurnover.objects.all().delete()
+            WeeklyTurnover.objects.all().delete()
         else:
             if state.through_day < yesterday:
                 days.update(
@@ -186,8 +210,14 @@ def turnover_rollup_refresh(*, now: datetime | None = None) -> RefreshResult:
             if first_day <= last_day:
                 _rebuild(first_day, last_day)
         _rebuild_months([(a, b) for a, b in runs if a <= b])
+        _rebuild_weeks([(a, b) for a, b in runs if a <= b])
         full = state.through_day is None or state.checked_from is None
         _refresh_funnel(None if full else state.checked_from)
+        if full:
+            # Fresh tables: the planner's row estimates come before autovacuum's next visit.
+            with connection.cursor() as cursor:
+                for model in (DailyTurnover, MonthlyTurnover, WeeklyTurnover, DealFunnel):
+                    cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         state.through_day = yesterday
         state.checked_from = started - LOOK_BACK
         state.refreshed_at = started

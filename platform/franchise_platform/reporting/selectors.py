@@ -13,7 +13,7 @@ from django.db.models.functions import Trunc
 
 from franchise_platform.payments.selectors import NOTHING, _uuid_or_none
 
-from .models import DailyTurnover, MonthlyTurnover
+from .models import DailyTurnover, MonthlyTurnover, WeeklyTurnover
 
 Grain = Literal["day", "week", "month"]
 ZERO = Decimal("0.00")
@@ -51,27 +51,50 @@ def month_after(month: date) -> date:
     return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def _block_start(day: date, grain: Grain) -> date:
+    return day.replace(day=1) if grain == "month" else day - timedelta(days=day.weekday())
+
+
+def _block_after(start: date, grain: Grain) -> date:
+    return month_after(start) if grain == "month" else start + timedelta(days=7)
+
+
+def split_by_blocks(
+    since: date, until: date, through: date, grain: Grain = "month"
+) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The rolled days `since`..`until` as whole months or weeks (the first and last one's start,
+    read from MonthlyTurnover or WeeklyTurnover) and the days around them (read from
+    DailyTurnover). The block holding `through` counts as whole when the period reaches `through`:
+    its row holds no later day."""
+    start = _block_start(since, grain)
+    block = start if start == since else _block_after(start, grain)
+    blocks: list[date] = []
+    while block <= until:
+        if _block_after(block, grain) - timedelta(days=1) <= until or until >= through:
+            blocks.append(block)
+        block = _block_after(block, grain)
+    if not blocks:
+        return None, [(since, until)]
+    edges = []
+    if since < blocks[0]:
+        edges.append((since, blocks[0] - timedelta(days=1)))
+    covered_to = min(_block_after(blocks[-1], grain) - timedelta(days=1), until)
+    if covered_to < until:
+        edges.append((covered_to + timedelta(days=1), until))
+    return (blocks[0], blocks[-1]), edges
+
+
 def split_by_months(
     since: date, until: date, through: date
 ) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
-    """The rolled days `since`..`until` as whole months (first and last month, read from
-    MonthlyTurnover) and the days around them (read from DailyTurnover). The month holding
-    `through` counts as whole when the period reaches `through`: its row holds no later day."""
-    month = since if since.day == 1 else month_after(since.replace(day=1))
-    months: list[date] = []
-    while month <= until:
-        if month_after(month) - timedelta(days=1) <= until or until >= through:
-            months.append(month)
-        month = month_after(month)
-    if not months:
-        return None, [(since, until)]
-    edges = []
-    if since < months[0]:
-        edges.append((since, months[0] - timedelta(days=1)))
-    covered_to = min(month_after(months[-1]) - timedelta(days=1), until)
-    if covered_to < until:
-        edges.append((covered_to + timedelta(days=1), until))
-    return (months[0], months[-1]), edges
+    return split_by_blocks(since, until, through, "month")
+
+
+def _around(edges: list[tuple[date, date]]) -> Q:
+    around = Q()
+    for first, last in edges:
+        around |= Q(day__gte=first, day__lte=last)
+    return around
 
 
 def _scoped(rows: QuerySet[Any], partner_id: str | None, location_id: str | None) -> QuerySet[Any]:
@@ -108,10 +131,7 @@ def turnover_rolled_add(
         )
         parts.append((monthly, F("month")))
     if edges:
-        around = Q()
-        for first, last in edges:
-            around |= Q(day__gte=first, day__lte=last)
-        parts.append((days.filter(around), Trunc("day", "month", output_field=DateField())))
+        parts.append((days.filter(_around(edges)), Trunc("day", "month", output_field=DateField())))
     sums = {"amount": Sum("amount"), "count": Sum("count")}
     for rows, month_bucket in parts:
         for row in rows.values("is_test").annotate(**sums):
@@ -127,10 +147,45 @@ def turnover_rolled_add(
         for row in money.values("location_id", "location__name").annotate(**sums):
             key = str(row["location_id"]) if row["location_id"] else ""
             figures.add_share(figures.locations, key, row, "location__name")
-    if grain != "month":
+    if grain == "week" and not location_id:
+        _weekly_series_add(
+            figures, since=since, until=until, through=through, days=days, partner_id=partner_id
+        )
+    elif grain != "month":
         for row in (
             days.filter(day__gte=since, day__lte=until, is_test=False)
             .annotate(bucket=Trunc("day", grain, output_field=DateField()))
+            .values("bucket")
+            .annotate(**sums)
+        ):
+            figures.add_share(figures.buckets, row["bucket"], row, "")
+
+
+def _weekly_series_add(
+    figures: TurnoverFigures,
+    *,
+    since: date,
+    until: date,
+    through: date,
+    days: QuerySet[Any],
+    partner_id: str | None,
+) -> None:
+    """A weekly series without a location filter: whole weeks from WeeklyTurnover, the days
+    around them from DailyTurnover."""
+    weeks, edges = split_by_blocks(since, until, through, "week")
+    sums = {"amount": Sum("amount"), "count": Sum("count")}
+    if weeks:
+        weekly = _scoped(
+            WeeklyTurnover.objects.filter(week__gte=weeks[0], week__lte=weeks[1], is_test=False),
+            partner_id,
+            None,
+        )
+        for row in weekly.values("week").annotate(**sums):
+            figures.add_share(figures.buckets, row["week"], row, "")
+    if edges:
+        for row in (
+            days.filter(_around(edges), is_test=False)
+            .annotate(bucket=Trunc("day", "week", output_field=DateField()))
             .values("bucket")
             .annotate(**sums)
         ):
