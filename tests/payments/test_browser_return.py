@@ -96,3 +96,32 @@ def _walk(returned, browser_network, live_server_port, chromium):
     assert all(
         "/return-status/" in url or "/static/" in url or "/callbacks/" in url for url in asked
     )
+
+
+def test_the_buyer_gives_an_email_in_chromium_and_goes_on_to_pay(
+    returned, browser_network, live_server_port, chromium, django_db_blocker
+):
+    """The contact form in a real browser (CSRF cookie and all): the e-mail given, the buyer
+    lands on YooKassa's page for a payment whose receipt goes to that address."""
+    with django_db_blocker.unblock():
+        net, fake = browser_network, returned["fake"]
+        with tenant_context(net.network):
+            account = yookassa_shop(fake, shop_id="300901", fiscalization=True)
+            deal = deal_with_links(account.partner.locations.get(), lead=7301)
+            token = active_link(deal, LinkKind.FULL).token
+        page = chromium.new_context(locale="ru-RU").new_page()
+
+        page.goto(f"http://{net.host}:{live_server_port}/pay/{token}")
+        assert page.inner_text("h1") == "Куда отправить чек?"
+        page.fill("input[name=email]", "not an address")
+        page.click("button[type=submit]")
+        assert "Похоже, в адресе ошибка" in page.inner_text("form")
+        page.fill("input[name=email]", "anna@example.ru")
+        # YooKassa's page is the in-process fake's, not served to the browser: the request for
+        # it (after the refresh and our redirect) is the proof the buyer was sent on.
+        checkout = re.compile(re.escape(fake.base_url) + r"/_fake/checkout/.+")
+        with page.expect_request(checkout, timeout=15_000):
+            page.click("button[type=submit]")
+
+        bodies = [b for m, p, _q, b in fake.requests if m == "POST" and p == "/v3/payments"]
+        assert json.loads(bodies[-1])["receipt"]["customer"] == {"email": "anna@example.ru"}

@@ -13,6 +13,7 @@ from django.http import (
     RawPostDataException,
 )
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -73,9 +74,17 @@ def _contact_page(request: HttpRequest, decision: PayDecision, token: str) -> Ht
             email=str(form.cleaned_data.get("email") or ""),
             phone=str(form.cleaned_data.get("phone") or ""),
         )
-        response = HttpResponseRedirect(request.path)
-        response.status_code = 303  # the link is followed again with GET
-        return response
+        # On to the link again by a refresh: a redirect chain after a form would be checked
+        # against the form-action policy all the way to the provider's page.
+        return render(
+            request,
+            "pay/continue.html",
+            {
+                "url": request.path,
+                "heading": _("Переходим к оплате"),
+                "network": getattr(request, "tenant", None),
+            },
+        )
     return render(
         request,
         "pay/contact.html",

@@ -76,7 +76,13 @@ def provider_connect_start(request: HttpRequest, partner_id: str, provider: str)
     except ConnectRefused as exc:
         messages.error(request, exc.detail)
         return redirect("panel:partner_detail", partner_id=partner.pk)
-    return redirect(url)
+    # A refresh, not a redirect: the consent page is on the provider's host, which the panel's
+    # form-action policy does not list (and need not: nothing is posted there).
+    return render(
+        request,
+        "pay/continue.html",
+        {"url": url, "heading": _("Переходим в кабинет провайдера")},
+    )
 
 
 @never_cache
