@@ -6,6 +6,7 @@ registered by API at the partner's callback address, a message on the partner pa
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html import unescape
@@ -346,3 +347,39 @@ def test_robokassa_keeps_its_test_invoice_check(net_a):
     assert "Тестовый счёт выставлен" in page
     with tenant_context(net_a.network):
         assert Invoice.objects.get().is_test
+
+
+def test_a_payment_of_the_oauth_shop_is_verified_with_its_token_and_recorded(net_a, fake):
+    """The notification YooKassa sends to the registered webhook is checked by re-reading the
+    payment with the shop's sealed token (Bearer), then recorded like any other."""
+    from franchise_platform.payments.callbacks import callback_apply
+    from franchise_platform.payments.models import CallbackEvent, Deal
+
+    with tenant_context(net_a.network):
+        account = yookassa_shop(fake)
+        deal = deal_with_links(account.partner.locations.get())
+    shop_id = _oauth_shop(fake, test=False)
+    browser = net_a.owner.browser_client()
+    _come_back(browser, fake, shop_id, _state(_start(browser, account.partner_id)))
+    fake.auto_notify = False  # delivered below through the test client, to the registered URL
+    with tenant_context(net_a.network):
+        visit(net_a.anonymous(), active_link(deal, LinkKind.FULL))
+        invoice = Invoice.objects.get(deal=deal)
+    paid = fake.pay(invoice.provider_reference)
+    (url,) = fake.notification_urls("payment.succeeded", paid)
+
+    answer = net_a.anonymous().post(
+        urlsplit(url).path,
+        data=json.dumps(fake.notification("payment.succeeded", paid)),
+        content_type="application/json",
+        REMOTE_ADDR="127.0.0.1",
+    )
+
+    assert answer.status_code == 200, answer.content
+    with tenant_context(net_a.network):
+        callback_apply(event_id=str(CallbackEvent.objects.get().pk))
+        assert Deal.objects.get(pk=deal.pk).status == "paid"
+    token_reads = [
+        r for r in fake.requests if r[0] == "GET" and r[1] == f"/v3/payments/{paid['id']}"
+    ]
+    assert token_reads  # the body was not trusted: the payment was read back
