@@ -118,7 +118,7 @@ class _PartnerOut(Schema):
     vat: VatT
     active: bool
     provider: str | None = Field(
-        None, description="The provider slug of the partner's shop (robokassa, yookassa, ...)."
+        None, description="The provider slug of the partner's shop (one of GET /api/v1/providers)."
     )
 
 
