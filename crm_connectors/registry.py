@@ -1,16 +1,36 @@
-"""CRM slug → connector class. The core builds connectors only through ``get_connector``."""
+"""CRM slug → connector class and CRM app declaration. The core builds connectors only through
+``get_connector`` and reaches a CRM's OAuth, card token and limits only through ``crm_app``."""
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
+from crm_connectors.app import CrmApp
 from crm_connectors.base import CrmConnector
 
 CONNECTORS: dict[str, str] = {
     "amocrm": "crm_connectors.amocrm.connector.AmoCrmConnector",
     "dummy": "crm_connectors.dummy.connector.DummyCrmConnector",
 }
+
+APPS: dict[str, str] = {
+    "amocrm": "crm_connectors.amocrm.app.APP",
+    "dummy": "crm_connectors.dummy.app.APP",
+}
+
+
+def crm_app(slug: str) -> CrmApp:
+    """The declaration of the CRM ``slug``; LookupError for a CRM without one."""
+    try:
+        dotted = APPS[slug]
+    except KeyError:
+        raise LookupError(f"unknown CRM app {slug!r}") from None
+    module_name, _, name = dotted.rpartition(".")
+    app = getattr(importlib.import_module(module_name), name)
+    if not isinstance(app, CrmApp):
+        raise TypeError(f"{dotted} is not a CrmApp")
+    return app
 
 
 def connector_class(slug: str) -> type[CrmConnector]:

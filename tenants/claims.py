@@ -24,8 +24,8 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, tenant_context
 
-from crm_connectors.amocrm import oauth
 from crm_connectors.base import OAuthTokens
+from crm_connectors.registry import crm_app
 
 from .errors import ClaimRefused
 from .models import CrmAccountBinding, Network
@@ -196,7 +196,7 @@ def account_claim(
         try:
             # An install stored before the strict referer parse may name any host; its tokens
             # (and on refresh our client secret) would go there. Such an install starts over.
-            oauth.stored_account_host(binding.base_url)
+            crm_app(binding.crm).oauth.stored_account_host(binding.base_url)
         except ValueError:
             raise ClaimRefused(
                 _("Установка повреждена: установите интеграцию заново из маркетплейса amoCRM."),

@@ -18,21 +18,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from crm_connectors.amocrm import oauth
-from crm_connectors.amocrm.client import shared_http_client
 from crm_connectors.base import OAuthTokens
 from crm_connectors.errors import CrmError
+from crm_connectors.registry import crm_app
 from franchise_platform.db import schema_to_public
 from franchise_platform.security.audit import audit_record
 from tenants.models import CrmAccountBinding, Network
 from tenants.services import network_base_url
 
-from .connectors import redirect_uri
+from .connectors import app_setting, redirect_uri
 from .errors import ConnectError
 from .models import ConnectionStatus, CrmConnection, OutboxMessage, OutboxStatus
 from .oauth_state import (
@@ -75,7 +73,12 @@ def _network_open(network: Network | None) -> Network:
 
 
 def connect_url(
-    *, network: Network, user: User, browser_nonce: str | None = None, replace: bool = False
+    *,
+    network: Network,
+    user: User,
+    browser_nonce: str | None = None,
+    replace: bool = False,
+    crm: str = "amocrm",
 ) -> str:
     """The consent URL for `user` of `network`. `browser_nonce` (oauth_state.browser_nonce_new)
     binds it to the browser too; `replace` (owners only) lets it replace the bound account."""
@@ -87,7 +90,8 @@ def connect_url(
     state = state_issue(
         network_slug=network.slug, user_uid=str(user.uid), nonce=browser_nonce, replace=replace
     )
-    return oauth.build_authorize_url(settings.AMOCRM_CLIENT_ID, state, mode="popup")
+    app = crm_app(crm)
+    return app.oauth.authorize_url(app_setting(app, "CLIENT_ID"), state)
 
 
 def _state_network(parsed: OAuthState) -> Network:
@@ -105,31 +109,32 @@ class Exchanged:
     user_id: int | None = None  # the amoCRM user who granted access
 
 
-def referer_host(referer: str) -> str:
+def referer_host(referer: str, *, crm: str = "amocrm") -> str:
     """The validated account host of an OAuth `referer`; raises ConnectError for anything else."""
     try:
-        return oauth.account_host(referer)
+        return crm_app(crm).oauth.account_host(referer)
     except ValueError as exc:
         raise ConnectError("Неизвестный адрес аккаунта amoCRM.", "bad_referer") from exc
 
 
-def code_exchange(*, code: str, referer: str) -> Exchanged:
+def code_exchange(*, code: str, referer: str, crm: str = "amocrm") -> Exchanged:
     # The host validated here is the one stored and later called: never a second parse of the
     # raw string (a second parse could disagree and send our secret elsewhere).
-    host = referer_host(referer)
-    stored_base = oauth.account_origin(host)
-    base_url = settings.AMOCRM_API_BASE_URL.rstrip("/") or stored_base
-    http = shared_http_client()
+    app = crm_app(crm)
+    host = referer_host(referer, crm=crm)
+    stored_base = app.oauth.account_origin(host)
+    base_url = str(app_setting(app, "API_BASE_URL")).rstrip("/") or stored_base
+    http = app.http_client()
     try:
-        tokens = oauth.exchange_code(
+        tokens = app.oauth.exchange_code(
             http,
             base_url,
-            settings.AMOCRM_CLIENT_ID,
-            settings.AMOCRM_CLIENT_SECRET,
+            app_setting(app, "CLIENT_ID"),
+            app_setting(app, "CLIENT_SECRET"),
             code,
-            redirect_uri(),
+            redirect_uri(crm),
         )
-        account = oauth.fetch_account(http, base_url, tokens)
+        account = app.oauth.fetch_account(http, base_url, tokens)
     except CrmError as exc:
         raise ConnectError(
             "amoCRM не принял код авторизации. Попробуйте подключить ещё раз.", exc.code
@@ -296,14 +301,16 @@ def oauth_finish(
     )
 
 
-def disconnect(*, client_uuid: str, account_id: str, signature: str) -> bool:
-    """amoCRM's "integration disabled" hook, verified by its HMAC: the binding is revoked."""
-    if not account_id.isdigit() or not oauth.verify_disconnect_signature(
+def disconnect(*, client_uuid: str, account_id: str, signature: str, crm: str = "amocrm") -> bool:
+    """The CRM's "integration disabled" hook, verified as the CRM says: the binding is revoked."""
+    app = crm_app(crm)
+    # Bindings hold integer account ids (amoCRM's): anything else is no binding of ours.
+    if not account_id.isdigit() or not app.oauth.verify_uninstall(
         client_uuid,
         account_id,
         signature,
-        settings.AMOCRM_CLIENT_SECRET,
-        client_id=settings.AMOCRM_CLIENT_ID,
+        app_setting(app, "CLIENT_SECRET"),
+        app_setting(app, "CLIENT_ID"),
     ):
         return False
     with schema_context("public"):

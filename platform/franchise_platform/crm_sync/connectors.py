@@ -8,27 +8,31 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import transaction
 
 from crm_connectors import registry
-from crm_connectors.amocrm import oauth
-from crm_connectors.amocrm.client import AmoClientOptions
-from crm_connectors.amocrm.ratelimit import RedisRateLimiter
-from crm_connectors.base import CrmAccountRef, CrmConnector, FieldMap, OAuthTokens
+from crm_connectors.app import CrmApp
+from crm_connectors.base import CrmAccountRef, CrmConnector, FieldMap, OAuthTokens, RateLimiter
 from crm_connectors.errors import CrmAuthError
 
 from .models import ConnectionStatus, CrmConnection
 
 logger = logging.getLogger(__name__)
 
-OAUTH_CALLBACK_PATH = "/integrations/amocrm/oauth/callback/"
+OAUTH_CALLBACK_PATH = "/integrations/{crm}/oauth/callback/"
 
 
-def redirect_uri() -> str:
-    return settings.PLATFORM_BASE_URL + OAUTH_CALLBACK_PATH
+def redirect_uri(crm: str = "amocrm") -> str:
+    return settings.PLATFORM_BASE_URL + OAUTH_CALLBACK_PATH.format(crm=crm)
+
+
+def app_setting(app: CrmApp, name: str) -> Any:
+    """The CRM's own setting ``<prefix>_<name>`` (e.g. AMOCRM_CLIENT_ID)."""
+    return getattr(settings, f"{app.settings_prefix}_{name}")
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +48,7 @@ class PriorityRateLimiter:
     one that background work (the outbox) must pass first, so that a manager's button press always
     finds a slot even while hundreds of payments are being written to the CRM."""
 
-    def __init__(self, main: RedisRateLimiter, background: RedisRateLimiter) -> None:
+    def __init__(self, main: RateLimiter, background: RateLimiter) -> None:
         self.main = main
         self.background = background
 
@@ -53,13 +57,16 @@ class PriorityRateLimiter:
         return limiter.acquire(key, timeout)
 
 
-def rate_limiter() -> PriorityRateLimiter:
+def rate_limiter(crm: str = "amocrm") -> PriorityRateLimiter:
     # The margin widens each 1-second window: between a grant and the request reaching amoCRM a
     # busy worker can lose a hundred milliseconds, which would bunch 8 arrivals into one second.
-    margin = settings.AMOCRM_RATE_LIMIT_MARGIN
+    app = registry.crm_app(crm)
+    margin = app_setting(app, "RATE_LIMIT_MARGIN")
     return PriorityRateLimiter(
-        RedisRateLimiter(_redis(), rate=settings.AMOCRM_RATE_LIMIT_PER_SECOND, margin=margin),
-        RedisRateLimiter(_redis(), rate=settings.AMOCRM_BACKGROUND_RATE_PER_SECOND, margin=margin),
+        app.rate_limiter(_redis(), rate=app_setting(app, "RATE_LIMIT_PER_SECOND"), margin=margin),
+        app.rate_limiter(
+            _redis(), rate=app_setting(app, "BACKGROUND_RATE_PER_SECOND"), margin=margin
+        ),
     )
 
 
@@ -108,8 +115,9 @@ def api_base_url(connection: CrmConnection) -> str:
     written before the strict referer parse may name any host, and our Bearer tokens and, on a
     refresh, the client secret would go there): a bad one marks the connection for reconnecting
     and raises CrmAuthError before anything is sent. The override still needs a valid stored host."""
+    app = registry.crm_app(connection.crm)
     try:
-        origin = oauth.account_origin(oauth.stored_account_host(connection.base_url))
+        origin = app.oauth.account_origin(app.oauth.stored_account_host(connection.base_url))
     except ValueError:
         CrmConnection.objects.filter(pk=connection.pk).update(
             status=ConnectionStatus.REVOKED, last_error=BAD_HOST_ERROR
@@ -119,26 +127,25 @@ def api_base_url(connection: CrmConnection) -> str:
         raise CrmAuthError(
             "stored account host is not an amoCRM host", code="bad_account_host"
         ) from None
-    return settings.AMOCRM_API_BASE_URL.rstrip("/") or origin
+    return str(app_setting(app, "API_BASE_URL")).rstrip("/") or origin
 
 
 def connector_for(connection: CrmConnection, *, background: bool = False) -> CrmConnector:
     """The connector for one account. `background` work (the outbox) draws on a smaller budget
     first and may wait longer for a slot; interactive calls (the button) draw only on the account's."""
+    app = registry.crm_app(connection.crm)
     options = (
-        AmoClientOptions(
-            shared_limit_key=f"{BACKGROUND_PREFIX}{connection.account_id}", limiter_timeout=10.0
-        )
+        app.client_options(f"{BACKGROUND_PREFIX}{connection.account_id}", 10.0)
         if background
-        else AmoClientOptions()
+        else app.client_options(None, None)
     )
     return registry.get_connector(
         connection.crm,
         account=CrmAccountRef(account_id=connection.account_id, base_url=api_base_url(connection)),
         token_store=DbTokenStore(connection.pk),
-        limiter=rate_limiter(),
-        client_id=settings.AMOCRM_CLIENT_ID,
-        client_secret=settings.AMOCRM_CLIENT_SECRET,
+        limiter=rate_limiter(connection.crm),
+        client_id=app_setting(app, "CLIENT_ID"),
+        client_secret=app_setting(app, "CLIENT_SECRET"),
         redirect_uri=redirect_uri(),
         client_options=options,
         **settings.CRM_CONNECTOR_OPTIONS.get(connection.crm, {}),

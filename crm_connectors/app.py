@@ -1,0 +1,104 @@
+"""How a CRM app describes itself to the core: authorising an account (OAuth), verifying the
+token the card's embedded UI sends, which origins may call, its rate budget and HTTP client.
+
+The core never imports a vendor folder: it asks ``crm_connectors.registry.crm_app(slug)`` for
+one of these and calls what it holds. Each vendor builds its own in ``<vendor>/app.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from crm_connectors.base import OAuthTokens, RateLimiter
+
+
+class AccountInfo(Protocol):
+    """Who granted access, read right after the code exchange."""
+
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def subdomain(self) -> str: ...
+    @property
+    def current_user_id(self) -> int | None: ...
+
+
+class CardClaims(Protocol):
+    """What the card's embedded UI proved about its caller."""
+
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def subdomain(self) -> str: ...
+    @property
+    def is_admin(self) -> bool | None: ...
+
+
+class CardTokenVerifier(Protocol):
+    def __call__(
+        self,
+        token: str,
+        *,
+        secret: str,
+        audiences: Sequence[str],
+        jti_guard: Callable[[str, int], bool],
+        client_id: str | None = None,
+        max_lifetime: int | None = ...,
+    ) -> CardClaims:
+        """The token's claims, or ``WidgetTokenError(code=...)``; ``jti_guard(jti, ttl)`` is
+        True only the first time a token id is seen."""
+        ...
+
+
+class RateLimiterFactory(Protocol):
+    def __call__(self, redis: Any, *, rate: int, margin: float) -> RateLimiter:
+        """A limiter over the shared Redis: at most ``rate`` grants a second per key."""
+        ...
+
+
+@dataclass(frozen=True)
+class CrmOAuth:
+    """The OAuth side of a CRM app. Hosts are untrusted input: every check raises ValueError."""
+
+    # (client_id, state) → the consent URL the owner is sent to.
+    authorize_url: Callable[[str, str], str]
+    # The OAuth ``referer`` (untrusted) → the canonical account host, or ValueError.
+    account_host: Callable[[str], str]
+    # A canonical host → ``https://<host>``, or ValueError.
+    account_origin: Callable[[str], str]
+    # A stored base URL → its host, checked again before anything is sent there; or ValueError.
+    stored_account_host: Callable[[str], str]
+    # (http, base_url, client_id, client_secret, code, redirect_uri) → tokens; raises CrmError.
+    exchange_code: Callable[[httpx.Client, str, str, str, str, str], OAuthTokens]
+    # (http, base_url, tokens) → who granted access; raises CrmError.
+    fetch_account: Callable[[httpx.Client, str, OAuthTokens], AccountInfo]
+    # (client_uuid, account_id, signature, client_secret, client_id) → is the uninstall genuine.
+    verify_uninstall: Callable[[str, str, str, str, str], bool]
+
+
+@dataclass(frozen=True)
+class CrmApp:
+    """One CRM as the core sees it. Identifiers the core stores are the vendor's, as strings
+    where the vendor's are not integers (account ids of amoCRM are integers)."""
+
+    slug: str
+    title: str
+    # Settings named ``<prefix>_CLIENT_ID``, ``_CLIENT_SECRET``, ``_API_BASE_URL``,
+    # ``_RATE_LIMIT_PER_SECOND``, ``_BACKGROUND_RATE_PER_SECOND``, ``_RATE_LIMIT_MARGIN``,
+    # ``_WIDGET_TOKEN_MAX_LIFETIME`` configure it.
+    settings_prefix: str
+    oauth: CrmOAuth
+    verify_card_token: CardTokenVerifier
+    # PLATFORM_BASE_URL → the origins (token audiences) the card may call us from.
+    allowed_origins: Callable[[str], list[str]]
+    rate_limiter: RateLimiterFactory
+    # (shared_limit_key, limiter_timeout) → the connector's client options; None, None: defaults.
+    client_options: Callable[[str | None, float | None], Any]
+    # One pooled HTTP client per process for the calls made outside a connector (the exchange).
+    http_client: Callable[[], httpx.Client]
