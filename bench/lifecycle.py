@@ -209,9 +209,10 @@ def run(mode: str = "bench") -> None:
     from django.conf import settings
     from django_tenants.utils import tenant_context
 
+    from franchise_platform.flows.button import deal_links_ensure
     from franchise_platform.network.models import Location, Partner, ProviderAccount
     from franchise_platform.payments.invoicing import invoice_for_link
-    from franchise_platform.payments.links import LeadFacts, deal_links_ensure
+    from franchise_platform.payments.links import LeadFacts
     from franchise_platform.tasks import whoami
     from tests.fakes.amocrm import FakeAmoCrm
     from tests.fakes.loopback import loopback_client

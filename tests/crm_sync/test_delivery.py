@@ -10,7 +10,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.models import CrmConnection
-from franchise_platform.crm_sync.refresh import lead_refresh
+from franchise_platform.flows.refresh import lead_refresh
 from franchise_platform.network.models import NetworkSettings
 from franchise_platform.payments.models import Deal
 from tests.factories import shop

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
-from franchise_platform.crm_sync.refresh import lead_refresh
 from franchise_platform.crm_sync.stages import crm_pipelines_refresh, crm_stage_map_set
+from franchise_platform.flows.refresh import lead_refresh
 
 from .test_delivery import _deal, generated  # noqa: F401 - fixture
 

@@ -279,7 +279,7 @@ def test_a_pipelines_location_fills_an_empty_field_or_wins_when_the_network_says
 def test_a_lead_with_no_location_gets_its_pipelines_and_follows_a_move_to_another_branch(
     connected, amo
 ):
-    from franchise_platform.crm_sync.refresh import lead_refresh
+    from franchise_platform.flows.refresh import lead_refresh
     from franchise_platform.payments.models import Deal
     from tests.factories import shop
 

@@ -9,7 +9,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync import tasks
-from franchise_platform.crm_sync.refresh import lead_refresh
+from franchise_platform.flows.refresh import lead_refresh
 from franchise_platform.payments.models import Deal, Invoice, InvoiceStatus, LinkKind, LinkStatus
 from tenants.models import CrmAccountBinding
 from tests.factories import LocationFactory, shop

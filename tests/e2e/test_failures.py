@@ -14,7 +14,8 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.models import OutboxMessage, OutboxStatus
-from franchise_platform.payments.links import LeadFacts, deal_links_ensure
+from franchise_platform.flows.button import deal_links_ensure
+from franchise_platform.payments.links import LeadFacts
 from franchise_platform.payments.models import Deal, Invoice, Payment
 from franchise_platform.tasks import reconcile_all_networks, sweep_all_networks
 from tests.live import max_rps_since, wait_for

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
-from franchise_platform.payments.links import LeadFacts, deal_links_ensure
+from franchise_platform.flows.button import deal_links_ensure
+from franchise_platform.payments.links import LeadFacts
 from franchise_platform.payments.models import Invoice, LinkStatus
 from tests.fakes.robokassa import result_callback_form
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from franchise_platform.flows.button import deal_links_ensure
 from franchise_platform.payments.errors import LinkRefused
-from franchise_platform.payments.links import LeadFacts, deal_links_ensure
+from franchise_platform.payments.links import LeadFacts
 from franchise_platform.payments.models import Deal, LinkKind, LinkStatus, PaymentLink
 from tests.factories import LocationFactory, settings_set, shop
 

@@ -13,8 +13,9 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.models import OutboxMessage
+from franchise_platform.flows.button import deal_links_ensure
 from franchise_platform.payments import links as links_module
-from franchise_platform.payments.links import LeadFacts, deal_links_ensure
+from franchise_platform.payments.links import LeadFacts
 from franchise_platform.payments.models import Deal, LinkStatus, PaymentLink
 from tests.factories import shop
 from tests.panel_payments.conftest import crm_connection

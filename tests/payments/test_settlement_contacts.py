@@ -14,8 +14,9 @@ from crm_connectors.base import BuyerContact
 from crm_connectors.dummy.connector import DummyCrmConnector
 from franchise_platform.crm_sync.contacts import payment_contact_fill, phone_clean
 from franchise_platform.crm_sync.models import CrmConnection
+from franchise_platform.flows.button import deal_links_ensure
 from franchise_platform.payments.delivery import DeliverySource, deal_deliver
-from franchise_platform.payments.links import LeadFacts, deal_links_ensure
+from franchise_platform.payments.links import LeadFacts
 from franchise_platform.payments.models import Payment, SettlementReceipt, SettlementReceiptStatus
 from franchise_platform.payments.selectors import settlement_receipts_attention
 from franchise_platform.payments.settlement import settlement_receipt_process

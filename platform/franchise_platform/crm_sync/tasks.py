@@ -31,7 +31,7 @@ def crm_webhook_subscribe() -> None:
 
 @shared_task(base=NetworkTask, name="crm_sync.lead_refresh")
 def lead_refresh(lead_id: int) -> None:
-    from .refresh import lead_refresh as refresh
+    from franchise_platform.flows.refresh import lead_refresh as refresh
 
     refresh(lead_id=lead_id)
 

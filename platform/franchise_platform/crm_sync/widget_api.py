@@ -19,7 +19,7 @@ from django_tenants.utils import schema_context, tenant_context
 from ninja import NinjaAPI, Schema
 from ninja.security import APIKeyHeader
 
-from crm_connectors.amocrm.widget_token import WidgetClaims, allowed_audiences, verify_widget_token
+from crm_connectors.app import CardClaims
 from crm_connectors.errors import (
     CrmAccessRevoked,
     CrmAuthError,
@@ -28,28 +28,32 @@ from crm_connectors.errors import (
     CrmRateLimited,
     WidgetTokenError,
 )
+from crm_connectors.registry import crm_app
 from franchise_platform.api_errors import ApiError, document_common_errors, install_error_handlers
 from franchise_platform.db import schema_to_public
+from franchise_platform.flows.button import deal_links_ensure
 from franchise_platform.inputs import OptionalPrepaymentAmountIn
 from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.errors import LinkRefused
-from franchise_platform.payments.links import deal_links_ensure
 from franchise_platform.payments.models import Deal
 from franchise_platform.payments.selectors import deal_by_crm_id, deal_links_view
 from tenants.claims import claim_code_issue
 from tenants.errors import ClaimRefused
 from tenants.models import CrmAccountBinding, Network
 
-from .connectors import _redis
+from .connectors import _redis, app_setting
 from .models import ConnectionStatus, CrmConnection
 from .refresh import lead_facts_read
 
 logger = logging.getLogger(__name__)
 
+# This API answers the amoCRM widget (CONTRACT.md "Widget API"): its card token is amoCRM's.
+WIDGET_CRM = "amocrm"
+
 
 @dataclass(frozen=True)
 class WidgetCaller:
-    claims: WidgetClaims
+    claims: CardClaims
     network: Network
     crm: str = "amocrm"  # the binding's CRM: lead ids are per CRM (the demo's is the dummy)
 
@@ -61,15 +65,16 @@ def _jti_first_use(jti: str, ttl: int) -> bool:
 class WidgetTokenAuth(APIKeyHeader):
     param_name = "X-Auth-Token"
 
-    def claims(self, key: str | None) -> WidgetClaims:
+    def claims(self, key: str | None) -> CardClaims:
+        app = crm_app(WIDGET_CRM)
         try:
-            return verify_widget_token(
+            return app.verify_card_token(
                 key or "",
-                secret=settings.AMOCRM_CLIENT_SECRET,
-                audiences=allowed_audiences(settings.PLATFORM_BASE_URL),
+                secret=app_setting(app, "CLIENT_SECRET"),
+                audiences=app.allowed_origins(settings.PLATFORM_BASE_URL),
                 jti_guard=_jti_first_use,
-                client_id=settings.AMOCRM_CLIENT_ID,
-                max_lifetime=settings.AMOCRM_WIDGET_TOKEN_MAX_LIFETIME,
+                client_id=app_setting(app, "CLIENT_ID"),
+                max_lifetime=app_setting(app, "WIDGET_TOKEN_MAX_LIFETIME"),
             )
         except WidgetTokenError as exc:
             raise ApiError(
@@ -219,7 +224,7 @@ def lead_delivered(request: HttpRequest, lead_id: int) -> dict[str, Any]:
 class WidgetAccountAuth(WidgetTokenAuth):
     """The token alone, without a bound network: for the one call an unclaimed account makes."""
 
-    def authenticate(self, request: HttpRequest, key: str | None) -> WidgetClaims:  # type: ignore[override]
+    def authenticate(self, request: HttpRequest, key: str | None) -> CardClaims:  # type: ignore[override]
         return self.claims(key)
 
 
@@ -234,7 +239,7 @@ def claim_code(request: HttpRequest) -> dict[str, Any]:
     """The single-use code that binds this (unbound) account to a network: the owner types it into
     the panel or signs up with it (tenants/claims.py). 409 for a bound account or an install that
     has not arrived yet."""
-    claims: WidgetClaims = request.auth  # type: ignore[attr-defined]
+    claims: CardClaims = request.auth  # type: ignore[attr-defined]
     try:
         # Administrators of the account only (403 not_account_admin): tenants/claims.py.
         issued = claim_code_issue(

@@ -12,15 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 from django.utils.translation import gettext as _
 
-from franchise_platform.crm_sync.outbox import (
-    outbox_deal_state_enqueue,
-    outbox_note_enqueue,
-    outbox_target,
-)
 from franchise_platform.network.models import Location
 from franchise_platform.network.selectors import network_settings_get
 from franchise_platform.observability.metrics import metric_links_issued
@@ -157,13 +151,32 @@ def invoices_retire_for_other_shops(deal: Deal, account_id: uuid.UUID) -> int:
     )
 
 
-def deal_links_ensure(*, facts: LeadFacts, prepayment_amount: Decimal | None = None) -> Deal:
-    """Upsert the deal from the lead and keep exactly one active link per kind.
+@dataclass(frozen=True)
+class LinksRequest:
+    """A checked button press: the deal's total, its location, the prepayment asked for."""
 
-    Raises LinkRefused (422) for a lead without location, a location without an active partner,
-    a partner without a shop, a zero price, or a prepayment outside 0 < amount < total. Queues the
-    CRM write (link URLs and a note) when anything changed. Idempotent.
-    """
+    facts: LeadFacts
+    total: Decimal
+    location: Location
+    prepayment_amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class LinksEnsured:
+    """What ``deal_links_upsert`` changed: the caller queues the CRM write from it."""
+
+    deal: Deal
+    # The deal or its links changed (or the deal is new): the lead's fields need writing.
+    changed: bool
+    # The note «Ссылки на оплату сформированы», when the links are new or moved to another shop.
+    note: str | None
+
+
+def links_request_check(
+    *, facts: LeadFacts, prepayment_amount: Decimal | None = None
+) -> LinksRequest:
+    """Raises LinkRefused (422) for a lead without location, a location without an active
+    partner, a partner without a shop, a zero price, or a prepayment outside 0 < amount < total."""
     total = money(facts.total)
     if total <= ZERO:
         raise LinkRefused(
@@ -178,64 +191,57 @@ def deal_links_ensure(*, facts: LeadFacts, prepayment_amount: Decimal | None = N
                 % {"total": total},
                 "invalid_prepayment",
             )
-    for attempt in range(2):
-        try:
-            return _deal_links_ensure(facts, total, location, prepayment_amount)
-        except IntegrityError:
-            # Two presses raced to create the same deal or link; the second pass finds them.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    return LinksRequest(facts, total, location, prepayment_amount)
 
 
-@transaction.atomic
-def _deal_links_ensure(
-    facts: LeadFacts, total: Decimal, location: Location, prepayment_amount: Decimal | None
-) -> Deal:
-    # Locked as it is read; a new deal is locked by its insert. Two first presses racing on one
-    # lead: the loser's insert hits the unique (crm, crm_deal_id) and deal_links_ensure retries.
-    found = (
-        Deal.objects.select_for_update()
-        .filter(crm=facts.crm, crm_deal_id=facts.crm_deal_id)
-        .first()
-    )
-    created = found is None
-    deal = found or Deal.objects.create(
-        crm=facts.crm, crm_deal_id=facts.crm_deal_id, total=total, title=facts.title[:300]
-    )
-    partner_changed = deal.partner_id != location.partner_id
-    if partner_changed and deal.partner_id is not None:
-        invoices_retire_for_other_shops(deal, location.partner.provider_account.pk)
-    before = (deal.total, deal.location_id, deal.partner_id, deal.prepayment_amount, deal.title)
-    deal.total = total
-    deal.title = facts.title[:300]
-    deal.service_date = facts.service_date
-    deal.location = location
-    deal.partner = location.partner
-    if prepayment_amount is not None:
-        deal.prepayment_amount = prepayment_amount
-    deal.status = deal_status_for(total=deal.total, paid=deal.paid, refunded=deal.refunded)
-    deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
-    deal.save()
-    deal_changed = before != (
-        deal.total,
-        deal.location_id,
-        deal.partner_id,
-        deal.prepayment_amount,
-        deal.title,
-    )
-    links_changed = links_sync(deal)
-    if created or deal_changed or links_changed:
-        target = outbox_target(deal)
-        outbox_deal_state_enqueue(deal=deal, target=target)
-        if created or (links_changed and partner_changed):
-            outbox_note_enqueue(
-                deal=deal,
-                key=f"links:{deal.pk}:{deal.partner_id}:{timezone.now():%Y%m%d%H%M%S%f}",
-                text=_links_note(deal),
-                target=target,
-            )
-    return deal
+def deal_links_upsert(*, request: LinksRequest) -> LinksEnsured:
+    """Upsert the deal from the lead and keep exactly one active link per kind. Runs in the
+    caller's transaction (the flow's); IntegrityError when two presses raced on one lead (the
+    caller retries once: the second pass finds the winner's rows)."""
+    facts, total, location = request.facts, request.total, request.location
+    prepayment_amount = request.prepayment_amount
+    # No savepoint: the flow's transaction holds this and its CRM write together.
+    with transaction.atomic(savepoint=False):
+        # Locked as it is read; a new deal is locked by its insert. Two first presses racing on
+        # one lead: the loser's insert hits the unique (crm, crm_deal_id) and the flow retries.
+        found = (
+            Deal.objects.select_for_update()
+            .filter(crm=facts.crm, crm_deal_id=facts.crm_deal_id)
+            .first()
+        )
+        created = found is None
+        deal = found or Deal.objects.create(
+            crm=facts.crm, crm_deal_id=facts.crm_deal_id, total=total, title=facts.title[:300]
+        )
+        partner_changed = deal.partner_id != location.partner_id
+        if partner_changed and deal.partner_id is not None:
+            invoices_retire_for_other_shops(deal, location.partner.provider_account.pk)
+        before = (deal.total, deal.location_id, deal.partner_id, deal.prepayment_amount, deal.title)
+        deal.total = total
+        deal.title = facts.title[:300]
+        deal.service_date = facts.service_date
+        deal.location = location
+        deal.partner = location.partner
+        if prepayment_amount is not None:
+            deal.prepayment_amount = prepayment_amount
+        deal.status = deal_status_for(total=deal.total, paid=deal.paid, refunded=deal.refunded)
+        deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
+        deal.save()
+        deal_changed = before != (
+            deal.total,
+            deal.location_id,
+            deal.partner_id,
+            deal.prepayment_amount,
+            deal.title,
+        )
+        links_changed = links_sync(deal)
+        changed = created or deal_changed or links_changed
+        note = (
+            _links_note(deal)
+            if changed and (created or (links_changed and partner_changed))
+            else None
+        )
+        return LinksEnsured(deal=deal, changed=changed, note=note)
 
 
 def _links_note(deal: Deal) -> str:

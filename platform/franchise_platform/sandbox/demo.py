@@ -22,10 +22,10 @@ from franchise_platform.crm_sync.connectors import connector_for
 from franchise_platform.crm_sync.models import CrmConnection
 from franchise_platform.crm_sync.refresh import lead_facts_read
 from franchise_platform.crm_sync.sender import fields_ensure
+from franchise_platform.flows.button import deal_links_ensure
 from franchise_platform.network.models import Location, Partner, ProviderAccount
 from franchise_platform.payments.callbacks import callback_apply, callback_receive
 from franchise_platform.payments.invoicing import invoice_for_link
-from franchise_platform.payments.links import deal_links_ensure
 from franchise_platform.payments.models import CallbackEvent, Deal, Invoice, PaymentLink
 from franchise_platform.payments.providers import account_data
 from tenants.models import CrmAccountBinding, Network
