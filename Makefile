@@ -9,7 +9,7 @@ help:
 	@echo "make run    — set up and start the platform as the image serves it (gunicorn :8000, Celery worker and beat, demo network)"
 	@echo "make dev    — the same with runserver: auto-reload and Django's debug pages"
 	@echo "make test   — set up and run every test against real PostgreSQL, Redis, Celery, Chromium"
-	@echo "make lint   — ruff, ruff format, mypy, djLint, makemigrations --check, lint-deploy"
+	@echo "make lint   — ruff, ruff format, mypy, import-linter, djLint, makemigrations --check, lint-deploy"
 	@echo "make lint-deploy — hadolint, shellcheck, yamllint, compose schema + config, nginx -t, kustomize + kubernetes-validate"
 	@echo "make bench  — benchmarks; figures go to bench/results/"
 	@echo "make widget — build the amoCRM widget archive dist/widget.zip"
@@ -38,6 +38,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 	.venv/bin/djlint frontend/templates --lint
 	@source scripts/lib.sh && ensure_services && DJANGO_SETTINGS_MODULE=franchise_platform.settings.test \
 	  .venv/bin/python manage.py makemigrations --check --dry-run
