@@ -21,8 +21,8 @@ def network_sweep() -> dict[str, int]:
 
 
 def network_reconcile() -> int:
-    from franchise_platform.payments.reconciliation import network_invoices_reconcile
-    from franchise_platform.payments.refunds import paid_invoices_watch
+    from franchise_platform.flows.payment import network_invoices_reconcile
+    from franchise_platform.flows.refund import paid_invoices_watch
 
     # Unpaid invoices we heard nothing about, then paid ones that may have been refunded
     # elsewhere (OpStateExt State 60): both bounded batches on the same schedule.

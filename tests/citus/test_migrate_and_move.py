@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind, Payment
 from tenants.citus import schema_nodes
 from tests.citus.conftest import CITUS_DATABASE_URL

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.payments.models import CallbackEvent, Deal, Invoice, LinkKind, Payment
 from tenants.citus import citus_version, schema_nodes
 from tenants.models import Network

@@ -11,9 +11,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from franchise_platform.crm_sync.models import OutboxMessage, OutboxStatus
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.observability.collectors import database_collector
 from franchise_platform.observability.metrics import metric_crm_rate_limited
-from franchise_platform.payments.callbacks import callback_apply
 from franchise_platform.payments.models import CallbackEvent
 from franchise_platform.tasks import NetworkMissing, whoami
 from tests.factories import shop

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import schema_context, tenant_context
 
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.network.models import Partner
-from franchise_platform.payments.callbacks import callback_apply
 from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind, Payment
 from franchise_platform.security.models import AuditEntry
 from tenants.models import CrmAccountBinding, Network

@@ -15,8 +15,8 @@ from franchise_platform.crm_sync.models import (
     OutboxMessage,
     OutboxStatus,
 )
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.network.models import Location, ProviderAccount
-from franchise_platform.payments.callbacks import callback_apply
 from franchise_platform.payments.models import (
     CallbackEvent,
     CallbackStatus,

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 from franchise_platform.crm_sync.models import OutboxMessage
+from franchise_platform.flows.refund import paid_invoices_watch, refund_cabinet_record
 from franchise_platform.payments.models import Invoice, Payment, Refund
-from franchise_platform.payments.refunds import RefundRefused, paid_invoices_watch
-from franchise_platform.payments.refunds_manual import refund_cabinet_record
+from franchise_platform.payments.refunds import RefundRefused
 from franchise_platform.security.models import AuditEntry
 from tests.payments.test_refunds import fake, paid  # noqa: F401 - fixtures
 

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.network.models import Partner
-from franchise_platform.payments.callbacks import callback_apply
 from franchise_platform.payments.models import (
     CallbackEvent,
     CallbackStatus,

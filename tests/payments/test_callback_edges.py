@@ -9,7 +9,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.breaker import backoff_cap_seconds
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind, Payment
 from tests.factories import shop
 from tests.fakes.robokassa import result_callback_form

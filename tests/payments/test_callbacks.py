@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.payments.models import (
     CallbackEvent,
     CallbackStatus,

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from billing_providers.robokassa.receipts import build_settlement_receipt, json_number
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.models import (
     CallbackEvent,

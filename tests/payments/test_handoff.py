@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.db import connection
 
+from franchise_platform.flows import payment as payment_flow
 from franchise_platform.payments import callbacks, handoff, sweeping
 from franchise_platform.payments import tasks as payment_tasks
 from franchise_platform.payments.models import CallbackEvent, CallbackStatus, Invoice, LinkKind
@@ -176,7 +177,7 @@ def test_the_batch_task_applies_each_and_queues_a_failure_alone(monkeypatch):
             raise RuntimeError("boom")
         applied.append(event_id)
 
-    monkeypatch.setattr("franchise_platform.payments.callbacks.callback_apply", apply)
+    monkeypatch.setattr("franchise_platform.flows.payment.callback_apply", apply)
     monkeypatch.setattr(payment_tasks.callback_apply_task, "delay", alone.append)
 
     payment_tasks.callback_apply_batch_task.run(["a", "bad", "b"])
@@ -207,7 +208,7 @@ def test_applying_does_not_wait_for_the_wal_flush(
         return record(**kwargs)
 
     monkeypatch.setattr(callbacks, "payment_record", spy)
-    callbacks.callback_apply(event_id=str(event.pk))
+    payment_flow.callback_apply(event_id=str(event.pk))
 
     assert seen == [during_apply]
     assert CallbackEvent.objects.get(pk=event.pk).status == CallbackStatus.APPLIED

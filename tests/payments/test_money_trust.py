@@ -13,12 +13,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from franchise_platform.crm_sync.models import OutboxMessage
+from franchise_platform.flows.payment import callback_apply, invoice_reconcile
 from franchise_platform.network.models import DEFAULT_INVOICE_NUMBER_START
 from franchise_platform.network.selectors import network_settings_get
 from franchise_platform.network.services.network_settings import network_settings_update
 from franchise_platform.network.services.partners import partner_update
 from franchise_platform.panel.timeline import timeline_events
-from franchise_platform.payments.callbacks import callback_apply
 from franchise_platform.payments.invoice_numbers import JUMP, _last_number
 from franchise_platform.payments.models import (
     CallbackEvent,
@@ -29,7 +29,6 @@ from franchise_platform.payments.models import (
     LinkKind,
     Payment,
 )
-from franchise_platform.payments.reconciliation import invoice_reconcile
 from franchise_platform.payments.selectors import (
     deal_history,
     deal_links_view,

@@ -15,7 +15,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from franchise_platform.crm_sync.models import OutboxMessage
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
+from franchise_platform.flows.refund import paid_invoices_watch, refund_poll
 from franchise_platform.payments.models import (
     CallbackEvent,
     CallbackStatus,
@@ -28,10 +29,8 @@ from franchise_platform.payments.models import (
 )
 from franchise_platform.payments.refunds import (
     RefundRefused,
-    paid_invoices_watch,
     refund_amount_parse,
     refund_confirmation_ok,
-    refund_poll,
     refund_request,
     refunds_requeue,
 )
@@ -518,7 +517,7 @@ def test_a_lead_field_made_before_refunds_existed_gets_the_new_status_first(in_n
 
 
 def test_only_a_full_refund_raises_the_refunded_stage_event(in_network, fake, paid, monkeypatch):
-    from franchise_platform.payments import refunds
+    from franchise_platform.flows import refund as refunds
 
     raised = []
     monkeypatch.setattr(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from franchise_platform.flows.refund import refund_poll
 from franchise_platform.payments.models import Deal, Refund
-from franchise_platform.payments.refunds import refund_poll
 from tests.network.conftest import post_json
 
 from .test_refunds import fake, paid  # noqa: F401 - fixtures

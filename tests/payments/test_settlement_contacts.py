@@ -15,11 +15,11 @@ from crm_connectors.dummy.connector import DummyCrmConnector
 from franchise_platform.crm_sync.contacts import payment_contact_fill, phone_clean
 from franchise_platform.crm_sync.models import CrmConnection
 from franchise_platform.flows.button import deal_links_ensure
+from franchise_platform.flows.settlement import settlement_receipt_process
 from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.links import LeadFacts
 from franchise_platform.payments.models import Payment, SettlementReceipt, SettlementReceiptStatus
 from franchise_platform.payments.selectors import settlement_receipts_attention
-from franchise_platform.payments.settlement import settlement_receipt_process
 from tests.factories import shop
 from tests.fakes.robokassa import FakeRobokassa
 
@@ -136,7 +136,7 @@ def test_without_any_contact_the_receipt_waits_listed_then_goes_once_one_appears
 
 
 def test_a_receipt_waiting_for_a_week_fails_with_its_reason(prepaid, fake, monkeypatch):
-    from franchise_platform.payments import settlement
+    from franchise_platform.flows import settlement
 
     raised = []
     monkeypatch.setattr(
@@ -170,16 +170,22 @@ def test_a_payment_without_email_is_given_the_leads_contact_after_its_commit(
             location_id=str(account.partner.locations.get().pk),
         )
     )
+    from django.db import transaction
+
+    from franchise_platform.flows.payment import payment_crm_changes_queue
     from franchise_platform.payments.callbacks import payment_record
     from franchise_platform.payments.models import Invoice, PaymentSource
 
     client = in_network.anonymous()
     assert client.get(f"/pay/{deal.links.get(kind='prepayment').token}").status_code == 302
     invoice = Invoice.objects.get()
-    with django_capture_on_commit_callbacks(execute=True):
-        payment = payment_record(
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        recorded = payment_record(
             invoice=invoice, source=PaymentSource.RECONCILIATION, paid_at=timezone.now()
         )
+        assert recorded is not None
+        payment_crm_changes_queue(recorded)
+    payment = recorded.payment
     assert queued == [str(payment.pk)]
 
     crm.lead(LEAD).contact = BuyerContact(email=" Buyer@Example.com ", phone="12")

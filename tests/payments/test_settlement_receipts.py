@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from franchise_platform.flows.settlement import settlement_receipt_process
 from franchise_platform.payments.delivery import DeliverySource, deal_deliver
 from franchise_platform.payments.models import (
     Payment,
@@ -16,7 +17,6 @@ from franchise_platform.payments.models import (
     SettlementReceiptStatus,
 )
 from franchise_platform.payments.settlement import (
-    settlement_receipt_process,
     settlement_receipts_queue,
     settlement_receipts_requeue,
 )
@@ -186,7 +186,7 @@ def test_unregistered_for_a_day_while_status_fails_to_answer_is_failed(delivered
 
 
 def test_a_failed_receipt_raises_the_settlement_failed_stage_event(delivered, fake, monkeypatch):
-    from franchise_platform.payments import settlement
+    from franchise_platform.flows import settlement
 
     raised = []
     monkeypatch.setattr(

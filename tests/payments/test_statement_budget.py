@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from franchise_platform.crm_sync.models import OutboxMessage
 from franchise_platform.flows.button import deal_links_ensure
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.payments.links import LeadFacts
 from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind, Payment
 from tests.factories import shop

@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
+from franchise_platform.flows.refund import refund_poll
 from franchise_platform.payments.models import (
     CallbackEvent,
     CallbackStatus,
@@ -21,7 +22,7 @@ from franchise_platform.payments.models import (
     Payment,
     RefundStatus,
 )
-from franchise_platform.payments.refunds import refund_poll, refund_request
+from franchise_platform.payments.refunds import refund_request
 from tests.factories import shop
 from tests.fakes.robokassa import result_callback_form
 from tests.fakes.yookassa import FakeYooKassa

@@ -1,8 +1,10 @@
 """Provider callbacks (flow 3): verify over the raw values, store durably, answer, then apply.
 
 `callback_receive` runs in the request: the event row is committed before the answer, so
-`OK<InvId>` is never said about something we could lose. `callback_apply` runs in Celery and is
-idempotent: a payment is unique per invoice, whatever the number of callbacks or retries.
+`OK<InvId>` is never said about something we could lose. `callback_event_apply` runs in Celery,
+inside the transaction of the flow franchise_platform.flows.payment.callback_apply (which then
+queues the CRM changes), and is idempotent: a payment is unique per invoice, whatever the number
+of callbacks or retries.
 """
 
 from __future__ import annotations
@@ -20,12 +22,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing_providers.base import CallbackVerdict
-from franchise_platform.crm_sync.outbox import (
-    outbox_deal_state_enqueue,
-    outbox_note_enqueue,
-    outbox_target,
-)
-from franchise_platform.crm_sync.stages import lead_stage_events_for_payment
 from franchise_platform.db import schema_name
 from franchise_platform.network.models import Partner, ProviderAccount
 from franchise_platform.observability.metrics import metric_callback, metric_invoice_paid
@@ -214,9 +210,27 @@ def marker_checked(verdict: CallbackVerdict, invoice: Invoice) -> CallbackVerdic
     )
 
 
-def callback_apply(*, event_id: str) -> None:
-    """Apply a stored, accepted notification. Idempotent; safe to run any number of times."""
-    with transaction.atomic():
+@dataclass(frozen=True)
+class PaymentRecorded:
+    """What ``payment_record`` changed, for the flow to tell the CRM."""
+
+    payment: Payment
+    deal: Deal
+    # The note for the lead («Оплата … получена», or «ТЕСТ: …» for a test payment).
+    note: str
+    # Not counted as money: only the note goes to the lead.
+    is_test: bool
+    # No e-mail came with the payment: the lead's contact is to be read (fiscal.md §7).
+    contact_wanted: bool
+
+
+def callback_event_apply(*, event_id: str) -> PaymentRecorded | None:
+    """Apply a stored, accepted notification in the caller's transaction; the payment it
+    recorded, or None (a shop check, a payment recorded before, an event applied before).
+    Idempotent; safe to run any number of times."""
+    recorded: PaymentRecorded | None = None
+    # No savepoint: the flow's transaction holds this and the CRM changes together.
+    with transaction.atomic(savepoint=False):
         if settings.CALLBACK_APPLY_ASYNC_COMMIT:
             # Everything written here is derived from the event row, which was committed durably
             # before the provider heard OK. If a crash loses this transaction (PostgreSQL's
@@ -229,7 +243,7 @@ def callback_apply(*, event_id: str) -> None:
             CallbackEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
         )
         if event is None or event.status != CallbackStatus.PENDING:
-            return
+            return None
         event.attempts += 1
         # Accepted events always name an invoice of their shop (checked before they were stored).
         invoice = Invoice.objects.get(
@@ -238,7 +252,7 @@ def callback_apply(*, event_id: str) -> None:
         if invoice.purpose == InvoicePurpose.SHOP_CHECK:
             _shop_checked(invoice)
         else:
-            payment_record(
+            recorded = payment_record(
                 invoice=invoice,
                 source=PaymentSource.CALLBACK,
                 paid_at=event.received_at,
@@ -247,6 +261,7 @@ def callback_apply(*, event_id: str) -> None:
         event.status = CallbackStatus.APPLIED
         event.applied_at = timezone.now()
         event.save(update_fields=["status", "applied_at", "attempts"])
+    return recorded
 
 
 def _shop_checked(invoice: Invoice) -> None:
@@ -271,16 +286,17 @@ def _email(value: str | None) -> str:
 
 def payment_record(
     *, invoice: Invoice, source: str, paid_at: datetime, buyer_email: str = ""
-) -> Payment | None:
+) -> PaymentRecorded | None:
     """Record that `invoice` was paid (callback or reconciliation): once, whatever happens.
 
     Moves the invoice to paid, adds the amount to the deal (its status only moves forward with
     the money; an overpayment is kept and flagged, never hidden), re-prices the full link to what
-    remains, and queues the CRM updates. A test-mode payment is recorded and noted as «ТЕСТ» but
+    remains; the caller (a flow, in the same transaction) queues the CRM updates from the answer.
+    A test-mode payment is recorded and noted as «ТЕСТ» but
     is never money: the deal, its links and the lead's paid state stay as they were. A payment on
     a superseded invoice (re-priced or closed link, retired invoice) is real money: recorded, and
-    what it brought beyond the deal's total is shown as due back. Returns the new Payment, or
-    None if it already existed.
+    what it brought beyond the deal's total is shown as due back. Returns what was recorded, or
+    None if the payment already existed.
     """
     # No savepoint: any error here aborts the caller's transaction as a whole (nothing half-done).
     with transaction.atomic(savepoint=False):
@@ -317,17 +333,13 @@ def payment_record(
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = paid_at
         invoice.save(update_fields=["status", "paid_at"])
-        target = outbox_target(deal)
         if invoice.is_test:
             payment.save()
             deal.test_paid = deal.test_paid + invoice.amount
             deal.save(update_fields=["test_paid", "updated_at"])
             metric_invoice_paid(source="test")
-            outbox_note_enqueue(
-                deal=deal, key=f"payment:{payment.pk}", text=_test_note(payment), target=target
-            )
             logger.info("test payment recorded: invoice=%s (not counted)", invoice.pk)
-            return payment
+            return PaymentRecorded(payment, deal, _test_note(payment), True, False)
         overpaid_before = deal.overpaid_amount
         deal.paid = deal.paid + invoice.amount
         deal.status = deal_status_for(total=deal.total, paid=deal.paid, refunded=deal.refunded)
@@ -335,22 +347,14 @@ def payment_record(
         deal.save(update_fields=["paid", "status", "overpaid_amount", "updated_at"])
         payment.refund_due = min(invoice.amount, max(deal.overpaid_amount - overpaid_before, ZERO))
         payment.save()
-        if not buyer_email and target is not None:
-            # Kept from the start (fiscal.md §7): the lead's contact, read after the commit.
-            _queue_contact_fill(payment.pk)
         metric_invoice_paid(source=source)
         if invoice.settles_service or deal.delivered_at is not None:
             # Paid at or after the service: the earlier advances are settled now (fiscal.md
             # §1.3 b), and so is this one if its receipt was still an advance (§1.3 e).
             settlement_receipts_queue(deal=deal)
         links_sync(deal)
-        outbox_deal_state_enqueue(deal=deal, target=target)
-        lead_stage_events_for_payment(deal=deal, target=target)
-        outbox_note_enqueue(
-            deal=deal,
-            key=f"payment:{payment.pk}",
-            text=_payment_note(payment, deal),
-            target=target,
+        recorded = PaymentRecorded(
+            payment, deal, _payment_note(payment, deal), False, contact_wanted=not buyer_email
         )
     logger.info(
         "payment recorded: invoice=%s amount=%s source=%s superseded=%s",
@@ -359,13 +363,7 @@ def payment_record(
         source,
         superseded,
     )
-    return payment
-
-
-def _queue_contact_fill(payment_id: object) -> None:
-    from franchise_platform.crm_sync.tasks import payment_contact_fill
-
-    transaction.on_commit(lambda: payment_contact_fill.delay(str(payment_id)))
+    return recorded
 
 
 def _test_note(payment: Payment) -> str:

@@ -1,12 +1,14 @@
 """Asking the provider about invoices we heard nothing about (flow 5): a lost callback still ends
-as one payment, exactly as if the callback had come."""
+as one payment, exactly as if the callback had come (the payment is recorded by the flow
+franchise_platform.flows.payment.invoice_reconcile)."""
 
 from __future__ import annotations
 
 import hmac
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -18,7 +20,7 @@ from billing_providers.base import InvoiceStatus as ProviderStatus
 from billing_providers.errors import ProviderError
 from franchise_platform.network.models import ProviderAccount
 
-from .callbacks import _shop_checked, payment_record
+from .callbacks import _shop_checked
 from .invoicing import MARKER_FIELD
 from .models import (
     CallbackEvent,
@@ -26,7 +28,6 @@ from .models import (
     Invoice,
     InvoicePurpose,
     InvoiceStatus,
-    PaymentSource,
 )
 from .providers import account_data, provider_get
 
@@ -111,8 +112,18 @@ def _conflict_record(invoice: Invoice, state: InvoiceState, code: str, reason: s
     logger.warning("reconciliation: invoice %s is not ours at the provider (%s)", invoice.pk, code)
 
 
-def invoice_reconcile(*, invoice: Invoice) -> bool:
-    """Ask the provider about one invoice; record the payment if it was paid. True if recorded.
+@dataclass(frozen=True)
+class ProviderCheck:
+    """What the provider said about one invoice."""
+
+    # A link invoice the provider holds as paid: the flow records the payment with this moment.
+    paid_at: datetime | None = None
+    # A shop-check invoice found paid (recorded here: the partner's shop is proven wired).
+    shop_checked: bool = False
+
+
+def invoice_provider_check(*, invoice: Invoice) -> ProviderCheck:
+    """Ask the provider about one invoice (outside any transaction: a network call).
 
     Only our own operation counts: it must echo the invoice's marker and, when paid, carry its
     amount. Anything else under the same InvId is kept as a refused event, never a payment."""
@@ -124,32 +135,18 @@ def invoice_reconcile(*, invoice: Invoice) -> bool:
         )
     except ProviderError as exc:
         logger.warning("reconciliation of invoice %s failed: %s", invoice.pk, exc.code)
-        return False
+        return ProviderCheck()
     finally:
         Invoice.objects.filter(pk=invoice.pk).update(last_checked_at=timezone.now())
     if state.status == ProviderStatus.NOT_FOUND:
-        return False
+        return ProviderCheck()
     foreign = _foreign_reason(invoice, state)
     if foreign is not None:
         _conflict_record(invoice, state, *foreign)
-        return False
+        return ProviderCheck()
     if state.status != ProviderStatus.PAID:
-        return False
+        return ProviderCheck()
     if invoice.purpose == InvoicePurpose.SHOP_CHECK:
         _shop_checked(invoice)
-        return True
-    return (
-        payment_record(
-            invoice=invoice,
-            source=PaymentSource.RECONCILIATION,
-            paid_at=state.paid_at or timezone.now(),
-        )
-        is not None
-    )
-
-
-def network_invoices_reconcile() -> int:
-    recorded = 0
-    for invoice in invoices_to_reconcile():
-        recorded += invoice_reconcile(invoice=invoice)
-    return recorded
+        return ProviderCheck(shop_checked=True)
+    return ProviderCheck(paid_at=state.paid_at or timezone.now())

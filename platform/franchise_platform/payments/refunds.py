@@ -6,18 +6,18 @@ called, so two requests, even at the same moment, can never return more than was
 provider's state is then polled until final (tasks.refund_poll_task, with backoff; the sweeper
 picks up a lost poll). Only a finished refund changes the deal: `paid` drops by the amount,
 `refunded` grows, the status becomes `partially_refunded` or `refunded`, the full link is
-re-priced (or every link closed) and the lead gets its paid sum, status and one note, through the
+re-priced (or every link closed); the flows in franchise_platform.flows.refund open the
+transaction, call this module, and queue the lead's paid sum, status and one note through the
 CRM outbox as payments do.
 
 A refund made elsewhere (the provider's cabinet, a chargeback) is noticed by asking about paid
-invoices for a while after payment (OpStateExt State 60, `paid_invoices_watch`) and becomes the
-same record, once per operation.
+invoices for a while after payment (OpStateExt State 60, `flows.refund.paid_invoices_watch`) and
+becomes the same record, once per operation.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -30,8 +30,10 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing_providers.base import InvoiceState as ProviderInvoiceState
 from billing_providers.base import InvoiceStatus as ProviderStatus
 from billing_providers.base import RefundItem, RefundRequest
+from billing_providers.base import RefundState as ProviderRefundState
 from billing_providers.base import RefundStatus as ProviderRefund
 from billing_providers.errors import (
     ProviderConfigError,
@@ -39,21 +41,12 @@ from billing_providers.errors import (
     ProviderResponseError,
     ProviderUnavailable,
 )
-from franchise_platform.crm_sync.models import StageEvent
-from franchise_platform.crm_sync.outbox import (
-    outbox_deal_state_enqueue,
-    outbox_fields_sync_enqueue,
-    outbox_note_enqueue,
-    outbox_target,
-)
-from franchise_platform.crm_sync.stages import lead_stage_event_queue
 
 from .amounts import CENT, ZERO
 from .links import deal_status_for, links_sync
 from .models import (
     REFUND_HOLDING,
     Deal,
-    DealStatus,
     Payment,
     Refund,
     RefundReceipt,
@@ -367,53 +360,66 @@ def _poll_delay(attempts: int) -> int:
     return int(min(first * 2 ** max(attempts - 1, 0), POLL_MAX_SECONDS))
 
 
-def refund_poll(*, refund_id: str) -> str | None:
-    """Ask the provider about one processing refund; apply it when finished, release it when
-    cancelled, otherwise poll again later (backoff). Returns the new status or None."""
-    refund = (
+def refund_processing_get(*, refund_id: str) -> Refund | None:
+    """The refund to poll, or None when it is no longer processing."""
+    return (
         Refund.objects.select_related("payment__invoice__provider_account")
         .filter(pk=refund_id, status=RefundStatus.PROCESSING)
         .first()
     )
-    if refund is None:
-        return None
+
+
+def refund_state_fetch(*, refund: Refund) -> ProviderRefundState | None:
+    """Ask the provider about one processing refund (a network call: outside any transaction);
+    None when the state is unknown (poll again later)."""
     invoice = refund.payment.invoice
     provider = provider_get(invoice.provider)
     try:
-        state = provider.refund_state(
+        return provider.refund_state(
             account_data(invoice.provider_account), refund.provider_request_id
         )
     except ProviderError as exc:
         logger.warning("refund %s: state unknown (%s)", refund.pk, exc.code)
-        state = None
-    with transaction.atomic():
-        if state is not None and state.status == ProviderRefund.FINISHED:
-            refund_apply(refund_id=refund.pk)
-            return RefundStatus.FINISHED
-        if state is not None and state.status == ProviderRefund.CANCELED:
-            Refund.objects.filter(pk=refund.pk, status=RefundStatus.PROCESSING).update(
-                status=RefundStatus.CANCELED,
-                error=_("Возврат отменён у провайдера."),
-                finished_at=timezone.now(),
-            )
-            return RefundStatus.CANCELED
-        attempts = refund.attempts + 1
-        delay = _poll_delay(attempts)
-        Refund.objects.filter(pk=refund.pk).update(
-            attempts=attempts, next_check_at=timezone.now() + timedelta(seconds=delay)
+        return None
+
+
+def refund_poll_settle(*, refund: Refund, state: ProviderRefundState | None) -> str:
+    """In the caller's transaction, for a refund not finished at the provider: release it when
+    cancelled, otherwise poll again later (backoff). Returns the new status."""
+    if state is not None and state.status == ProviderRefund.CANCELED:
+        Refund.objects.filter(pk=refund.pk, status=RefundStatus.PROCESSING).update(
+            status=RefundStatus.CANCELED,
+            error=_("Возврат отменён у провайдера."),
+            finished_at=timezone.now(),
         )
-        _queue_poll(refund.pk, countdown=delay)
+        return RefundStatus.CANCELED
+    attempts = refund.attempts + 1
+    delay = _poll_delay(attempts)
+    Refund.objects.filter(pk=refund.pk).update(
+        attempts=attempts, next_check_at=timezone.now() + timedelta(seconds=delay)
+    )
+    _queue_poll(refund.pk, countdown=delay)
     return RefundStatus.PROCESSING
 
 
-def refund_apply(*, refund_id: UUID | str) -> bool:
-    """Take a finished refund into the deal, exactly once: paid and refunded sums, status, the
-    overpayment still due, the links, and the lead (paid sum, status, one note). True if applied
-    now."""
+@dataclass(frozen=True)
+class RefundApplied:
+    """What ``refund_take`` changed, for the flow to tell the CRM."""
+
+    refund: Refund
+    deal: Deal
+    # The note for the lead («Возврат … выполнен»).
+    note: str
+
+
+def refund_take(*, refund_id: UUID | str) -> RefundApplied | None:
+    """Take a finished refund into the deal, exactly once, in the caller's transaction: paid and
+    refunded sums, status, the overpayment still due, the links. What changed if applied now
+    (the flow queues the lead's paid sum, status and one note from it), else None."""
     with transaction.atomic(savepoint=False):
         deal_id = Refund.objects.filter(pk=refund_id).values_list("deal_id", flat=True).first()
         if deal_id is None:
-            return False
+            return None
         deal = Deal.objects.select_for_update().get(pk=deal_id)
         refund = (
             Refund.objects.select_for_update(of=("self",))
@@ -421,7 +427,7 @@ def refund_apply(*, refund_id: UUID | str) -> bool:
             .get(pk=refund_id)
         )
         if refund.applied:
-            return False
+            return None
         refund.status = RefundStatus.FINISHED
         refund.finished_at = refund.finished_at or timezone.now()
         refund.applied = True
@@ -438,21 +444,9 @@ def refund_apply(*, refund_id: UUID | str) -> bool:
         deal.overpaid_amount = max(deal.paid - deal.total, ZERO)
         deal.save(update_fields=["paid", "refunded", "status", "overpaid_amount", "updated_at"])
         links_sync(deal)
-        target = outbox_target(deal)
-        options = (target.field_map or {}).get("status_options") if target is not None else None
-        if options and deal.status not in options:
-            # A lead field made before refunds existed lacks this status: add it first.
-            outbox_fields_sync_enqueue()
-        outbox_deal_state_enqueue(deal=deal, target=target)
-        if deal.status == DealStatus.REFUNDED:
-            # Only when all the money went back: a partial refund (an overpayment returned, say)
-            # leaves the deal where it is in the pipeline.
-            lead_stage_event_queue(deal=deal, event=StageEvent.REFUNDED, target=target)
-        outbox_note_enqueue(
-            deal=deal, key=f"refund:{refund.pk}", text=_refund_note(refund, deal), target=target
-        )
+        applied = RefundApplied(refund=refund, deal=deal, note=_refund_note(refund, deal))
     logger.info("refund applied: %s of deal %s", refund.amount, deal.pk)
-    return True
+    return applied
 
 
 def _refund_note(refund: Refund, deal: Deal) -> str:
@@ -504,9 +498,9 @@ def payments_to_watch(*, now: Any = None, limit: int | None = None) -> list[Paym
     )
 
 
-def payment_refund_notice(*, payment: Payment) -> Refund | None:
-    """Ask the provider about one paid invoice; a State 60 (money returned) not explained by our
-    own refunds becomes a finished refund of what was left, once per operation."""
+def payment_refund_state(*, payment: Payment) -> ProviderInvoiceState | None:
+    """Ask the provider about one paid invoice (a network call: outside any transaction); its
+    state when the provider says the money went back (State 60), else None."""
     invoice = payment.invoice
     provider = provider_get(invoice.provider)
     try:
@@ -520,38 +514,32 @@ def payment_refund_notice(*, payment: Payment) -> Refund | None:
         logger.warning("refund watch: invoice %s suspended at the provider (State 80)", invoice.pk)
     if state.status != ProviderStatus.REFUNDED:
         return None
-    try:
-        with transaction.atomic():
-            Deal.objects.select_for_update().get(pk=payment.deal_id)
-            locked = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
-            left = payment_refundable(locked)
-            if left <= ZERO:
-                return None  # our own refunds account for it
-            refund = Refund.objects.create(
-                payment=locked,
-                deal_id=locked.deal_id,
-                amount=left,
-                status=RefundStatus.FINISHED,
-                source=RefundSource.PROVIDER,
-                receipt=RefundReceipt.MANUAL,
-                finished_at=state.state_date or timezone.now(),
-            )
-            refund_apply(refund_id=refund.pk)
-    except IntegrityError:
-        return None  # noticed by another run already
-    logger.warning("refund made elsewhere noticed: invoice %s, %s", invoice.pk, left)
-    return refund
+    return state
 
 
-def paid_invoices_watch() -> int:
-    """One bounded run over the network's recent payments; returns the refunds noticed."""
-    pause = _setting("REFUND_WATCH_PAUSE_MS", WATCH_PAUSE_MS) / 1000
-    noticed = 0
-    for index, payment in enumerate(payments_to_watch()):
-        if index and pause:
-            time.sleep(pause)  # the provider's rate limit: calls spaced out
-        noticed += payment_refund_notice(payment=payment) is not None
-    return noticed
+def payment_refund_record(*, payment: Payment, state: ProviderInvoiceState) -> Refund | None:
+    """In the caller's transaction: a money return not explained by our own refunds becomes a
+    finished refund of what was left (the caller takes it into the deal), once per operation:
+    IntegrityError when another run recorded it first. None when our refunds account for it."""
+    Deal.objects.select_for_update().get(pk=payment.deal_id)
+    locked = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
+    left = payment_refundable(locked)
+    if left <= ZERO:
+        return None  # our own refunds account for it
+    return Refund.objects.create(
+        payment=locked,
+        deal_id=locked.deal_id,
+        amount=left,
+        status=RefundStatus.FINISHED,
+        source=RefundSource.PROVIDER,
+        receipt=RefundReceipt.MANUAL,
+        finished_at=state.state_date or timezone.now(),
+    )
+
+
+def watch_pause_seconds() -> float:
+    """The pause between two refund-watch calls (the provider's rate limit)."""
+    return float(_setting("REFUND_WATCH_PAUSE_MS", WATCH_PAUSE_MS)) / 1000
 
 
 def refunds_requeue() -> int:

@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,11 +23,12 @@ from franchise_platform.security.audit import audit_record
 from .models import Deal, Payment, Refund, RefundReceipt, RefundSource, RefundStatus
 from .refunds import (
     CONFIRM_WORD,
+    RefundApplied,
     RefundRefused,
     payment_refundable,
     refund_amount_parse,
-    refund_apply,
     refund_confirmation_ok,
+    refund_take,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,19 +36,10 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "cabinet:"
 
 
-def refund_cabinet_record(
-    *,
-    payment_id: UUID | str,
-    amount: Decimal | str,
-    confirm: str,
-    user: Any,
-    form_key: str = "",
-    ip_address: str | None = None,
-) -> Refund:
-    """Record that `amount` of a payment was returned in the provider's cabinet. Owners and
-    admins only, confirmed by typing the amount or «ВОЗВРАТ», at most what is left to return.
-    The same `form_key` (a double submit) answers the refund already recorded. Raises
-    RefundRefused (Russian `detail`, `code`); changes nothing then."""
+def refund_cabinet_check(*, amount: Decimal | str, confirm: str, user: Any) -> Decimal:
+    """The amount to record for a refund made in the provider's cabinet. Owners and admins only,
+    confirmed by typing the amount or «ВОЗВРАТ». Raises RefundRefused (Russian `detail`,
+    `code`)."""
     if not getattr(user, "can_edit", False):
         raise RefundRefused(
             _("Возврат может внести только владелец или администратор сети."), "forbidden", 403
@@ -60,33 +51,37 @@ def refund_cabinet_record(
             % {"amount": value, "word": CONFIRM_WORD},
             "confirmation_required",
         )
-    key = f"{KEY_PREFIX}{form_key[:64]}" if form_key else ""
-    try:
-        with transaction.atomic():
-            refund, created = _record(payment_id=payment_id, amount=value, user=user, key=key)
-    except IntegrityError:
-        # The same form posted twice at once: the loser answers the winner's refund.
-        refund, created = Refund.objects.get(idempotency_key=key), False
-    if created:
-        audit_record(
-            actor=str(getattr(user, "email", "") or ""),
-            action="refund.cabinet_recorded",
-            obj=refund,
-            changes={
-                "amount": (None, str(refund.amount)),
-                "invoice": (None, refund.payment.invoice_id),
-            },
-            ip_address=ip_address,
-        )
-        logger.info("cabinet refund recorded: %s of payment %s", refund.amount, refund.payment_id)
-    return refund
+    return value
 
 
-def _record(*, payment_id: UUID | str, amount: Decimal, user: Any, key: str) -> tuple[Refund, bool]:
+def cabinet_key(form_key: str) -> str:
+    return f"{KEY_PREFIX}{form_key[:64]}" if form_key else ""
+
+
+def refund_cabinet_audit(*, refund: Refund, user: Any, ip_address: str | None) -> None:
+    audit_record(
+        actor=str(getattr(user, "email", "") or ""),
+        action="refund.cabinet_recorded",
+        obj=refund,
+        changes={
+            "amount": (None, str(refund.amount)),
+            "invoice": (None, refund.payment.invoice_id),
+        },
+        ip_address=ip_address,
+    )
+    logger.info("cabinet refund recorded: %s of payment %s", refund.amount, refund.payment_id)
+
+
+def refund_cabinet_take(
+    *, payment_id: UUID | str, amount: Decimal, user: Any, key: str
+) -> tuple[Refund, RefundApplied | None]:
+    """In the caller's transaction: the refund (an earlier one for the same `key`: a double
+    submit) and, when recorded now, what taking it into the deal changed. Raises RefundRefused
+    (changes nothing then), IntegrityError when the same form raced itself."""
     if key:
         earlier = Refund.objects.filter(idempotency_key=key).select_related("payment").first()
         if earlier is not None:
-            return earlier, False
+            return earlier, None
     deal_id = Payment.objects.filter(pk=payment_id).values_list("deal_id", flat=True).first()
     if deal_id is None:
         raise RefundRefused(_("Платёж не найден."), "not_found", 404)
@@ -115,6 +110,6 @@ def _record(*, payment_id: UUID | str, amount: Decimal, user: Any, key: str) -> 
         requested_by=str(getattr(user, "email", "") or "")[:254],
         finished_at=timezone.now(),
     )
-    refund_apply(refund_id=refund.pk)
+    applied = refund_take(refund_id=refund.pk)
     refund.refresh_from_db()
-    return refund, True
+    return refund, applied

@@ -24,8 +24,6 @@ from django.utils.translation import gettext as _
 
 from billing_providers.base import ReceiptStatus, SettlementReceiptRequest
 from billing_providers.errors import ProviderConfigError, ProviderError
-from franchise_platform.crm_sync.models import StageEvent
-from franchise_platform.crm_sync.stages import lead_stage_event_queue
 from franchise_platform.network.rules import vat_problem
 
 from .amounts import ZERO
@@ -167,7 +165,6 @@ def _fail(receipt: SettlementReceipt, reason: str) -> None:
     receipt.error = reason[:500]
     receipt.next_attempt_at = None
     logger.warning("settlement receipt %s failed: %s", receipt.pk, reason[:200])
-    lead_stage_event_queue(deal=receipt.deal, event=StageEvent.SETTLEMENT_FAILED)
 
 
 def _refusal(receipt: SettlementReceipt) -> str | None:
@@ -197,38 +194,54 @@ def _accepted(receipt: SettlementReceipt, status: ReceiptStatus, fiscal: dict[st
     receipt.next_attempt_at = now + timedelta(seconds=wait)
 
 
-def settlement_receipt_process(*, receipt_id: int) -> None:
-    """Send, or check, one settlement receipt. Idempotent; safe to run any number of times."""
-    with transaction.atomic():
-        receipt = (
-            SettlementReceipt.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("payment__invoice__provider_account")
-            .filter(pk=receipt_id)
-            .first()
-        )
-        if receipt is None or receipt.status in (
-            SettlementReceiptStatus.REGISTERED,
-            SettlementReceiptStatus.FAILED,
-        ):
-            return
-        due = receipt.next_attempt_at
-        if due is not None and due > timezone.now() + EARLY_TOLERANCE:
-            return  # a duplicate message: the step's own wake-up (or the sweeper) comes later
-        _step(receipt)
-        receipt.save()
-        if receipt.next_attempt_at is not None:
-            wait = max((receipt.next_attempt_at - timezone.now()).total_seconds(), 0)
-            _queue(receipt.pk, countdown=wait)
+def settlement_receipt_due(*, receipt_id: int) -> SettlementReceipt | None:
+    """In the caller's transaction: the receipt locked for one step, or None when there is
+    nothing to do now (another worker holds it, it is final, or it is not due yet)."""
+    receipt = (
+        SettlementReceipt.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("payment__invoice__provider_account")
+        .filter(pk=receipt_id)
+        .first()
+    )
+    if receipt is None or receipt.status in (
+        SettlementReceiptStatus.REGISTERED,
+        SettlementReceiptStatus.FAILED,
+    ):
+        return None
+    due = receipt.next_attempt_at
+    if due is not None and due > timezone.now() + EARLY_TOLERANCE:
+        return None  # a duplicate message: the step's own wake-up (or the sweeper) comes later
+    return receipt
+
+
+def settlement_receipt_needs_lead_contact(receipt: SettlementReceipt) -> bool:
+    """The receipt waits for a contact the payment does not hold: the flow reads the lead's main
+    contact into the payment (crm_sync) before the step."""
+    payment = receipt.payment
+    return (
+        receipt.status == SettlementReceiptStatus.QUEUED
+        and not (receipt.email or receipt.phone)
+        and not (payment.buyer_email or payment.buyer_phone)
+    )
+
+
+def settlement_receipt_step(*, receipt: SettlementReceipt) -> bool:
+    """Send, or check, one receipt returned by ``settlement_receipt_due``, in the same
+    transaction. True when it failed now (the flow tells the lead's pipeline)."""
+    _step(receipt)
+    receipt.save()
+    if receipt.next_attempt_at is not None:
+        wait = max((receipt.next_attempt_at - timezone.now()).total_seconds(), 0)
+        _queue(receipt.pk, countdown=wait)
+    return receipt.status == SettlementReceiptStatus.FAILED
 
 
 def _contact_found(receipt: SettlementReceipt) -> bool:
     """Where the receipt goes when it was queued without the buyer's contact: the payment's
-    (filled in since?), the deal's other payments' e-mail, else the lead's main contact."""
-    from franchise_platform.crm_sync.contacts import payment_contact_fill
-
+    (filled in since, or from the lead's main contact by the flow), else the deal's other
+    payments' e-mail."""
     payment = receipt.payment
     if not (payment.buyer_email or payment.buyer_phone):
-        payment_contact_fill(payment_id=payment.pk)
         payment.refresh_from_db(fields=["buyer_email", "buyer_phone"])
     email = payment.buyer_email or (_deal_email(receipt.deal) if not payment.buyer_phone else "")
     if not (email or payment.buyer_phone):

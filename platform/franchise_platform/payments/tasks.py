@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(base=NetworkTask, name="payments.callback_apply")
 def callback_apply_task(event_id: str) -> None:
-    from .callbacks import callback_apply
+    from franchise_platform.flows.payment import callback_apply
 
     callback_apply(event_id=event_id)
 
@@ -22,7 +22,7 @@ def callback_apply_task(event_id: str) -> None:
 def callback_apply_batch_task(event_ids: list[str]) -> None:
     """Several stored callbacks of one network handed over at once (payments/handoff.py). Each is
     applied on its own; one that fails is queued alone, with the single task's own handling."""
-    from .callbacks import callback_apply
+    from franchise_platform.flows.payment import callback_apply
 
     for event_id in event_ids:
         try:
@@ -34,13 +34,13 @@ def callback_apply_batch_task(event_ids: list[str]) -> None:
 
 @shared_task(base=NetworkTask, name="payments.refund_poll")
 def refund_poll_task(refund_id: str) -> None:
-    from .refunds import refund_poll
+    from franchise_platform.flows.refund import refund_poll
 
     refund_poll(refund_id=refund_id)
 
 
 @shared_task(base=NetworkTask, name="payments.settlement_receipt")
 def settlement_receipt_task(receipt_id: int) -> None:
-    from .settlement import settlement_receipt_process
+    from franchise_platform.flows.settlement import settlement_receipt_process
 
     settlement_receipt_process(receipt_id=receipt_id)

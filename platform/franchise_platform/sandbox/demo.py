@@ -23,8 +23,9 @@ from franchise_platform.crm_sync.models import CrmConnection
 from franchise_platform.crm_sync.refresh import lead_facts_read
 from franchise_platform.crm_sync.sender import fields_ensure
 from franchise_platform.flows.button import deal_links_ensure
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.network.models import Location, Partner, ProviderAccount
-from franchise_platform.payments.callbacks import callback_apply, callback_receive
+from franchise_platform.payments.callbacks import callback_receive
 from franchise_platform.payments.invoicing import invoice_for_link
 from franchise_platform.payments.models import CallbackEvent, Deal, Invoice, PaymentLink
 from franchise_platform.payments.providers import account_data

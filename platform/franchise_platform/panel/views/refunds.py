@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from franchise_platform.flows.refund import refund_cabinet_record
 from franchise_platform.payments.models import REFUND_HOLDING, Deal, Payment, Refund, RefundStatus
 from franchise_platform.payments.refunds import (
     CONFIRM_WORD,
@@ -23,7 +24,6 @@ from franchise_platform.payments.refunds import (
     refund_confirmation_ok,
     refund_request,
 )
-from franchise_platform.payments.refunds_manual import refund_cabinet_record
 from franchise_platform.payments.selectors import deal_get
 
 from ..access import actor, panel_view
