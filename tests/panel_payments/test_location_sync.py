@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from franchise_platform.crm_sync.models import OutboxKind, OutboxMessage, OutboxStatus
-from franchise_platform.network.services import (
+from franchise_platform.flows.locations import (
     location_create,
     location_delete,
     location_update,

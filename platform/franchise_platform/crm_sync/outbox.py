@@ -174,3 +174,8 @@ def _lead_stage_enqueue(
     raised.message = message
     raised.save(update_fields=["message"])
     return message
+
+
+def deal_outbox_messages(*, deal: Deal) -> list[OutboxMessage]:
+    """The deal's CRM messages, oldest first (the deal page's history)."""
+    return list(OutboxMessage.objects.filter(deal=deal).order_by("created_at"))

@@ -22,6 +22,7 @@ from franchise_platform.accounts.api_auth import (
 )
 from franchise_platform.accounts.models import User
 from franchise_platform.api_errors import ApiError
+from franchise_platform.flows import locations as location_flows
 from franchise_platform.request_context import client_ip
 from franchise_platform.scoping import confine
 from tenants.services import network_base_url
@@ -401,7 +402,7 @@ def location_create(request: HttpRequest, payload: LocationIn) -> Status[dict[st
     who = _editor(request)
     partner = _partner_for_location(payload.partner_id)
     with _service_errors():
-        location = services.location_create(
+        location = location_flows.location_create(
             **who,
             name=payload.name,
             address=payload.address,
@@ -430,7 +431,7 @@ def location_update(
     if "partner_id" in changes:
         changes["partner"] = _partner_for_location(changes.pop("partner_id"))
     with _service_errors():
-        services.location_update(**who, location=location, changes=changes)  # type: ignore[arg-type]
+        location_flows.location_update(**who, location=location, changes=changes)  # type: ignore[arg-type]
     return _location_out(location)
 
 
@@ -439,7 +440,7 @@ def location_delete(request: HttpRequest, location_id: UUID) -> Status[None]:
     who = _editor(request)
     location = _location(request, location_id)
     with _service_errors():
-        services.location_delete(**who, location=location)
+        location_flows.location_delete(**who, location=location)
     return Status(204, None)
 
 

@@ -11,7 +11,6 @@ from uuid import UUID
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from franchise_platform.crm_sync.models import OutboxMessage
 from franchise_platform.network.models import Partner
 from franchise_platform.security import redaction
 from tenants.models import Network
@@ -277,7 +276,9 @@ class DealHistory:
     invoices: list[Invoice]
     callbacks: list[CallbackRow]
     payments: list[Payment]
-    outbox: list[OutboxMessage]
+    # The deal's CRM messages (crm_sync's OutboxMessage rows), filled in by the panel:
+    # payments knows nothing of the CRM.
+    outbox: list[Any] = field(default_factory=list)
     settlement_receipts: list[SettlementReceipt] = field(default_factory=list)
     delivered_at: datetime | None = None
     delivered_source: str = ""
@@ -293,8 +294,9 @@ def callback_params_masked(params: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def deal_history(*, deal: Deal) -> DealHistory:
-    """Links, invoices, provider notifications (accepted and refused), payments and CRM messages
-    of one deal, in five queries whatever their number.
+    """Links, invoices, provider notifications (accepted and refused), payments and settlement
+    receipts of one deal, in five queries whatever their number (its CRM messages come from
+    crm_sync.outbox.deal_outbox_messages).
 
     A notification belongs to the deal only when it came to the address of the shop that issued
     the invoice and names that invoice: InvIds are sequential and public, so anyone can send one
@@ -316,7 +318,6 @@ def deal_history(*, deal: Deal) -> DealHistory:
         invoices=invoices,
         callbacks=[CallbackRow(e, callback_params_masked(e.params)) for e in callbacks],
         payments=list(deal.payments.select_related("partner").order_by("paid_at")),
-        outbox=list(OutboxMessage.objects.filter(deal=deal).order_by("created_at")),
         settlement_receipts=list(
             SettlementReceipt.objects.filter(deal=deal).select_related("payment")
         ),

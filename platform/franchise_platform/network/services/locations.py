@@ -8,7 +8,6 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
-from franchise_platform.crm_sync.outbox import outbox_fields_sync_enqueue
 from franchise_platform.security.audit import audit_record
 
 from .. import rules
@@ -30,7 +29,7 @@ def _location_name_taken(name: str, *, exclude: Location | None = None) -> bool:
     return others.exists()
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def location_create(
     *,
     actor: str,
@@ -57,11 +56,10 @@ def location_create(
         },
         ip_address=ip_address,
     )
-    outbox_fields_sync_enqueue()  # the CRM's location list gains the option
     return location
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def location_update(
     *, actor: str, location: Location, changes: LocationChanges, ip_address: str | None = None
 ) -> Location:
@@ -89,12 +87,10 @@ def location_update(
         audit_record(
             actor=actor, action="location.update", obj=location, changes=diff, ip_address=ip_address
         )
-    if "name" in diff or "active" in diff:
-        outbox_fields_sync_enqueue()  # the CRM's option is renamed, hidden or shown again
     return location
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def location_delete(*, actor: str, location: Location, ip_address: str | None = None) -> None:
     """Delete a location no deal refers to; raises DeleteRefused otherwise (deactivate it instead)."""
     label, pk = str(location), location.pk
@@ -111,4 +107,3 @@ def location_delete(*, actor: str, location: Location, ip_address: str | None = 
         changes={"name": (label, None), "id": (str(pk), None)},
         ip_address=ip_address,
     )
-    outbox_fields_sync_enqueue()  # the CRM's option is marked inactive

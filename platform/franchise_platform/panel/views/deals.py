@@ -9,6 +9,7 @@ from dataclasses import replace
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 
+from franchise_platform.crm_sync.outbox import deal_outbox_messages
 from franchise_platform.network.models import ProviderAccount
 from franchise_platform.payments.models import Deal
 from franchise_platform.payments.selectors import (
@@ -65,6 +66,7 @@ def deal_detail(request: HttpRequest, deal_id: str) -> HttpResponse:
     if not confine(Deal.objects.filter(pk=deal.pk), user=request.user).exists():
         raise Deal.DoesNotExist
     history = deal_history(deal=deal)
+    history = replace(history, outbox=deal_outbox_messages(deal=deal))
     refunds = deal_refunds(deal=deal)
     partner_id = scope_partner_id(request.user)
     if partner_id is not None:

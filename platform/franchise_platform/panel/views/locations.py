@@ -12,7 +12,8 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from franchise_platform.network import selectors, services
+from franchise_platform.flows import locations as location_flows
+from franchise_platform.network import selectors
 from franchise_platform.network.errors import DeleteRefused, InputRejected
 from franchise_platform.network.forms import LocationForm, show_problems
 from franchise_platform.network.models import Partner
@@ -38,7 +39,7 @@ def location_create(request: HttpRequest) -> HttpResponse:
     form = LocationForm(request.POST or None, partners=partners, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            location = services.location_create(**actor(request), **form.cleaned_data)
+            location = location_flows.location_create(**actor(request), **form.cleaned_data)
         except InputRejected as exc:
             show_problems(form, exc)
         else:
@@ -69,7 +70,11 @@ def location_edit(request: HttpRequest, location_id: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.location_update(**actor(request), location=location, changes=form.cleaned_data)  # type: ignore[arg-type]
+            location_flows.location_update(
+                **actor(request),
+                location=location,
+                changes=form.cleaned_data,  # type: ignore[arg-type]
+            )
         except InputRejected as exc:
             show_problems(form, exc)
         else:
@@ -86,7 +91,7 @@ def location_edit(request: HttpRequest, location_id: str) -> HttpResponse:
 @panel_view(edit=True)
 def location_toggle(request: HttpRequest, location_id: str) -> HttpResponse:
     location = selectors.location_get(location_id=location_id)
-    services.location_update(
+    location_flows.location_update(
         **actor(request), location=location, changes={"active": not location.active}
     )
     if location.active:
@@ -103,7 +108,7 @@ def location_toggle(request: HttpRequest, location_id: str) -> HttpResponse:
 def location_delete(request: HttpRequest, location_id: str) -> HttpResponse:
     location = selectors.location_get(location_id=location_id)
     try:
-        services.location_delete(**actor(request), location=location)
+        location_flows.location_delete(**actor(request), location=location)
     except DeleteRefused as exc:
         messages.error(request, exc.detail)
     else:
