@@ -10,7 +10,7 @@ from django.utils import timezone
 from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
 from franchise_platform.flows.payment import callback_apply
 from franchise_platform.network.models import Location, Partner
-from franchise_platform.network.onboarding import STEP_KEYS, onboarding_progress
+from franchise_platform.panel.onboarding import STEP_KEYS, onboarding_progress
 from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind, Payment
 from tests.factories import LocationFactory, shop
 from tests.payments.helpers import active_link, callback, deal_with_links, visit

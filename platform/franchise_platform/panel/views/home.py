@@ -21,7 +21,7 @@ from franchise_platform.network import selectors, services
 from franchise_platform.network.errors import InputRejected
 from franchise_platform.network.forms import SettingsForm, show_problems
 from franchise_platform.network.models import Partner
-from franchise_platform.network.onboarding import OnboardingProgress, onboarding_progress
+from franchise_platform.panel.onboarding import OnboardingProgress, onboarding_progress
 from franchise_platform.scoping import is_confined
 
 from ..access import actor, can_edit, page, panel_view

@@ -1,14 +1,14 @@
 """The new network's first steps, each ticked from real data (never from a flag someone sets): the
-panel's home shows them as a checklist with a progress bar until the first real payment arrives."""
+panel's home shows them as a checklist with a progress bar until the first real payment arrives.
+A read across network, payments and crm_sync, so it lives with the panel (an edge), above them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
+from franchise_platform.network.models import Location, Partner
 from franchise_platform.payments.models import Payment, PaymentLink
-
-from .models import Location, Partner
 
 
 @dataclass(frozen=True)
