@@ -26,6 +26,9 @@ from django_tenants.utils import schema_context, tenant_context
 
 from crm_connectors.base import OAuthTokens
 from crm_connectors.registry import crm_app
+from franchise_platform.crm_sync.connect import ConnectError, Exchanged, network_bind
+from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
+from franchise_platform.security.audit import audit_record
 
 from .errors import ClaimRefused
 from .models import CrmAccountBinding, Network
@@ -172,9 +175,6 @@ def account_claim(
     """Bind the account a code names to `network`: its sealed tokens move into the network, the
     code is spent, the lead fields and the webhook are queued (crm_sync.connect.network_bind).
     Raises ClaimRefused (bad, expired or spent code; the network already has another account)."""
-    from franchise_platform.crm_sync.connect import ConnectError, Exchanged, network_bind
-    from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
-    from franchise_platform.security.audit import audit_record
 
     if network.is_suspended:
         raise ClaimRefused(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import schema_exists
 
 from franchise_platform.security.fields import EncryptedField
+
+from .citus import network_schema_build
 
 
 class NetworkQuerySet(models.QuerySet["Network"]):
@@ -49,10 +53,8 @@ class Network(TenantMixin):
         self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1
     ) -> None:
         """Replay the template snapshot (fast, see tenants/template.py), else django-tenants' clone."""
-        from django.conf import settings
-        from django_tenants.utils import schema_exists
 
-        from .citus import network_schema_build
+        # local: import cycle: tenants.template imports these models
         from .template import schema_create_from_template
 
         if check_if_exists and schema_exists(self.schema_name):

@@ -89,6 +89,7 @@ def schema_is_free(slug: str) -> bool:
 
 def slug_lookalike(slug: str) -> str | None:
     """The existing network's slug that `slug` would pass for (not itself), or None."""
+    # local: models need the app registry, and this module must import before it is ready
     from .models import Network
 
     return (
@@ -105,6 +106,7 @@ def slug_ensure_available(slug: str) -> str:
 
     Raises NetworkValidationError (invalid, reserved, look-alike) or NetworkConflict (taken exactly,
     the contract's 409)."""
+    # local: models need the app registry, and this module must import before it is ready
     from .models import Network
 
     slug = slug_validate(slug)

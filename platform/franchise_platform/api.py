@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from ninja import NinjaAPI, Router
+
+from tenants.api import router as signup_router
 
 from .api_errors import document_common_errors, install_error_handlers
 
@@ -14,8 +18,6 @@ def _api(**kwargs: object) -> NinjaAPI:
 
 
 def build_public_api() -> NinjaAPI:
-    from tenants.api import router as signup_router
-
     api = _api(title="Franchise payments — platform API", version="1", urls_namespace="public_api")
     api.add_router("/", signup_router)
     return api
@@ -35,8 +37,6 @@ def build_network_api() -> NinjaAPI:
 
 
 def _import_router(module: str) -> Router:
-    from importlib import import_module
-
     router: Router = import_module(module).router
     return router
 

@@ -51,7 +51,8 @@ def _rabbitmq_ok(url: str) -> bool:
 def _checks() -> list[tuple[str, Callable[[], bool]]]:
     """What must answer: the database and the broker; with RabbitMQ as the broker, also the Redis
     that still holds the cache, widget-token nonces and rate-limit windows."""
-    from franchise_platform.celery import broker_is_rabbitmq  # celery imports Django's settings
+    # local: franchise_platform.celery imports Django's settings
+    from franchise_platform.celery import broker_is_rabbitmq
 
     broker_url = settings.CELERY_BROKER_URL
     if not broker_is_rabbitmq(broker_url):
@@ -69,6 +70,7 @@ def failing_parts() -> list[str]:
 
 
 def _host_known(host: str) -> bool:
+    # local: models need the app registry, and this module must import before it is ready
     from tenants.models import Domain
 
     public_hosts: list[str] = [settings.PLATFORM_DOMAIN, *settings.PLATFORM_EXTRA_PUBLIC_HOSTS]

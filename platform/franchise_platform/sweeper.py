@@ -3,14 +3,16 @@ Run per network by the beat schedule (franchise_platform.tasks)."""
 
 from __future__ import annotations
 
+from franchise_platform.crm_sync.notices import outbox_dead_notify
+from franchise_platform.crm_sync.sweeping import outbox_requeue
+from franchise_platform.flows.payment import network_invoices_reconcile
+from franchise_platform.flows.refund import paid_invoices_watch
+from franchise_platform.payments.refunds import refunds_requeue
+from franchise_platform.payments.settlement import settlement_receipts_requeue
+from franchise_platform.payments.sweeping import callbacks_requeue
+
 
 def network_sweep() -> dict[str, int]:
-    from franchise_platform.crm_sync.notices import outbox_dead_notify
-    from franchise_platform.crm_sync.sweeping import outbox_requeue
-    from franchise_platform.payments.refunds import refunds_requeue
-    from franchise_platform.payments.settlement import settlement_receipts_requeue
-    from franchise_platform.payments.sweeping import callbacks_requeue
-
     return {
         "callbacks": callbacks_requeue(),
         "refunds": refunds_requeue(),
@@ -21,9 +23,6 @@ def network_sweep() -> dict[str, int]:
 
 
 def network_reconcile() -> int:
-    from franchise_platform.flows.payment import network_invoices_reconcile
-    from franchise_platform.flows.refund import paid_invoices_watch
-
     # Unpaid invoices we heard nothing about, then paid ones that may have been refunded
     # elsewhere (OpStateExt State 60): both bounded batches on the same schedule.
     return network_invoices_reconcile() + paid_invoices_watch()

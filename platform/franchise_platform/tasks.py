@@ -60,6 +60,7 @@ def whoami(marker: str) -> dict[str, str | int]:
 @shared_task(base=PlatformTask, name="franchise_platform.sweep_all_networks")
 def sweep_all_networks() -> int:
     """Fan out the per-network sweeper (inbox and outbox rows whose message was lost)."""
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from tenants.selectors import networks_active
 
     count = 0
@@ -72,6 +73,7 @@ def sweep_all_networks() -> int:
 
 @shared_task(base=NetworkTask, name="franchise_platform.sweep_network")
 def sweep_network() -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.sweeper import network_sweep
 
     network_sweep()
@@ -79,6 +81,7 @@ def sweep_network() -> None:
 
 @shared_task(base=PlatformTask, name="franchise_platform.reconcile_all_networks")
 def reconcile_all_networks() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from tenants.selectors import networks_active
 
     count = 0
@@ -91,6 +94,7 @@ def reconcile_all_networks() -> int:
 
 @shared_task(base=NetworkTask, name="franchise_platform.reconcile_network")
 def reconcile_network() -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.sweeper import network_reconcile
 
     network_reconcile()

@@ -43,6 +43,7 @@ from .oauth_state import (
     state_spend,
 )
 from .outbox import outbox_fields_sync_enqueue
+from .tasks import crm_webhook_subscribe
 
 if TYPE_CHECKING:
     from franchise_platform.accounts.models import User
@@ -244,7 +245,6 @@ def network_bind(
             next_attempt_at=timezone.now()
         )
         outbox_fields_sync_enqueue()
-        from .tasks import crm_webhook_subscribe
 
         transaction.on_commit(lambda: crm_webhook_subscribe.delay())
     schema_to_public()

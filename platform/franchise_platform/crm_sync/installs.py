@@ -24,6 +24,7 @@ from franchise_platform.request_context import client_ip_bucket
 from tenants.models import CrmAccountBinding, PendingInstall
 
 from .connect import ConnectError, code_exchange, referer_host
+from .tasks import marketplace_install_complete
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ def _within_budget(key: str, limit: int) -> bool:
 def marketplace_install_receive(*, code: str, referer: str, client_address: str) -> PendingInstall:
     """Remember a `from_widget` call and queue its exchange; raises InstallRefused (no row, no
     task) for a call that cannot be genuine or is over a limit."""
-    from .tasks import marketplace_install_complete
-
     if not isinstance(code, str) or not CODE_RE.fullmatch(code):
         raise InstallRefused("Неверный код авторизации.", "bad_code", 400)
     try:
@@ -136,8 +135,6 @@ def pending_install_exchange(*, pending_id: str) -> CrmAccountBinding | None:
 
 def pending_installs_sweep() -> dict[str, int]:
     """Remove expired waiting installs and long-unclaimed accounts; re-queue lost exchanges."""
-    from .tasks import marketplace_install_complete
-
     now = timezone.now()
     with schema_context("public"):
         expired, _ = PendingInstall.objects.filter(

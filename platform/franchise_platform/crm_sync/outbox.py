@@ -22,6 +22,7 @@ from .models import (
     OutboxStatus,
     StageEvent,
 )
+from .tasks import outbox_send
 
 if TYPE_CHECKING:
     from franchise_platform.payments.models import Deal
@@ -49,8 +50,6 @@ def _target(deal: Deal | None, target: CrmConnection | _LookUp | None) -> CrmCon
 
 
 def _wake(message_id: uuid.UUID) -> None:
-    from .tasks import outbox_send
-
     transaction.on_commit(lambda: outbox_send.delay(str(message_id)))
 
 

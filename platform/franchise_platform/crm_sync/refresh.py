@@ -7,6 +7,7 @@ from franchise_platform.payments.links import LeadFacts
 
 from .connectors import connector_for, field_map_of
 from .models import CrmConnection
+from .sender import fields_ensure
 from .stages import lead_in_delivered_stage, lead_location_choose
 
 
@@ -15,8 +16,6 @@ def lead_facts_read(*, crm: CrmConnection, lead_id: int, background: bool = Fals
     connector = connector_for(crm, background=background)
     fields = field_map_of(crm)
     if fields is None:
-        from .sender import fields_ensure
-
         fields = fields_ensure(crm, connector)
     snapshot = connector.read_lead(lead_id, fields)
     return LeadFacts(

@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection as db
 from django.db import transaction
 from django.db.models import F, Q
 
@@ -42,6 +43,7 @@ from .clock import outbox_now
 from .connectors import connector_for, field_map_of
 from .models import ConnectionStatus, CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
 from .stages import lead_stage_deliver
+from .tasks import outbox_send
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +87,6 @@ def marker_for(message: OutboxMessage) -> str:
 
 
 def _deal_update(deal: Deal) -> DealStateUpdate:
-    from django.db import connection as db
-
     base = network_base_url(db.tenant)  # type: ignore[attr-defined]
 
     def url(kind: str) -> str | None:
@@ -238,8 +238,6 @@ def _hold(message: OutboxMessage, *, until: datetime, now: datetime) -> None:
 
 
 def _failed(message: OutboxMessage, exc: CrmError, *, not_before: datetime | None) -> None:
-    from .tasks import outbox_send
-
     error = f"{exc.code}: {exc.message}"[:500]
     now = outbox_now()
     if exc.permanent or now >= retry_deadline(message):
@@ -265,8 +263,6 @@ def outbox_wake_spread(*, message_ids: list[uuid.UUID], now: datetime) -> int:
     crowd woken at once would only queue at the rate limiter), and queue their wake-ups once the
     caller's transaction commits; rows past WAKE_BATCH are made due after them and left to the
     sweeper. Returns how many rows it touched."""
-    from .tasks import outbox_send
-
     spacing = 1.0 / max(settings.AMOCRM_BACKGROUND_RATE_PER_SECOND, 1)
     first, rest = message_ids[:WAKE_BATCH], message_ids[WAKE_BATCH:]
     rows = [

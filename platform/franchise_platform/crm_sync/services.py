@@ -18,6 +18,7 @@ from franchise_platform.security.audit import audit_record
 
 from .models import CrmConnection, OutboxKind, OutboxMessage, OutboxStatus
 from .outbox import outbox_fields_sync_enqueue
+from .sender import outbox_message_retry, outbox_messages_retry
 from .stages import lead_stage_event_queue as lead_stage_event_queue  # the flows' entry point
 
 FIELD_ROLES = (
@@ -121,7 +122,6 @@ def crm_field_map_set(
 def crm_outbox_retry(*, message_id: str, actor: str = "", ip_address: str | None = None) -> bool:
     """The panel's «Повторить»: a dead message in this network gets a fresh set of attempts and
     is sent again. False (and nothing changes) when there is no such dead message here."""
-    from .sender import outbox_message_retry
 
     try:
         pk = UUID(str(message_id))
@@ -146,7 +146,6 @@ def crm_outbox_retry_all(*, actor: str = "", ip_address: str | None = None) -> i
     """The panel's «Повторить все»: every dead message of this network back in the queue with a
     new retry window, woken at the background rate; one audit entry for the lot. Returns how many
     were revived (0, and no audit entry, when none was dead)."""
-    from .sender import outbox_messages_retry
 
     with transaction.atomic():
         revived = outbox_messages_retry()

@@ -31,6 +31,7 @@ from franchise_platform.network.selectors import network_settings_get
 from franchise_platform.payments.models import Deal, DealStatus
 from franchise_platform.security.audit import audit_record
 
+from .connectors import connector_for
 from .models import CrmConnection, CrmPipeline, OutboxMessage, StageEvent
 from .outbox import LOOK_UP, _LookUp, outbox_lead_stage_enqueue
 
@@ -86,7 +87,6 @@ def _mapped_events(connection: CrmConnection) -> list[str]:
 
 def crm_pipelines_refresh(*, connection: CrmConnection) -> int:
     """Read the account's pipelines now (the panel's «Обновить воронки»). Raises CrmError."""
-    from .connectors import connector_for
 
     connector = connector_for(connection)
     if not connector.supports_pipelines:

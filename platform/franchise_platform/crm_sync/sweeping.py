@@ -11,11 +11,10 @@ from django.db.models import Q
 
 from .clock import outbox_now
 from .models import OutboxMessage, OutboxStatus
+from .tasks import outbox_send
 
 
 def outbox_requeue() -> int:
-    from .tasks import outbox_send
-
     now = outbox_now()
     due = (
         OutboxMessage.objects.filter(

@@ -9,6 +9,7 @@ from franchise_platform.tasks import NetworkTask, PlatformTask
 
 @shared_task(base=NetworkTask, name="crm_sync.outbox_send")
 def outbox_send(message_id: str) -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .sender import outbox_message_send
 
     outbox_message_send(message_id=message_id)
@@ -24,6 +25,7 @@ def outbox_send(message_id: str) -> None:
     max_retries=8,
 )
 def crm_webhook_subscribe() -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .webhooks import webhook_subscribe
 
     webhook_subscribe()
@@ -31,6 +33,7 @@ def crm_webhook_subscribe() -> None:
 
 @shared_task(base=NetworkTask, name="crm_sync.lead_refresh")
 def lead_refresh(lead_id: int) -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.flows.refresh import lead_refresh as refresh
 
     refresh(lead_id=lead_id)
@@ -38,6 +41,7 @@ def lead_refresh(lead_id: int) -> None:
 
 @shared_task(base=NetworkTask, name="crm_sync.payment_contact_fill")
 def payment_contact_fill(payment_id: str) -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .contacts import payment_contact_fill as fill
 
     fill(payment_id=payment_id)
@@ -45,6 +49,7 @@ def payment_contact_fill(payment_id: str) -> None:
 
 @shared_task(base=PlatformTask, name="crm_sync.marketplace_install_complete")
 def marketplace_install_complete(pending_id: str) -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .installs import pending_install_exchange
 
     pending_install_exchange(pending_id=pending_id)
@@ -52,6 +57,7 @@ def marketplace_install_complete(pending_id: str) -> None:
 
 @shared_task(base=PlatformTask, name="crm_sync.pending_installs_sweep")
 def pending_installs_sweep() -> dict[str, int]:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .installs import pending_installs_sweep as sweep
 
     return sweep()

@@ -15,6 +15,7 @@ from tenants.models import CrmAccountBinding
 
 from .connectors import connector_for
 from .models import ConnectionStatus, CrmConnection
+from .tasks import lead_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ def webhook_subscribe() -> None:
 def webhook_receive(*, secret: str, form: Mapping[str, Sequence[str]]) -> int:
     """Find the network by the URL's secret, parse the events, queue one refresh per lead.
     Returns the number queued; an unknown secret queues nothing (and the caller says 404)."""
-    from .tasks import lead_refresh
-
     with schema_context("public"):
         binding = (
             CrmAccountBinding.objects.select_related("network")

@@ -14,13 +14,16 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from logging.config import dictConfig
 from typing import Any
 
 from celery import signals
+from django.conf import settings
 
 from franchise_platform.request_context import network_label, request_id_var
 
 from .metrics import metric_task_finished
+from .worker_server import start_worker_metrics_server
 
 PUBLISHED_AT_HEADER = "fp_published_at"
 
@@ -84,9 +87,6 @@ def _task_finished(
 def _keep_django_logging(**_: Any) -> None:
     """Having a receiver is what stops Celery from configuring logging itself; Django's LOGGING
     (applied by django.setup(), which Celery's Django fixup runs first) stays in charge."""
-    from logging.config import dictConfig
-
-    from django.conf import settings
 
     dictConfig(settings.LOGGING)
 
@@ -100,6 +100,4 @@ def connect() -> None:
 
 
 def _worker_ready(**kwargs: Any) -> None:
-    from .worker_server import start_worker_metrics_server
-
     start_worker_metrics_server(**kwargs)

@@ -38,6 +38,7 @@ class Snapshot:
 
 
 def _tables() -> tuple[str, str]:
+    # local: models need the app registry, and this module must import before it is ready
     from franchise_platform.crm_sync.models import OutboxMessage
     from franchise_platform.payments.models import CallbackEvent
 
@@ -46,6 +47,7 @@ def _tables() -> tuple[str, str]:
 
 def _networks(limit: int) -> list[tuple[str, str]]:
     """(slug, schema) of the networks whose schema exists, at most `limit` + 1 of them."""
+    # local: models need the app registry, and this module must import before it is ready
     from tenants.models import Network
 
     rows = list(

@@ -107,6 +107,7 @@ def sentry_init() -> bool:
     dsn = os.environ.get("SENTRY_DSN", "").strip()
     if not dsn:
         return False
+    # local: optional, loaded only when SENTRY_DSN is set
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration

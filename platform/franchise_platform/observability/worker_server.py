@@ -20,7 +20,10 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from django.db import connection
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from franchise_platform.health import failing_parts
 
 from .views import metrics_token, render_metrics, token_ok
 
@@ -39,10 +42,6 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def _health() -> tuple[str, bytes]:
-    from django.db import connection
-
-    from franchise_platform.health import failing_parts
-
     try:
         failing = failing_parts()
     finally:

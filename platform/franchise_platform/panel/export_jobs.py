@@ -23,8 +23,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from franchise_platform.payments.models import Deal, Payment
-from franchise_platform.payments.selectors import deal_search, payment_search
+from franchise_platform.payments.selectors import _uuid_or_none, deal_search, payment_search
 from franchise_platform.reporting.models import ExportJob, ExportKind, ExportState
+from franchise_platform.reporting.tasks import export_xlsx_build
 from franchise_platform.scoping import confine, scope_partner_id
 from franchise_platform.security.spreadsheets import SpreadsheetSafeXlsx
 
@@ -46,8 +47,6 @@ SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
 def _queue(job_id: str) -> None:
-    from franchise_platform.reporting.tasks import export_xlsx_build
-
     transaction.on_commit(lambda: export_xlsx_build.delay(job_id))
 
 
@@ -86,7 +85,6 @@ def export_job_start(
 def export_job_get(*, job_id: str, user: Any) -> ExportJob:
     """The job if this person may see it: the network's roles see the network's jobs, a partner
     user only its partner's. Raises ExportJob.DoesNotExist (also for a malformed id)."""
-    from franchise_platform.payments.selectors import _uuid_or_none
 
     pk = _uuid_or_none(job_id)
     if pk is None:

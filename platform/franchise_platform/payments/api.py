@@ -1,5 +1,6 @@
 """Network API: deals, payments and the shop check (Bearer token)."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -111,8 +112,6 @@ def payments(request: HttpRequest, filters: Query[PaymentFilter]) -> list[dict[s
 
 
 def _uuid_or_none(value: str) -> str | None:
-    import uuid
-
     try:
         return str(uuid.UUID(value))
     except ValueError:

@@ -54,6 +54,7 @@ from .models import (
     RefundStatus,
 )
 from .providers import account_data, provider_get
+from .tasks import refund_poll_task
 
 logger = logging.getLogger(__name__)
 
@@ -348,8 +349,6 @@ def refund_send(*, refund_id: UUID | str) -> None:
 
 
 def _queue_poll(refund_id: UUID | str, *, countdown: float) -> None:
-    from .tasks import refund_poll_task
-
     transaction.on_commit(
         lambda: refund_poll_task.apply_async((str(refund_id),), countdown=countdown)
     )
@@ -545,8 +544,6 @@ def watch_pause_seconds() -> float:
 def refunds_requeue() -> int:
     """The sweeper's part: re-queue polls that are overdue (a lost task) and give up on refunds
     left pending (the request's process died between reserving and sending)."""
-    from .tasks import refund_poll_task
-
     now = timezone.now()
     grace = timedelta(seconds=_setting("SWEEP_GRACE_SECONDS", 60))
     stale = timedelta(seconds=PENDING_STALE_SECONDS)

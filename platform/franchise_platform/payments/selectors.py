@@ -32,6 +32,7 @@ from .models import (
     SettlementReceipt,
     SettlementReceiptStatus,
 )
+from .settlement import STUCK_AFTER
 
 
 def partner_has_unpaid_links(*, partner: Partner) -> bool:
@@ -152,7 +153,6 @@ def deal_receipts_view(*, deal: Deal) -> list[dict[str, Any]]:
 def settlement_receipts_attention(*, now: datetime | None = None) -> QuerySet[SettlementReceipt]:
     """Receipts a person should look at: failed, waiting for the buyer's contact, or
     queued/sent and still not registered after `STUCK_AFTER`. Newest first."""
-    from .settlement import STUCK_AFTER
 
     moment = (now or timezone.now()) - STUCK_AFTER
     return (

@@ -35,6 +35,7 @@ from .models import (
     SettlementReceiptStatus,
 )
 from .providers import account_data, provider_get
+from .tasks import settlement_receipt_task
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +140,6 @@ def _queue(receipt_id: int, *, countdown: float) -> None:
             cursor.execute("SET LOCAL synchronous_commit TO ON")
 
     def send() -> None:
-        from .tasks import settlement_receipt_task
-
         settlement_receipt_task.apply_async(args=[receipt_id], countdown=countdown)
 
     transaction.on_commit(send)
@@ -341,8 +340,6 @@ def _later(receipt: SettlementReceipt, reason: str) -> None:
 
 def settlement_receipts_requeue() -> int:
     """The sweeper's part: receipts due for a step whose message was lost."""
-    from .tasks import settlement_receipt_task
-
     grace = timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
     due = SettlementReceipt.objects.filter(
         status__in=(SettlementReceiptStatus.QUEUED, SettlementReceiptStatus.SENT),

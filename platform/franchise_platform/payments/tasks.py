@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(base=NetworkTask, name="payments.callback_apply")
 def callback_apply_task(event_id: str) -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.flows.payment import callback_apply
 
     callback_apply(event_id=event_id)
@@ -22,6 +23,7 @@ def callback_apply_task(event_id: str) -> None:
 def callback_apply_batch_task(event_ids: list[str]) -> None:
     """Several stored callbacks of one network handed over at once (payments/handoff.py). Each is
     applied on its own; one that fails is queued alone, with the single task's own handling."""
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.flows.payment import callback_apply
 
     for event_id in event_ids:
@@ -34,6 +36,7 @@ def callback_apply_batch_task(event_ids: list[str]) -> None:
 
 @shared_task(base=NetworkTask, name="payments.refund_poll")
 def refund_poll_task(refund_id: str) -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.flows.refund import refund_poll
 
     refund_poll(refund_id=refund_id)
@@ -41,6 +44,7 @@ def refund_poll_task(refund_id: str) -> None:
 
 @shared_task(base=NetworkTask, name="payments.settlement_receipt")
 def settlement_receipt_task(receipt_id: int) -> None:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.flows.settlement import settlement_receipt_process
 
     settlement_receipt_process(receipt_id=receipt_id)

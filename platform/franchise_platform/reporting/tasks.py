@@ -11,6 +11,7 @@ from franchise_platform.tasks import NetworkTask, PlatformTask
 
 @shared_task(base=PlatformTask, name="reporting.rollup_all_networks")
 def rollup_all_networks() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from tenants.selectors import networks_active
 
     count = 0
@@ -23,6 +24,7 @@ def rollup_all_networks() -> int:
 
 @shared_task(base=NetworkTask, name="reporting.rollup_network")
 def rollup_network() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .rollup import turnover_rollup_refresh
 
     return turnover_rollup_refresh().days_rebuilt
@@ -30,6 +32,7 @@ def rollup_network() -> int:
 
 @shared_task(base=PlatformTask, name="reporting.exports_cleanup_all_networks")
 def exports_cleanup_all_networks() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from tenants.selectors import networks_active
 
     count = 0
@@ -42,6 +45,7 @@ def exports_cleanup_all_networks() -> int:
 
 @shared_task(base=NetworkTask, name="reporting.exports_cleanup_network")
 def exports_cleanup_network() -> dict[str, int]:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.panel.export_jobs import export_jobs_sweep
 
     return export_jobs_sweep()
@@ -52,6 +56,7 @@ def exports_cleanup_network() -> dict[str, int]:
     base=NetworkTask, name="reporting.export_xlsx_build", soft_time_limit=1800, time_limit=1900
 )
 def export_xlsx_build(job_id: str) -> str:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from franchise_platform.panel.export_jobs import export_job_build
 
     return export_job_build(job_id=job_id)

@@ -14,7 +14,7 @@ from franchise_platform.api_errors import ERROR_RESPONSES, ApiError
 from franchise_platform.scoping import scope_partner_id
 
 from .models import RoyaltyStatement
-from .periods import period_parse
+from .periods import next_month, period_parse
 from .selectors import statement_search
 
 router = Router(auth=NetworkTokenAuth(), tags=["royalties"])
@@ -74,8 +74,6 @@ def _scope_partner(request: HttpRequest) -> str | None:
 
 
 def _statement_view(statement: RoyaltyStatement, *, counts: dict[str, int]) -> dict[str, Any]:
-    from .periods import next_month
-
     end = next_month(statement.period)
     return {
         "id": str(statement.pk),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from franchise_platform.security.spreadsheets import (
@@ -32,6 +33,7 @@ LINE_COLUMNS = ("happened_at", "kind", "invoice_id", "crm_deal_id", "deal_title"
 
 
 def _fonts() -> tuple[str, str]:
+    # local: heavy, loaded only when a PDF is built
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
@@ -46,7 +48,6 @@ def _fonts() -> tuple[str, str]:
 
 def _number(value: object) -> str:
     """ "500000.00" → "500 000", "7.50" → "7,5": as people read numbers (current language)."""
-    from django.utils.formats import number_format
 
     amount = Decimal(str(value))
     places = max(0, -amount.normalize().as_tuple().exponent)  # type: ignore[operator]
@@ -79,6 +80,7 @@ def _period(statement: RoyaltyStatement) -> str:
 
 
 def statement_pdf(statement: RoyaltyStatement) -> bytes:
+    # local: heavy, loaded only when a PDF is built
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle

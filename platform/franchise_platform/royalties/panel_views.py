@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -101,8 +102,6 @@ def royalty_draft(request: HttpRequest) -> HttpResponse:
 
 
 def _overview_url() -> str:
-    from django.urls import reverse
-
     return reverse("panel:royalties")
 
 

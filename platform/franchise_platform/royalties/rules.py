@@ -20,8 +20,10 @@ Semantics (documented for owners and integrators):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 KOPECK = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -70,8 +72,6 @@ def money(value: Decimal) -> Decimal:
 
 def rule_validate(spec: RuleSpec) -> None:
     """Raise RuleInvalid with a message a person understands when the rule makes no sense."""
-    from django.utils.translation import gettext as _
-
     if spec.kind == "percent":
         if spec.percent is None:
             raise RuleInvalid(_("Укажите процент."))
@@ -98,8 +98,6 @@ def rule_validate(spec: RuleSpec) -> None:
 
 
 def _check_percent(value: Decimal) -> None:
-    from django.utils.translation import gettext as _
-
     if not (0 <= value <= HUNDRED):
         raise RuleInvalid(_("Процент должен быть от 0 до 100."))
 
@@ -134,9 +132,6 @@ def _tiered(tiers: tuple[Tier, ...], base: Decimal) -> Decimal:
 def tiers_parse(text: str) -> tuple[Tier, ...]:
     """Tiers as an owner types them, one per line: ``<from>: <percent>`` (``500 000: 4``; a comma
     may stand for the decimal point). Raises RuleInvalid naming the bad line."""
-    from decimal import InvalidOperation
-
-    from django.utils.translation import gettext as _
 
     tiers: list[Tier] = []
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -15,6 +15,7 @@ from franchise_platform.network.models import Partner
 from franchise_platform.security.audit import audit_record
 
 from .errors import RoyaltyError
+from .exports import statement_pdf
 from .models import RoyaltyRule, RoyaltyStatement, StatementLine, StatementStatus
 from .periods import last_closed_month
 from .rules import RuleInvalid, RuleSpec, royalty_amount, rule_validate, spec_from_stored
@@ -162,7 +163,6 @@ def statement_approve(
 def statement_send(*, statement_id: UUID | str, actor: str, ip_address: str | None = None) -> bool:
     """E-mail an approved statement (PDF attached) to the address of the partner's rule, once.
     True when sent now, False when it had been sent before."""
-    from .exports import statement_pdf
 
     with transaction.atomic():
         statement = (

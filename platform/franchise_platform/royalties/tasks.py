@@ -11,6 +11,7 @@ from franchise_platform.tasks import NetworkTask, PlatformTask
 
 @shared_task(base=PlatformTask, name="royalties.draft_all_networks")
 def royalties_draft_all_networks() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from tenants.selectors import networks_active
 
     count = 0
@@ -23,6 +24,7 @@ def royalties_draft_all_networks() -> int:
 
 @shared_task(base=NetworkTask, name="royalties.draft_network")
 def royalties_draft_network() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .services import statements_draft_closed_month
 
     return statements_draft_closed_month()
@@ -30,6 +32,7 @@ def royalties_draft_network() -> int:
 
 @shared_task(base=PlatformTask, name="royalties.summaries_all_networks")
 def summaries_all_networks() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from tenants.selectors import networks_active
 
     count = 0
@@ -42,8 +45,10 @@ def summaries_all_networks() -> int:
 
 @shared_task(base=NetworkTask, name="royalties.summaries_network")
 def summaries_network_send() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from tenants.services import network_base_url
 
+    # local: task body; tasks modules stay import-light so that services import them at the top
     from .summary import weekly_summaries_send
 
     network = connection.tenant  # type: ignore[attr-defined]

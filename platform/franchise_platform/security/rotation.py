@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django_tenants.utils import get_public_schema_name
 
-from .envelope import current_schema, data_key_create, unwrap_data_key, wrap_data_key
+from .envelope import current_schema, data_key_create, token_version, unwrap_data_key, wrap_data_key
 from .fields import EncryptedField
 from .keys import master_keys
 from .models import DataKey
@@ -65,8 +65,6 @@ def data_keys_rewrap() -> int:
 
 
 def _stale(instance: models.Model, fields: list[EncryptedField], active: int) -> bool:
-    from .envelope import token_version
-
     for field in fields:
         token = field.sealed_token(instance)
         if token is not None and token_version(token) != active:

@@ -19,6 +19,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, Protocol
 
+from django.utils import timezone
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 # A plain decimal number ("-5", "-1500.00") is never a formula: it stays a number in the sheet, so
 # numeric columns keep their meaning. "-1+2" or "-A1" are not plain numbers and are neutralised.
@@ -76,6 +78,7 @@ class SpreadsheetSafeXlsx:
     """
 
     def __init__(self, *, title: str) -> None:
+        # local: heavy, loaded only when an XLSX is built
         from openpyxl import Workbook
 
         self._book = Workbook(write_only=True)
@@ -83,6 +86,7 @@ class SpreadsheetSafeXlsx:
         self._sheet = self._book.create_sheet(title=re.sub(r"[\[\]:*?/\\]", " ", title)[:31])
 
     def _cell(self, value: object) -> Any:
+        # local: heavy, loaded only when an XLSX is built
         from openpyxl.cell import WriteOnlyCell
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -96,8 +100,6 @@ class SpreadsheetSafeXlsx:
             return value
         if isinstance(value, datetime):
             if value.tzinfo is not None:
-                from django.utils import timezone
-
                 value = timezone.localtime(value).replace(tzinfo=None)
             cell = WriteOnlyCell(self._sheet, value=value)
             cell.number_format = DATETIME_FORMAT

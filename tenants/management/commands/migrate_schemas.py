@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
+from django_tenants.migration_executors import get_executor
 from django_tenants.utils import schema_exists
 from psycopg2 import sql
 
@@ -24,6 +25,7 @@ from tenants.citus import (
     schema_drop,
     schema_is_distributed,
 )
+from tenants.models import Network
 from tenants.template import template_snapshot_refresh
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,6 @@ class Command(MigrateSchemasCommand):
 
 def networks_distribute(command: MigrateSchemasCommand) -> None:
     """Every network's tables on one worker, also for networks made before Citus was there."""
-    from tenants.models import Network
 
     schemas = Network.objects.customers().values_list("schema_name", flat=True)
     for schema in network_schemas_distribute_missing([s for s in schemas if schema_exists(s)]):
@@ -50,8 +51,6 @@ def networks_distribute(command: MigrateSchemasCommand) -> None:
 
 
 def template_schema_sync(executor_name: str | None, args: Any, options: dict[str, Any]) -> None:
-    from django_tenants.migration_executors import get_executor
-
     template = settings.TENANT_BASE_SCHEMA
     # The template stays on the coordinator even where Citus distributes new schemas: pg_dump's
     # snapshot of it is replayed locally and distributed only as a network's schema. One that an

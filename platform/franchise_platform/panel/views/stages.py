@@ -134,6 +134,7 @@ def crm_pipelines_refresh_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @panel_view(edit=True)
 def crm_stage_map_view(request: HttpRequest, pipeline_id: str) -> HttpResponse:
+    # local: import cycle: views.integrations imports this module
     from .integrations import _render
 
     connection = crm_connection_get()
