@@ -352,7 +352,7 @@ def test_robokassa_keeps_its_test_invoice_check(net_a):
 def test_a_payment_of_the_oauth_shop_is_verified_with_its_token_and_recorded(net_a, fake):
     """The notification YooKassa sends to the registered webhook is checked by re-reading the
     payment with the shop's sealed token (Bearer), then recorded like any other."""
-    from franchise_platform.payments.callbacks import callback_apply
+    from franchise_platform.flows.payment import callback_apply
     from franchise_platform.payments.models import CallbackEvent, Deal
 
     with tenant_context(net_a.network):

@@ -15,7 +15,7 @@ import pytest
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from franchise_platform.payments.callbacks import callback_apply
+from franchise_platform.flows.payment import callback_apply
 from franchise_platform.payments.models import CallbackEvent, Invoice, LinkKind
 from tests.fakes.yookassa import FakeYooKassa
 from tests.panel.conftest import (  # noqa: F401  (the panel's browser fixtures)

@@ -211,10 +211,10 @@ def test_an_unknown_token_is_404_for_the_form_too(in_network, fake):
 def test_the_settlement_receipt_goes_to_the_email_given_on_the_pay_page(in_network, fake):
     """YooKassa's notification carries no e-mail: the settlement receipt after delivery goes
     to the address the buyer gave before paying, not waiting for the CRM's contact."""
-    from franchise_platform.payments.callbacks import callback_apply
+    from franchise_platform.flows.payment import callback_apply
+    from franchise_platform.flows.settlement import settlement_receipt_process
     from franchise_platform.payments.delivery import DeliverySource, deal_deliver
     from franchise_platform.payments.models import CallbackEvent, SettlementReceipt
-    from franchise_platform.payments.settlement import settlement_receipt_process
 
     account, deal, link = _receipt_link(fake)
     buyer = in_network.anonymous()
