@@ -22,6 +22,7 @@ from django.http import QueryDict
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from franchise_platform.accounts.models import User
 from franchise_platform.payments.models import Deal, Payment
 from franchise_platform.payments.selectors import _uuid_or_none, deal_search, payment_search
 from franchise_platform.reporting.models import ExportJob, ExportKind, ExportState
@@ -143,8 +144,11 @@ def export_job_build(*, job_id: str) -> str:
     )
     if not taken:
         return "not_queued"
-    job = ExportJob.objects.select_related("requested_by").defer("content").get(pk=job_id)
-    if not job.requested_by.is_active:
+    job = ExportJob.objects.defer("content").get(pk=job_id)
+    requester = User.objects.filter(pk=job.requested_by_id).first()
+    if requester is not None:
+        job.requested_by = requester
+    if requester is None or not requester.is_active:
         ExportJob.objects.filter(pk=job.pk).update(
             state=ExportState.FAILED, error="inactive_user", finished_at=timezone.now()
         )

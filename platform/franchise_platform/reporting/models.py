@@ -137,8 +137,14 @@ class ExportJob(models.Model):
 
     # Random, so a job's address tells nothing about the others.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No cascade from accounts.User: users live in the public schema too (operators), where this
+    # table does not exist, and deleting one would make Django look for jobs here. Network users
+    # are deactivated, never deleted; a job whose requester is gone fails (export_jobs.py).
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     # The partner a partner user was confined to when asking (None: the whole network).
     partner_id = models.UUIDField(null=True)
