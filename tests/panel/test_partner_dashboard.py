@@ -26,3 +26,15 @@ def test_dashboard_asked_for_another_partner_shows_none_of_its_money(network):  
     assert response.status_code == 400  # «Такого партнёра в сети нет.», as for a missing one
     assert "Такого партнёра в сети нет." in html
     assert not re.search(r"2\s?700,00", html) and "ИП Уфимцев" not in html
+
+
+def test_the_partner_filter_offers_only_the_own_partner(network):  # noqa: F811
+    html = _html(network["client"].get("/panel/dashboard/"))
+    select = re.search(r'<select name="partner".*?</select>', html, re.S)
+
+    assert select is not None
+    options = re.findall(r'<option value="([^"]*)"', select.group(0))
+    assert options == [str(network["kazan"].pk)]  # no «Все партнёры», no other partner
+    assert "Все партнёры" not in select.group(0)
+    own = _html(network["client"].get(f"/panel/dashboard/?partner={network['kazan'].pk}"))
+    assert re.search(r'id="dash-turnover">\s*1\s?500,00 ₽', own)

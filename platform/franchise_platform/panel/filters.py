@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from franchise_platform.network.models import Location, Partner
 from franchise_platform.payments.models import DealStatus
-from franchise_platform.scoping import confine
+from franchise_platform.scoping import confine, is_confined
 
 
 class DateInput(forms.DateInput):
@@ -50,10 +50,10 @@ class _ListFilter(forms.Form):
         if user is not None:
             partners, locations = confine(partners, user=user), confine(locations, user=user)
         partner = cast(forms.ChoiceField, self.fields["partner"])
-        partner.choices = [
-            ("", _("Все партнёры")),
-            *((str(pk), name) for pk, name in partners.values_list("pk", "name")),
-        ]
+        own = [(str(pk), name) for pk, name in partners.values_list("pk", "name")]
+        # A partner user's list holds its own partner only: "all partners" would promise more
+        # than it ever shows.
+        partner.choices = own if is_confined(user) else [("", _("Все партнёры")), *own]
         location = cast(forms.ChoiceField, self.fields["location"])
         location.choices = [
             ("", _("Все локации")),
