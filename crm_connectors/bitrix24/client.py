@@ -198,7 +198,8 @@ def answer_of(body: Mapping[str, Any]) -> Answer:
     )
 
 
-def _number(value: object) -> float | None:
+def _seconds(value: object) -> float | None:
+    """A timing figure of the answer's ``time`` block (seconds or a Unix time; never money)."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return None
     return float(value)
@@ -281,8 +282,8 @@ class Bitrix24Client:
     def _note_time(self, method: str, timing: Mapping[str, Any]) -> None:
         if not isinstance(self._limiter, OperatingBudget):
             return
-        operating = _number(timing.get("operating"))
-        reset_at = _number(timing.get("operating_reset_at"))
+        operating = _seconds(timing.get("operating"))
+        reset_at = _seconds(timing.get("operating_reset_at"))
         if operating is not None:
             self._limiter.note_operating(self.portal.limit_key, method, operating, reset_at)
 

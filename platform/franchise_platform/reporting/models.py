@@ -10,7 +10,19 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class DailyTurnover(models.Model):
+class _Turnover(models.Model):
+    """What every rollup row holds: a partner's payments of one test flag, their sum and number."""
+
+    partner = models.ForeignKey("network.Partner", on_delete=models.CASCADE, related_name="+")
+    is_test = models.BooleanField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyTurnover(_Turnover):
     """The payments of one closed day (the network's time zone), one partner, one location (the
     deal's, as the payments list filters by it) and one test flag: their sum and number.
 
@@ -18,13 +30,9 @@ class DailyTurnover(models.Model):
     from here and the rest (today, anything not yet rolled up) from the payments themselves."""
 
     day = models.DateField()
-    partner = models.ForeignKey("network.Partner", on_delete=models.CASCADE, related_name="+")
     location = models.ForeignKey(
         "network.Location", null=True, on_delete=models.CASCADE, related_name="+"
     )
-    is_test = models.BooleanField()
-    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -37,20 +45,16 @@ class DailyTurnover(models.Model):
         return f"{self.day} {self.partner_id} {self.location_id} {self.amount}"
 
 
-class MonthlyTurnover(models.Model):
+class MonthlyTurnover(_Turnover):
     """DailyTurnover's rows of one month added up (the month's rolled days only: the current month
     holds its days up to the rollup's `through_day`). A year's location shares read twelve months
     of these instead of 365 days: 500 locations make ~78,000 day rows a year at 100,000 payments,
     barely fewer than the payments, but at most 6,000 month rows."""
 
     month = models.DateField()  # its first day
-    partner = models.ForeignKey("network.Partner", on_delete=models.CASCADE, related_name="+")
     location = models.ForeignKey(
         "network.Location", null=True, on_delete=models.CASCADE, related_name="+"
     )
-    is_test = models.BooleanField()
-    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -63,16 +67,12 @@ class MonthlyTurnover(models.Model):
         return f"{self.month:%Y-%m} {self.partner_id} {self.location_id} {self.amount}"
 
 
-class WeeklyTurnover(models.Model):
+class WeeklyTurnover(_Turnover):
     """DailyTurnover's rows of one week (Monday first) added up per partner, without locations: a
     year's weekly chart reads ~52 × partners rows (a chart filtered by location reads that
     location's day rows, a few hundred a year)."""
 
     week = models.DateField()  # its Monday
-    partner = models.ForeignKey("network.Partner", on_delete=models.CASCADE, related_name="+")
-    is_test = models.BooleanField()
-    amount = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
