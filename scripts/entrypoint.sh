@@ -12,7 +12,8 @@
 # (per process; 2 for `all`: 3 x 2 served best on two cores, README «Benchmarks»), WORKER_CONCURRENCY, WORKER_QUEUES (comma-separated; default: the default queue),
 # WORKER_MAX_TASKS_PER_CHILD, BEAT_SCHEDULE_FILE, MIGRATION_EXECUTOR (standard | multiprocessing),
 # DATABASE_CREATE (1: create the database when missing, as `make run` does; 0 in clusters),
-# PROMETHEUS_MULTIPROC_DIR (emptied at start: each container has its own), FLOWER_BASIC_AUTH.
+# PROMETHEUS_MULTIPROC_DIR (emptied at start: each container has its own), FLOWER_BASIC_AUTH,
+# STOP_GRACE (`all`/`dev`: seconds Ctrl-C waits for a warm stop before killing; default 25).
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT" || exit 1
@@ -74,7 +75,15 @@ case "$role" in
     export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-$ROOT/.local/prometheus}"
     metrics_dir
     pids=()
-    trap 'say "stopping"; kill "${pids[@]}" 2>/dev/null; wait; exit 0' INT TERM
+    # Ctrl-C: a warm stop, then past STOP_GRACE a kill of what still runs (stop_processes, lib.sh).
+    stop_all() {
+      trap '' INT TERM
+      say "stopping"
+      stop_processes "${STOP_GRACE:-25}" "${pids[@]}"
+      wait || true
+      exit 0
+    }
+    trap stop_all INT TERM
     if [ "$role" = "all" ]; then
       # The image's server and configuration; WhiteNoise in it serves the collected static files.
       WEB_THREADS="${WEB_THREADS:-2}" "$VENV/bin/gunicorn" franchise_platform.wsgi:application \
@@ -91,8 +100,8 @@ case "$role" in
       --schedule "${BEAT_SCHEDULE_FILE:-$ROOT/.local/celerybeat-schedule}" & pids+=($!)
     say "web on :$PORT, worker and beat running — Ctrl-C stops all three"
     wait -n "${pids[@]}" || true
-    kill "${pids[@]}" 2>/dev/null || true
-    wait
+    stop_processes "${STOP_GRACE:-25}" "${pids[@]}"
+    wait || true
     ;;
   *) die "unknown role: $role (migrate | web | worker | beat | flower | all | dev)" ;;
 esac

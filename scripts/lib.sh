@@ -11,6 +11,36 @@ PYTHON="${PYTHON:-python3}"
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
 
+# stop_processes GRACE PID...: SIGTERM to each (a warm stop: the Celery worker finishes its running
+# task), then, past GRACE seconds, SIGKILL to whatever still runs and its children, each named in
+# the log. Killing is safe for the worker: tasks are acknowledged late and rejected when their
+# worker is lost, so the broker delivers them again.
+_running() {  # alive and not a zombie (an exited child stays one until its parent waits)
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [ "${stat:0:1}" != Z ]
+}
+stop_processes() {
+  local grace="$1" pid
+  shift
+  kill -TERM "$@" 2>/dev/null || true
+  local deadline=$((SECONDS + grace)) alive=()
+  while :; do
+    alive=()
+    for pid in "$@"; do if _running "$pid"; then alive+=("$pid"); fi; done
+    if [ "${#alive[@]}" -eq 0 ]; then return 0; fi
+    if [ "$SECONDS" -ge "$deadline" ]; then break; fi
+    sleep 0.2
+  done
+  for pid in "${alive[@]}"; do
+    say "still running after $grace s, killed: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null || true)"
+    # shellcheck disable=SC2046  # the children's pids, split on purpose
+    kill -KILL $(cat /proc/"$pid"/task/*/children 2>/dev/null || true) 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
 # The virtual environment, with the locked dependencies (re-installed when the lock changes).
 ensure_venv() {
   "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' \

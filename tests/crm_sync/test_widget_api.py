@@ -137,15 +137,16 @@ def test_zero_price_is_422(lead, amo):
     [
         {"secret": "not-our-secret-but-long-enough-for-hs256-0123456789"},
         {"aud": "https://evil.example"},
-        {"iat": int(time.time()) - 7200, "ttl": 60},
-        {"nbf": int(time.time()) + 3600},
+        {"iat": lambda: int(time.time()) - 7200, "ttl": 60},
+        {"nbf": lambda: int(time.time()) + 3600},
         {"algorithm": "HS512"},
         {"omit": ["account_id"]},
     ],
 )
 def test_bad_tokens_are_401_and_change_nothing(lead, amo, token_kwargs):
     net, account_id, _, _ = lead
-    kwargs = {"aud": AUD, **token_kwargs}
+    # Times are taken when the test runs, not when it is collected (a whole suite may lie between).
+    kwargs = {"aud": AUD, **{k: v() if callable(v) else v for k, v in token_kwargs.items()}}
 
     response = call(amo, account_id, token=amo.make_widget_token(account_id, **kwargs))
 

@@ -139,8 +139,14 @@ class Proc:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            left = subprocess.run(
+                ["ps", "-ww", "-o", "pid=,stat=,wchan:20=,args=", "--sid", str(self.proc.pid)],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
             raise AssertionError(
-                f"{self.name} still running after {timeout} s:\n{self.log()[-3000:]}"
+                f"{self.name} still running after {timeout} s:\n{left}\n{self.log()[-3000:]}"
             ) from None
 
     def group_alive(self) -> bool:
