@@ -103,15 +103,19 @@ def start_server(
     raise RuntimeError("live server did not answer /healthz within 60 s")
 
 
-def wait_for(predicate, *, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
-    """Poll until `predicate()` is truthy; returns its value or fails with `what`."""
+def wait_for(
+    predicate, *, timeout: float = 30, interval: float = 0.2, what: str = "condition", explain=None
+):
+    """Poll until `predicate()` is truthy; returns its value or fails with `what` (and what
+    `explain()` says of the state, when given: a timeout in CI is then diagnosable)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            detail = f"\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out waiting for {what}{detail}")
         time.sleep(interval)
 
 

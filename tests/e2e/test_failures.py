@@ -46,6 +46,33 @@ def _payment_notes(net, lead_id):
     ]
 
 
+def _outbox_state(net, started: float) -> str:
+    """The outbox rows, the breaker and the fake's answers since `started`: what a timeout shows."""
+    from franchise_platform.crm_sync.models import CrmConnection
+
+    with tenant_context(net.network()):
+        rows = list(
+            OutboxMessage.objects.order_by("created_at").values_list(
+                "kind", "status", "attempts", "next_attempt_at", "lease_until", "last_error"
+            )
+        )
+        breaker = list(
+            CrmConnection.objects.values_list(
+                "breaker_failures",
+                "breaker_open_since",
+                "breaker_probes",
+                "breaker_probe_at",
+                "breaker_probe_until",
+            )
+        )
+    answers = [
+        (round(r.at - started, 2), r.method, r.path, r.status)
+        for r in list(net.amo.requests)
+        if r.at >= started
+    ]
+    return f"outbox: {rows}\nbreaker: {breaker}\nanswers: {answers}"
+
+
 def test_crm_answering_500_then_429_gets_every_change_once_after_recovery(live_network):
     net = live_network
     _, _, baumana, _ = _setup(net)
@@ -65,6 +92,7 @@ def test_crm_answering_500_then_429_gets_every_change_once_after_recovery(live_n
         lambda: net.amo.lead_values(net.account_id, 7101).get("Статус оплаты") == "Оплачено",
         timeout=120,
         what="deal state delivered after the CRM recovered",
+        explain=lambda: _outbox_state(net, started),
     )
     wait_for(lambda: len(_payment_notes(net, 7101)) == 2, timeout=120, what="both payment notes")
     time.sleep(2)  # nothing more trickles in: each change reached the lead once
