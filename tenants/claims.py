@@ -49,7 +49,7 @@ class ClaimCode:
     expires_at: datetime
 
 
-def _derive(account_id: int, expires_at: datetime) -> str:
+def _derive(account_id: int | str, expires_at: datetime) -> str:
     digest = salted_hmac(
         "tenants.claim-code", f"{account_id}:{int(expires_at.timestamp())}", algorithm="sha256"
     ).digest()
@@ -107,7 +107,7 @@ def _refuse_non_admin(binding: CrmAccountBinding, *, user_id: int, is_admin: boo
     )
 
 
-def claim_code_issue(*, account_id: int, user_id: int, is_admin: bool | None) -> ClaimCode:
+def claim_code_issue(*, account_id: int | str, user_id: int, is_admin: bool | None) -> ClaimCode:
     """The current code of an unbound account (a new one when it would soon expire), for an
     administrator of that account (`user_id`, `is_admin` from the widget token). Raises
     ClaimRefused when the account is bound already, its install has not arrived, or the caller

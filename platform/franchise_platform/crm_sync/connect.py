@@ -103,7 +103,7 @@ def _state_network(parsed: OAuthState) -> Network:
 
 @dataclass(frozen=True)
 class Exchanged:
-    account_id: int
+    account_id: int | str
     subdomain: str
     base_url: str
     tokens: OAuthTokens
