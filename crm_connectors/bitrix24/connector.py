@@ -368,6 +368,19 @@ class Bitrix24Connector(CrmConnector):
         """§2.4: ``ONAPPUNINSTALL`` is posted only when bound."""
         self._bind({"event": "ONAPPUNINSTALL", "handler": destination_url})
 
+    def subscribe_uninstall(self, destination_url: str) -> None:
+        self.bind_uninstall(destination_url)
+
+    def catch_up_events(self) -> list[LeadEvent]:
+        batch = self.drain_offline_events()
+        if batch.unreadable:
+            logger.warning(
+                "Bitrix24 portal %s: %d offline records named no deal",
+                self.client.portal.member_id,
+                batch.unreadable,
+            )
+        return list(batch.events)
+
     def drain_offline_events(self, *, max_batches: int = 20) -> OfflineBatch:
         """§6.5: take (and clear) the offline queue, up to ``max_batches`` × 50 records. Each
         record names a deal changed while we were away; the caller re-reads those deals."""
