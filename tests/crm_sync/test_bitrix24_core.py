@@ -406,3 +406,35 @@ def test_amocrm_connections_have_no_queue_to_drain(net_a):
             crm="amocrm", account_id="31337", base_url="https://x.amocrm.ru", access_token="t"
         )
         assert crm_events_catch_up() == 0
+
+
+def test_bitrix24_is_not_connected_by_an_oauth_link(b24):
+    with_state = platform_client().get(
+        "/integrations/bitrix24/oauth/callback/",
+        {"code": "c" * 32, "state": "s", "domain": "acme.bitrix24.com"},
+    )
+    without_state = platform_client().get(
+        "/integrations/bitrix24/oauth/callback/", {"code": "c" * 32, "domain": "acme.bitrix24.com"}
+    )
+
+    assert with_state.status_code == 400
+    assert "маркетплейса" in with_state.content.decode()
+    assert without_state.status_code == 400 and set(without_state.json()) == JSON_ERROR
+    assert nothing_stored()
+
+
+def test_the_portals_time_budget_reaches_the_client_through_the_priority_limiter():
+    from crm_connectors.bitrix24.ratelimit import OperatingBudget
+    from franchise_platform.crm_sync.connectors import rate_limiter
+
+    assert isinstance(rate_limiter("bitrix24"), OperatingBudget)
+    assert not isinstance(rate_limiter("amocrm"), OperatingBudget)
+
+
+def test_a_connect_link_for_bitrix24_is_refused_in_russian(net_a):
+    from franchise_platform.crm_sync.connect import ConnectError, connect_url
+
+    with pytest.raises(ConnectError) as refused:
+        connect_url(network=net_a.network, user=net_a.owner.user(), crm="bitrix24")
+
+    assert refused.value.code == "connect_not_supported" and "маркетплейса" in refused.value.detail

@@ -92,7 +92,14 @@ def connect_url(
         network_slug=network.slug, user_uid=str(user.uid), nonce=browser_nonce, replace=replace
     )
     app = crm_app(crm)
-    return app.oauth.authorize_url(app_setting(app, "CLIENT_ID"), state)
+    try:
+        return app.oauth.authorize_url(app_setting(app, "CLIENT_ID"), state)
+    except ValueError as exc:
+        # Bitrix24's consent page is the portal's own: its portals are bound by install + claim.
+        raise ConnectError(
+            f"{app.title} подключается установкой приложения из маркетплейса и кодом в панели.",
+            "connect_not_supported",
+        ) from exc
 
 
 def _state_network(parsed: OAuthState) -> Network:
