@@ -9,7 +9,6 @@ from unittest import mock
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 from django.urls import resolve
@@ -22,7 +21,6 @@ from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
 from franchise_platform.crm_sync.webhooks import webhook_subscribe
 from tenants.claims import account_claim, claim_code_issue
 from tenants.models import CrmAccountBinding
-from tests.fakes.bitrix24 import FakeBitrix24
 from tests.personas import platform_client
 
 from .conftest import outbox_drain
@@ -32,23 +30,6 @@ pytestmark = pytest.mark.django_db
 INSTALL = "/integrations/bitrix24/install/"
 JSON_ERROR = {"detail", "code"}
 PUBLIC = "franchise_platform.urls_public"
-
-
-@pytest.fixture(scope="module")
-def b24_server():
-    with FakeBitrix24(seed=17) as fake:
-        yield fake
-
-
-@pytest.fixture
-def b24(b24_server, settings):
-    settings.BITRIX24_CLIENT_ID = b24_server.client_id
-    settings.BITRIX24_CLIENT_SECRET = b24_server.client_secret
-    settings.BITRIX24_API_BASE_URL = b24_server.base_url
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("*bitrix24-install:*"):
-        client.delete(key)
-    return b24_server
 
 
 @pytest.fixture
