@@ -206,8 +206,11 @@ def test_installs_of_one_portal_are_rate_limited(b24, member_id, settings):
     assert post_install(b24.install_callback(member_id)).status_code == 200
 
     again = post_install(b24.install_callback(member_id))
+    # Forged posts from another address do not use up the portal's own budget.
+    elsewhere = post_install(b24.install_callback(member_id), address="198.51.100.4")
 
     assert again.status_code == 429 and again.json()["code"] == "install_rate_limited"
+    assert elsewhere.status_code == 200
 
 
 # ---- claim, connection ----------------------------------------------------------------------

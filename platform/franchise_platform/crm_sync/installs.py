@@ -204,8 +204,11 @@ def crm_install_receive(
         f"{prefix}:addr:{address}", app_setting(app, "INSTALLS_PER_ADDRESS_PER_HOUR")
     ):
         raise InstallRefused("Слишком много установок с этого адреса.", "install_rate_limited", 429)
+    # Per account *and* address: the account id is the POST's claim, so forged posts from
+    # elsewhere must not use up a genuine install's budget.
     if not _within_budget(
-        f"{prefix}:account:{request.account_id}", app_setting(app, "INSTALLS_PER_ACCOUNT_PER_HOUR")
+        f"{prefix}:account:{request.account_id}:{address}",
+        app_setting(app, "INSTALLS_PER_ACCOUNT_PER_HOUR"),
     ):
         raise InstallRefused(
             "Слишком много установок для этого аккаунта.", "install_rate_limited", 429

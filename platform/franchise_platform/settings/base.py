@@ -265,8 +265,8 @@ BITRIX24_RATE_LIMIT_PER_SECOND = env_int("BITRIX24_RATE_LIMIT_PER_SECOND", 2)
 BITRIX24_BACKGROUND_RATE_PER_SECOND = env_int("BITRIX24_BACKGROUND_RATE_PER_SECOND", 1)
 BITRIX24_RATE_LIMIT_MARGIN = float(env_str("BITRIX24_RATE_LIMIT_MARGIN", "0.25"))
 BITRIX24_WIDGET_TOKEN_MAX_LIFETIME = env_int("BITRIX24_WIDGET_TOKEN_MAX_LIFETIME", 900)
-# Install POSTs accepted per hour per client address and per portal (each costs a call to the
-# OAuth server with our client secret).
+# Install POSTs accepted per hour per client address and per (portal, address): each costs a call
+# to the OAuth server with our client secret, and a forged post must not spend a portal's budget.
 BITRIX24_INSTALLS_PER_ADDRESS_PER_HOUR = env_int("BITRIX24_INSTALLS_PER_ADDRESS_PER_HOUR", 120)
 BITRIX24_INSTALLS_PER_ACCOUNT_PER_HOUR = env_int("BITRIX24_INSTALLS_PER_ACCOUNT_PER_HOUR", 5)
 ROBOKASSA_PAYMENT_URL = env_str(
