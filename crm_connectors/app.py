@@ -7,20 +7,20 @@ one of these and calls what it holds. Each vendor builds its own in ``<vendor>/a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
-from crm_connectors.base import OAuthTokens, RateLimiter
+from crm_connectors.base import CrmAccountRef, OAuthTokens, RateLimiter
 
 
 class AccountInfo(Protocol):
     """Who granted access, read right after the code exchange."""
 
     @property
-    def account_id(self) -> int: ...
+    def account_id(self) -> int | str: ...
     @property
     def subdomain(self) -> str: ...
     @property
@@ -31,7 +31,7 @@ class CardClaims(Protocol):
     """What the card's embedded UI proved about its caller."""
 
     @property
-    def account_id(self) -> int: ...
+    def account_id(self) -> int | str: ...
     @property
     def user_id(self) -> int: ...
     @property
@@ -83,6 +83,94 @@ class CrmOAuth:
 
 
 @dataclass(frozen=True)
+class ConnectorTarget:
+    """Where the core's connector for one connection goes; the vendor turns it into its
+    connector's keyword arguments (``CrmApp.connector_kwargs``)."""
+
+    account_id: str
+    # ``https://<stored account host>`` (validated again before every use).
+    base_url: str
+    # ``<PREFIX>_API_BASE_URL`` (tests, local development): "" for the real service.
+    api_base_url: str
+    redirect_uri: str
+
+
+@dataclass(frozen=True)
+class InstalledAccount:
+    """A confirmed install (the vendor verified it with the CRM): what the core stores."""
+
+    account_id: str
+    subdomain: str
+    base_url: str
+    tokens: OAuthTokens = field(repr=False)
+    # The secret the CRM sends with every event of this install (Bitrix24 ``application_token``).
+    application_token: str = field(repr=False, default="")
+    user_id: int | None = None
+
+
+class InstallRefusedByApp(ValueError):
+    """An install POST that cannot be used: ``code`` says why (answer 4xx, store nothing)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class InstallRequestInfo:
+    """What an install POST claims, parsed but not verified."""
+
+    account_id: str
+    host: str
+    payload: Any = field(repr=False)
+
+
+class InstallCompleter(Protocol):
+    def __call__(
+        self,
+        http: httpx.Client,
+        request: InstallRequestInfo,
+        *,
+        client_id: str,
+        client_secret: str,
+        api_base_url: str,
+    ) -> InstalledAccount:
+        """Verify the install with the CRM and say what to store; raises CrmError (refused or
+        unreachable) or InstallRefusedByApp."""
+        ...
+
+
+@dataclass(frozen=True)
+class CrmInstall:
+    """A CRM that calls us back on install (Bitrix24's ONAPPINSTALL / installer frame)."""
+
+    # (query, raw form body) → the claim, or InstallRefusedByApp. Never trusts the body.
+    parse: Callable[[Mapping[str, Any], bytes], InstallRequestInfo]
+    complete: InstallCompleter
+
+
+@dataclass(frozen=True)
+class PostedEvent:
+    """One event the CRM posted (unverified until ``CrmEvents.verify``)."""
+
+    account_id: str
+    # "uninstall", "lead" or "other".
+    kind: str
+    application_token: str = field(repr=False)
+    lead_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CrmEvents:
+    """A CRM whose events carry a per-install secret (Bitrix24's ``application_token``)."""
+
+    # The raw form body → the event, or None for anything unusable. Never raises.
+    parse: Callable[[bytes], PostedEvent | None]
+    # (given, stored) → equal, in constant time; an empty stored token never matches.
+    verify: Callable[[str, str], bool]
+
+
+@dataclass(frozen=True)
 class CrmApp:
     """One CRM as the core sees it. Identifiers the core stores are the vendor's, as strings
     where the vendor's are not integers (account ids of amoCRM are integers)."""
@@ -102,3 +190,33 @@ class CrmApp:
     client_options: Callable[[str | None, float | None], Any]
     # One pooled HTTP client per process for the calls made outside a connector (the exchange).
     http_client: Callable[[], httpx.Client]
+    # An untrusted account id (a URL, a form, a token) → its canonical string, or ValueError.
+    account_key: Callable[[object], str] = lambda value: _digits(value)
+    # The connection → its connector's account keyword arguments (amoCRM's by default).
+    connector_kwargs: Callable[[ConnectorTarget], dict[str, Any]] = lambda target: (
+        _amocrm_style_kwargs(target)
+    )
+    # Set for a CRM that posts its installs to us (None: installs come by OAuth redirect).
+    install: CrmInstall | None = None
+    # Set for a CRM whose events are verified by a secret saved at install (None: the
+    # webhook URL's own secret is the only check, as for amoCRM).
+    events: CrmEvents | None = None
+
+
+def _digits(value: object) -> str:
+    """An integer account id (amoCRM's) as its decimal string, or ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("not an account id")
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    if not text.isascii() or not text.isdigit() or len(text) > 18 or int(text) <= 0:
+        raise ValueError("not an account id")
+    return str(int(text))
+
+
+def _amocrm_style_kwargs(target: ConnectorTarget) -> dict[str, Any]:
+    return {
+        "account": CrmAccountRef(
+            account_id=int(target.account_id), base_url=target.api_base_url or target.base_url
+        ),
+        "redirect_uri": target.redirect_uri,
+    }

@@ -355,6 +355,16 @@ class CrmConnector(abc.ABC):
     def subscribe_webhook(self, destination_url: str) -> None:
         """Make sure the CRM posts lead events to ``destination_url`` (idempotent)."""
 
+    def subscribe_uninstall(self, destination_url: str) -> None:
+        """Make sure the CRM posts its uninstall event to ``destination_url`` (idempotent).
+        Optional: a CRM with a hook of its own (amoCRM's signed disconnect) does nothing here."""
+        return None
+
+    def catch_up_events(self) -> list[LeadEvent]:
+        """Lead events the CRM kept while we could not be reached (Bitrix24's offline queue),
+        each handed out once: the CRM forgets what it returned. Optional: ``[]`` by default."""
+        return []
+
     @classmethod
     @abc.abstractmethod
     def parse_webhook(cls, payload: Mapping[str, Any] | bytes | str) -> list[LeadEvent]:

@@ -11,11 +11,13 @@ from crm_connectors.base import CrmConnector
 
 CONNECTORS: dict[str, str] = {
     "amocrm": "crm_connectors.amocrm.connector.AmoCrmConnector",
+    "bitrix24": "crm_connectors.bitrix24.connector.Bitrix24Connector",
     "dummy": "crm_connectors.dummy.connector.DummyCrmConnector",
 }
 
 APPS: dict[str, str] = {
     "amocrm": "crm_connectors.amocrm.app.APP",
+    "bitrix24": "crm_connectors.bitrix24.app.APP",
     "dummy": "crm_connectors.dummy.app.APP",
 }
 

@@ -49,7 +49,7 @@ class ClaimCode:
     expires_at: datetime
 
 
-def _derive(account_id: int, expires_at: datetime) -> str:
+def _derive(account_id: int | str, expires_at: datetime) -> str:
     digest = salted_hmac(
         "tenants.claim-code", f"{account_id}:{int(expires_at.timestamp())}", algorithm="sha256"
     ).digest()
@@ -107,7 +107,9 @@ def _refuse_non_admin(binding: CrmAccountBinding, *, user_id: int, is_admin: boo
     )
 
 
-def claim_code_issue(*, account_id: int, user_id: int, is_admin: bool | None) -> ClaimCode:
+def claim_code_issue(
+    *, account_id: int | str, user_id: int, is_admin: bool | None, crm: str = "amocrm"
+) -> ClaimCode:
     """The current code of an unbound account (a new one when it would soon expire), for an
     administrator of that account (`user_id`, `is_admin` from the widget token). Raises
     ClaimRefused when the account is bound already, its install has not arrived, or the caller
@@ -116,7 +118,7 @@ def claim_code_issue(*, account_id: int, user_id: int, is_admin: bool | None) ->
     with schema_context("public"), transaction.atomic():
         binding = (
             CrmAccountBinding.objects.select_for_update()
-            .filter(crm="amocrm", account_id=account_id)
+            .filter(crm=crm, account_id=str(account_id))
             .first()
         )
         _refuse_unclaimable(binding)
@@ -130,12 +132,14 @@ def claim_code_issue(*, account_id: int, user_id: int, is_admin: bool | None) ->
         ):
             expires_at = (now + CLAIM_CODE_TTL).replace(microsecond=0)
             binding.claim_code_expires_at = expires_at
-            binding.claim_code_hash = _hash(_derive(account_id, expires_at))
+            binding.claim_code_hash = _hash(_derive(binding.account_id, expires_at))
             binding.save(update_fields=["claim_code_hash", "claim_code_expires_at", "updated_at"])
-    return ClaimCode(_derive(account_id, expires_at), expires_at)
+    return ClaimCode(_derive(binding.account_id, expires_at), expires_at)
 
 
-def claim_binding_find(*, code: str, account_id: int | None = None) -> CrmAccountBinding | None:
+def claim_binding_find(
+    *, code: str, account_id: int | str | None = None
+) -> CrmAccountBinding | None:
     """The unbound account a valid, unexpired code names (and, if given, it must be `account_id`)."""
     if len(claim_code_normalise(code)) != CODE_LENGTH:
         return None
@@ -146,7 +150,7 @@ def claim_binding_find(*, code: str, account_id: int | None = None) -> CrmAccoun
             claim_code_expires_at__gt=timezone.now(),
         )
         if account_id is not None:
-            bindings = bindings.filter(account_id=account_id)
+            bindings = bindings.filter(account_id=str(account_id))
         return bindings.first()
 
 
@@ -220,6 +224,7 @@ def account_claim(
         if spent != 1:
             raise _invalid_code()
         exchanged = Exchanged(
+            crm=binding.crm,
             account_id=binding.account_id,
             subdomain=binding.subdomain,
             base_url=binding.base_url,

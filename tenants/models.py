@@ -92,7 +92,8 @@ class CrmAccountBinding(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     crm = models.CharField(max_length=32, default="amocrm")
-    account_id = models.BigIntegerField()
+    # The CRM's account id as a string: amoCRM's integer in decimal, Bitrix24's `member_id`.
+    account_id = models.CharField(max_length=64)
     subdomain = models.CharField(max_length=200, blank=True)
     base_url = models.CharField(max_length=300, blank=True)
     client_uuid = models.CharField(max_length=64, blank=True)
@@ -104,6 +105,9 @@ class CrmAccountBinding(models.Model):
     pending_access_token = EncryptedField(null=True, blank=True, allow_public=True)
     pending_refresh_token = EncryptedField(null=True, blank=True, allow_public=True)
     pending_expires_at = models.DateTimeField(null=True, blank=True)
+    # The secret a CRM sends with every event of this install (Bitrix24's `application_token`,
+    # saved at install, spec §6.3); events without it are dropped. Empty for amoCRM.
+    application_token = EncryptedField(null=True, blank=True, allow_public=True)
     # The amoCRM user whose grant a marketplace install carries: only an account's administrators
     # can install (shared/specs/amocrm.md §1.1), so this user may hand out the claim code even
     # when the widget's token lacks the `is_admin` claim.

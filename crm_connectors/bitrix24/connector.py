@@ -11,6 +11,7 @@ Adaptations to the amoCRM-shaped interface (see the report / issue 17 item 1):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -136,6 +137,7 @@ class Bitrix24Connector(CrmConnector):
         http: httpx.Client | None = None,
         timeout: float = 10.0,
         client_options: Bitrix24ClientOptions | None = None,
+        api_base_url: str | None = None,
         field_options: FieldOptions | None = None,
         events: Sequence[str] = DEFAULT_EVENTS,
         offline_events: bool = True,
@@ -153,6 +155,11 @@ class Bitrix24Connector(CrmConnector):
             timeout=timeout,
         )
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        if api_base_url:
+            # Every portal's calls to this origin (tests, local development; see the options).
+            client_options = dataclasses.replace(
+                client_options or Bitrix24ClientOptions(), api_base_url=api_base_url
+            )
         self.client = Bitrix24Client(
             portal,
             token_store,
@@ -360,6 +367,19 @@ class Bitrix24Connector(CrmConnector):
     def bind_uninstall(self, destination_url: str) -> None:
         """§2.4: ``ONAPPUNINSTALL`` is posted only when bound."""
         self._bind({"event": "ONAPPUNINSTALL", "handler": destination_url})
+
+    def subscribe_uninstall(self, destination_url: str) -> None:
+        self.bind_uninstall(destination_url)
+
+    def catch_up_events(self) -> list[LeadEvent]:
+        batch = self.drain_offline_events()
+        if batch.unreadable:
+            logger.warning(
+                "Bitrix24 portal %s: %d offline records named no deal",
+                self.client.portal.member_id,
+                batch.unreadable,
+            )
+        return list(batch.events)
 
     def drain_offline_events(self, *, max_batches: int = 20) -> OfflineBatch:
         """§6.5: take (and clear) the offline queue, up to ``max_batches`` × 50 records. Each

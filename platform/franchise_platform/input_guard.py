@@ -48,8 +48,16 @@ def _body_has_nul(request: HttpRequest) -> bool:
     return False
 
 
+def _answers_json(path: str) -> bool:
+    # A CRM's calls (webhooks, events, installs) get the API's shape; the OAuth Redirect URI is a
+    # page for a person.
+    return path.startswith(_API_PREFIXES) or (
+        path.startswith("/integrations/") and "/oauth/" not in path
+    )
+
+
 def _refusal(request: HttpRequest, status: int, body: dict[str, str]) -> HttpResponse:
-    if request.path.startswith(_API_PREFIXES):
+    if _answers_json(request.path):
         return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
     return HttpResponse(body["detail"], status=status, content_type="text/plain; charset=utf-8")
 

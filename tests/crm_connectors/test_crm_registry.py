@@ -21,13 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_registered_connector_imports() -> None:
-    assert set(CONNECTORS) == {"amocrm", "dummy"}
+    assert set(CONNECTORS) == {"amocrm", "bitrix24", "dummy"}
     assert isinstance(get_connector("dummy", store=DummyCrmStore()), DummyCrmConnector)
 
 
 def test_unknown_slug_is_a_lookup_error() -> None:
     with pytest.raises(LookupError):
-        get_connector("bitrix24")
+        get_connector("kommo")
 
 
 def test_get_connector_builds_amocrm(

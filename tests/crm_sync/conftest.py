@@ -5,11 +5,13 @@ from __future__ import annotations
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
+import redis
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.models import CrmConnection, OutboxMessage, OutboxStatus
 from franchise_platform.crm_sync.sender import outbox_message_send
+from tests.fakes.bitrix24 import FakeBitrix24
 from tests.personas import platform_client
 
 
@@ -118,3 +120,22 @@ def instant_in_call_retries(monkeypatch):
         return None if original(self, attempt, waited, retry_after) is None else 0.0
 
     monkeypatch.setattr(AmoClient, "_backoff", backoff)
+
+
+@pytest.fixture(scope="session")
+def b24_server():
+    """The strict fake Bitrix24 (portals + OAuth server) on loopback."""
+    with FakeBitrix24(seed=17) as fake:
+        yield fake
+
+
+@pytest.fixture
+def b24(b24_server, settings):
+    """The fake wired into settings as the app's keys and every portal's address."""
+    settings.BITRIX24_CLIENT_ID = b24_server.client_id
+    settings.BITRIX24_CLIENT_SECRET = b24_server.client_secret
+    settings.BITRIX24_API_BASE_URL = b24_server.base_url
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("*bitrix24-install:*"):
+        client.delete(key)
+    return b24_server

@@ -173,7 +173,7 @@ def test_the_owner_replaces_the_account_after_confirming(connected, amo):
         assert old.status == ConnectionStatus.REVOKED and not old.refresh_token
         entry = AuditEntry.objects.get(action="crm.replace")
         assert entry.actor == net.owner.email
-        assert entry.changes["account_id"] == [str(first), second]
+        assert entry.changes["account_id"] == [str(first), str(second)]
     # The old account's widget no longer reaches this network.
     token = amo.make_widget_token(first, aud="http://localhost:8000")
     answer = platform_client().get("/api/widget/v1/leads/7001/links", HTTP_X_AUTH_TOKEN=token)

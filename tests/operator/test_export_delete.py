@@ -111,7 +111,7 @@ def test_export_holds_the_networks_data_as_json_and_csv(console, doomed):
     public = json.loads(archive.read("network.json"))
     assert public["network"]["slug"] == "doomed"
     assert public["domains"] == [{"domain": "doomed.localhost", "is_primary": True}]
-    assert public["crm_bindings"][0]["account_id"] == 424242
+    assert public["crm_bindings"][0]["account_id"] == "424242"
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["rows"]["network.partner"] == 1
     assert "password1" in manifest["left_out"]["fields"]["network.provideraccount"]

@@ -43,7 +43,7 @@ from .oauth_state import (
     state_spend,
 )
 from .outbox import outbox_fields_sync_enqueue
-from .tasks import crm_webhook_subscribe
+from .tasks import crm_events_catch_up, crm_webhook_subscribe
 
 if TYPE_CHECKING:
     from franchise_platform.accounts.models import User
@@ -92,7 +92,14 @@ def connect_url(
         network_slug=network.slug, user_uid=str(user.uid), nonce=browser_nonce, replace=replace
     )
     app = crm_app(crm)
-    return app.oauth.authorize_url(app_setting(app, "CLIENT_ID"), state)
+    try:
+        return app.oauth.authorize_url(app_setting(app, "CLIENT_ID"), state)
+    except ValueError as exc:
+        # Bitrix24's consent page is the portal's own: its portals are bound by install + claim.
+        raise ConnectError(
+            f"{app.title} подключается установкой приложения из маркетплейса и кодом в панели.",
+            "connect_not_supported",
+        ) from exc
 
 
 def _state_network(parsed: OAuthState) -> Network:
@@ -103,11 +110,15 @@ def _state_network(parsed: OAuthState) -> Network:
 
 @dataclass(frozen=True)
 class Exchanged:
-    account_id: int
+    account_id: str  # the CRM's id as a string (amoCRM's integer in decimal, a `member_id`)
     subdomain: str
     base_url: str
     tokens: OAuthTokens
-    user_id: int | None = None  # the amoCRM user who granted access
+    user_id: int | None = None  # the CRM user who granted access
+    crm: str = "amocrm"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account_id", str(self.account_id))
 
 
 def referer_host(referer: str, *, crm: str = "amocrm") -> str:
@@ -138,10 +149,17 @@ def code_exchange(*, code: str, referer: str, crm: str = "amocrm") -> Exchanged:
         account = app.oauth.fetch_account(http, base_url, tokens)
     except CrmError as exc:
         raise ConnectError(
-            "amoCRM не принял код авторизации. Попробуйте подключить ещё раз.", exc.code
+            f"{app.title} не принял код авторизации. Попробуйте подключить ещё раз.", exc.code
+        ) from exc
+    try:
+        account_id = app.account_key(account.account_id)
+    except ValueError as exc:
+        raise ConnectError(
+            f"{app.title} не принял код авторизации. Попробуйте подключить ещё раз.",
+            "bad_response",
         ) from exc
     return Exchanged(
-        account.account_id, account.subdomain, stored_base, tokens, account.current_user_id
+        account_id, account.subdomain, stored_base, tokens, account.current_user_id, crm=crm
     )
 
 
@@ -157,10 +175,11 @@ def network_bind(
 
     A network holds one amoCRM account: another bound account (or connected one) is refused unless
     `replace`, which revokes it, and that is recorded in the audit log. Raises ConnectError."""
+    title = crm_app(exchanged.crm).title
     with tenant_context(network):
         others_connected = list(
             CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED)
-            .exclude(account_id=exchanged.account_id)
+            .exclude(crm=exchanged.crm, account_id=exchanged.account_id)
             .values_list("account_id", flat=True)
         )
     with schema_context("public"), transaction.atomic():
@@ -169,20 +188,24 @@ def network_bind(
         _network_open(locked)
         other = (
             CrmAccountBinding.objects.filter(
-                account_id=exchanged.account_id, state=CrmAccountBinding.State.BOUND
+                crm=exchanged.crm,
+                account_id=exchanged.account_id,
+                state=CrmAccountBinding.State.BOUND,
             )
             .exclude(network=network)
             .first()
         )
         if other is not None:
-            raise ConnectError("Этот аккаунт amoCRM уже подключён к другой сети.", "account_taken")
+            raise ConnectError(
+                f"Этот аккаунт {title} уже подключён к другой сети.", "account_taken"
+            )
         current = CrmAccountBinding.objects.filter(
             network=network, state=CrmAccountBinding.State.BOUND
-        ).exclude(account_id=exchanged.account_id)
+        ).exclude(crm=exchanged.crm, account_id=exchanged.account_id)
         replaced = sorted({*current.values_list("account_id", flat=True), *others_connected})
         if replaced and not replace:
             raise ConnectError(
-                "Сеть уже подключена к другому аккаунту amoCRM. Заменить его может владелец сети: "
+                "Сеть уже подключена к другому аккаунту CRM. Заменить его может владелец сети: "
                 "кнопка «Заменить аккаунт» на странице интеграций.",
                 "network_has_crm",
             )
@@ -194,7 +217,7 @@ def network_bind(
             updated_at=timezone.now(),
         )
         binding, _ = CrmAccountBinding.objects.update_or_create(
-            crm="amocrm",
+            crm=exchanged.crm,
             account_id=exchanged.account_id,
             defaults={
                 "network": network,
@@ -215,12 +238,12 @@ def network_bind(
                 status=ConnectionStatus.REVOKED,
                 access_token=None,
                 refresh_token=None,
-                last_error=f"Заменён аккаунтом amoCRM {exchanged.account_id}",
+                last_error=f"Заменён аккаунтом {title} {exchanged.account_id}",
             )
         crm, _ = CrmConnection.objects.update_or_create(
+            crm=exchanged.crm,
             account_id=exchanged.account_id,
             defaults={
-                "crm": "amocrm",
                 "subdomain": exchanged.subdomain,
                 "base_url": exchanged.base_url,
                 "access_token": exchanged.tokens.access_token,
@@ -247,13 +270,22 @@ def network_bind(
         outbox_fields_sync_enqueue()
 
         transaction.on_commit(lambda: crm_webhook_subscribe.delay())
+        # What the CRM kept for us while the connection was away (Bitrix24's offline queue).
+        transaction.on_commit(lambda: crm_events_catch_up.delay())
     schema_to_public()
     return crm
 
 
-def oauth_callback_next(*, code: str, state: str, referer: str) -> str:
+def oauth_callback_next(*, code: str, state: str, referer: str, crm: str = "amocrm") -> str:
     """The Redirect URI with a `state`, on the platform host: check what can be checked without
     the person (signature, expiry, network, referer) and say where the browser finishes."""
+    if crm != "amocrm":
+        # The panel finishes amoCRM's connect only; other CRMs are bound by install + claim.
+        raise ConnectError(
+            f"Подключение {crm_app(crm).title} по ссылке не поддерживается: установите "
+            "приложение из маркетплейса и введите код в панели сети.",
+            "connect_not_supported",
+        )
     parsed = state_read(state)
     network = _state_network(parsed)
     host = referer_host(referer)
@@ -304,8 +336,12 @@ def oauth_finish(
 def disconnect(*, client_uuid: str, account_id: str, signature: str, crm: str = "amocrm") -> bool:
     """The CRM's "integration disabled" hook, verified as the CRM says: the binding is revoked."""
     app = crm_app(crm)
-    # Bindings hold integer account ids (amoCRM's): anything else is no binding of ours.
-    if not account_id.isdigit() or not app.oauth.verify_uninstall(
+    try:
+        # Compared as the canonical string: anything else is no binding of ours.
+        key = app.account_key(account_id)
+    except ValueError:
+        return False
+    if not app.oauth.verify_uninstall(
         client_uuid,
         account_id,
         signature,
@@ -315,7 +351,7 @@ def disconnect(*, client_uuid: str, account_id: str, signature: str, crm: str = 
         return False
     with schema_context("public"):
         binding = (
-            CrmAccountBinding.objects.filter(account_id=int(account_id))
+            CrmAccountBinding.objects.filter(crm=crm, account_id=key)
             .select_related("network")
             .first()
         )
@@ -326,9 +362,19 @@ def disconnect(*, client_uuid: str, account_id: str, signature: str, crm: str = 
         binding.save(update_fields=["state", "client_uuid", "updated_at"])
         network = binding.network
     if network is not None:
-        with tenant_context(network):
-            CrmConnection.objects.filter(account_id=int(account_id)).update(
-                status=ConnectionStatus.REVOKED, last_error="Интеграция отключена в amoCRM"
-            )
+        connection_revoke(
+            network=network,
+            crm=crm,
+            account_id=key,
+            reason=f"Интеграция отключена в {app.title}",
+        )
     schema_to_public()
     return True
+
+
+def connection_revoke(*, network: Network, crm: str, account_id: str, reason: str) -> int:
+    """Mark the network's connection to this account revoked (its tokens are no longer used)."""
+    with tenant_context(network):
+        return CrmConnection.objects.filter(crm=crm, account_id=account_id).update(
+            status=ConnectionStatus.REVOKED, last_error=reason
+        )

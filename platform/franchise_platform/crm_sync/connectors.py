@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import transaction
 
 from crm_connectors import registry
-from crm_connectors.app import CrmApp
-from crm_connectors.base import CrmAccountRef, CrmConnector, FieldMap, OAuthTokens, RateLimiter
+from crm_connectors.app import ConnectorTarget, CrmApp
+from crm_connectors.base import CrmConnector, FieldMap, OAuthTokens, RateLimiter
 from crm_connectors.errors import CrmAuthError
 
 from .models import ConnectionStatus, CrmConnection
@@ -57,17 +57,40 @@ class PriorityRateLimiter:
         return limiter.acquire(key, timeout)
 
 
+_BUDGET_METHODS = ("operating_wait", "note_operating", "block_method", "saturate")
+
+
+class BudgetedPriorityRateLimiter(PriorityRateLimiter):
+    """The same, for a CRM whose limiter also keeps a per-method time budget (Bitrix24's,
+    spec §3.6): the budget is the account's, so it is the main limiter's."""
+
+    def operating_wait(self, key: str, method: str) -> float:
+        return float(self.main.operating_wait(key, method))  # type: ignore[attr-defined]
+
+    def note_operating(
+        self, key: str, method: str, operating: float, reset_at: float | None
+    ) -> None:
+        self.main.note_operating(key, method, operating, reset_at)  # type: ignore[attr-defined]
+
+    def block_method(self, key: str, method: str, seconds: float) -> None:
+        self.main.block_method(key, method, seconds)  # type: ignore[attr-defined]
+
+    def saturate(self, key: str) -> None:
+        self.main.saturate(key)  # type: ignore[attr-defined]
+
+
 def rate_limiter(crm: str = "amocrm") -> PriorityRateLimiter:
     # The margin widens each 1-second window: between a grant and the request reaching amoCRM a
     # busy worker can lose a hundred milliseconds, which would bunch 8 arrivals into one second.
     app = registry.crm_app(crm)
     margin = app_setting(app, "RATE_LIMIT_MARGIN")
-    return PriorityRateLimiter(
-        app.rate_limiter(_redis(), rate=app_setting(app, "RATE_LIMIT_PER_SECOND"), margin=margin),
-        app.rate_limiter(
-            _redis(), rate=app_setting(app, "BACKGROUND_RATE_PER_SECOND"), margin=margin
-        ),
+    main = app.rate_limiter(_redis(), rate=app_setting(app, "RATE_LIMIT_PER_SECOND"), margin=margin)
+    background = app.rate_limiter(
+        _redis(), rate=app_setting(app, "BACKGROUND_RATE_PER_SECOND"), margin=margin
     )
+    if all(callable(getattr(main, name, None)) for name in _BUDGET_METHODS):
+        return BudgetedPriorityRateLimiter(main, background)
+    return PriorityRateLimiter(main, background)
 
 
 def tokens_of(connection: CrmConnection) -> OAuthTokens:
@@ -107,7 +130,8 @@ class DbTokenStore:
             return fresh
 
 
-BAD_HOST_ERROR = "Адрес аккаунта amoCRM недопустим: переподключите amoCRM."
+BAD_HOST_ERROR_TEMPLATE = "Адрес аккаунта {title} недопустим: переподключите {title}."
+BAD_HOST_ERROR = BAD_HOST_ERROR_TEMPLATE.format(title="amoCRM")
 
 
 def api_base_url(connection: CrmConnection) -> str:
@@ -120,10 +144,13 @@ def api_base_url(connection: CrmConnection) -> str:
         origin = app.oauth.account_origin(app.oauth.stored_account_host(connection.base_url))
     except ValueError:
         CrmConnection.objects.filter(pk=connection.pk).update(
-            status=ConnectionStatus.REVOKED, last_error=BAD_HOST_ERROR
+            status=ConnectionStatus.REVOKED,
+            last_error=BAD_HOST_ERROR_TEMPLATE.format(title=app.title),
         )
         connection.status = ConnectionStatus.REVOKED
-        logger.warning("refused the stored host of amoCRM account %s", connection.account_id)
+        logger.warning(
+            "refused the stored host of %s account %s", connection.crm, connection.account_id
+        )
         raise CrmAuthError(
             "stored account host is not an amoCRM host", code="bad_account_host"
         ) from None
@@ -134,20 +161,28 @@ def connector_for(connection: CrmConnection, *, background: bool = False) -> Crm
     """The connector for one account. `background` work (the outbox) draws on a smaller budget
     first and may wait longer for a slot; interactive calls (the button) draw only on the account's."""
     app = registry.crm_app(connection.crm)
+    account_id = str(connection.account_id)
     options = (
-        app.client_options(f"{BACKGROUND_PREFIX}{connection.account_id}", 10.0)
+        app.client_options(f"{BACKGROUND_PREFIX}{account_id}", 10.0)
         if background
         else app.client_options(None, None)
     )
+    # Checked before anything is built: a bad stored host raises CrmAuthError here.
+    api_base_url(connection)
+    target = ConnectorTarget(
+        account_id=account_id,
+        base_url=app.oauth.account_origin(app.oauth.stored_account_host(connection.base_url)),
+        api_base_url=str(app_setting(app, "API_BASE_URL")).rstrip("/"),
+        redirect_uri=redirect_uri(connection.crm),
+    )
     return registry.get_connector(
         connection.crm,
-        account=CrmAccountRef(account_id=connection.account_id, base_url=api_base_url(connection)),
         token_store=DbTokenStore(connection.pk),
         limiter=rate_limiter(connection.crm),
         client_id=app_setting(app, "CLIENT_ID"),
         client_secret=app_setting(app, "CLIENT_SECRET"),
-        redirect_uri=redirect_uri(),
         client_options=options,
+        **app.connector_kwargs(target),
         **settings.CRM_CONNECTOR_OPTIONS.get(connection.crm, {}),
     )
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,10 +22,14 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from crm_connectors.app import InstalledAccount, InstallRefusedByApp
+from crm_connectors.errors import CrmAccessRevoked, CrmAuthError, CrmError, CrmPaymentRequired
+from crm_connectors.registry import crm_app
 from franchise_platform.request_context import client_ip_bucket
 from tenants.models import CrmAccountBinding, PendingInstall
 
-from .connect import ConnectError, code_exchange, referer_host
+from .connect import ConnectError, Exchanged, code_exchange, network_bind, referer_host
+from .connectors import app_setting
 from .tasks import marketplace_install_complete
 
 logger = logging.getLogger(__name__)
@@ -153,3 +159,119 @@ def pending_installs_sweep() -> dict[str, int]:
     for pk in lost:
         marketplace_install_complete.delay(str(pk))
     return {"expired": expired, "unclaimed": unclaimed, "requeued": len(lost)}
+
+
+# -- installs the CRM posts to us (Bitrix24's ONAPPINSTALL / installer frame, spec §1.2) --------
+
+
+def _install_refused_by_crm(exc: CrmError, title: str) -> InstallRefused:
+    if isinstance(exc, CrmAuthError | CrmAccessRevoked | CrmPaymentRequired):
+        return InstallRefused(
+            f"{title} не подтвердил установку: установите приложение заново.",
+            "install_not_confirmed",
+            403,
+        )
+    return InstallRefused(
+        f"{title} сейчас недоступен, установка не подтверждена. Повторите установку позже.",
+        "crm_unavailable",
+        409,
+    )
+
+
+def crm_install_receive(
+    *, crm: str, query: Mapping[str, str], body: bytes, client_address: str
+) -> CrmAccountBinding:
+    """An install the CRM posted: parsed (nothing trusted), confirmed with the CRM (its token
+    server names the account), then stored in the public schema with its tokens and
+    `application_token` sealed. A new account waits unbound for a claim code, as a marketplace
+    install of amoCRM does; an account already bound to a network gets the new tokens there (a
+    reinstall). Raises InstallRefused (nothing written) for anything else."""
+    app = crm_app(crm)
+    if app.install is None:
+        raise InstallRefused("Эта CRM не присылает установки.", "unknown_crm", 404)
+    try:
+        request = app.install.parse(query, body)
+    except InstallRefusedByApp as exc:
+        raise InstallRefused("Запрос установки не распознан.", exc.code, 400) from None
+    client_id, client_secret = app_setting(app, "CLIENT_ID"), app_setting(app, "CLIENT_SECRET")
+    if not client_id or not client_secret:
+        raise InstallRefused(
+            f"Установка из {app.title} на платформе не настроена.", "install_unavailable", 409
+        )
+    prefix = f"{crm}-install"
+    address = client_ip_bucket(client_address)
+    if not _within_budget(
+        f"{prefix}:addr:{address}", app_setting(app, "INSTALLS_PER_ADDRESS_PER_HOUR")
+    ):
+        raise InstallRefused("Слишком много установок с этого адреса.", "install_rate_limited", 429)
+    # Per account *and* address: the account id is the POST's claim, so forged posts from
+    # elsewhere must not use up a genuine install's budget.
+    if not _within_budget(
+        f"{prefix}:account:{request.account_id}:{address}",
+        app_setting(app, "INSTALLS_PER_ACCOUNT_PER_HOUR"),
+    ):
+        raise InstallRefused(
+            "Слишком много установок для этого аккаунта.", "install_rate_limited", 429
+        )
+    try:
+        installed = app.install.complete(
+            app.http_client(),
+            request,
+            client_id=client_id,
+            client_secret=client_secret,
+            api_base_url=str(app_setting(app, "API_BASE_URL")).rstrip("/"),
+        )
+    except InstallRefusedByApp as exc:
+        if exc.code == "not_admin":
+            raise InstallRefused(
+                f"Установить приложение может только администратор {app.title}.", exc.code, 403
+            ) from None
+        raise InstallRefused("Запрос установки не распознан.", exc.code, 400) from None
+    except CrmError as exc:
+        logger.warning("%s install of %s refused: %s", crm, request.account_id, exc.code)
+        raise _install_refused_by_crm(exc, app.title) from None
+    return _installed_store(crm=crm, installed=installed)
+
+
+def _installed_store(*, crm: str, installed: InstalledAccount) -> CrmAccountBinding:
+    with schema_context("public"), transaction.atomic():
+        binding = (
+            CrmAccountBinding.objects.select_for_update(of=("self",))
+            .filter(crm=crm, account_id=installed.account_id)
+            .select_related("network")
+            .first()
+        ) or CrmAccountBinding(crm=crm, account_id=installed.account_id)
+        binding.subdomain = installed.subdomain
+        binding.base_url = installed.base_url
+        binding.application_token = installed.application_token
+        binding.installer_user_id = installed.user_id
+        if not binding.webhook_secret:
+            binding.webhook_secret = secrets.token_urlsafe(24)
+        bound = binding.state == CrmAccountBinding.State.BOUND and binding.network is not None
+        if bound:
+            binding.pending_access_token = None
+            binding.pending_refresh_token = None
+            binding.pending_expires_at = None
+        else:
+            binding.state = CrmAccountBinding.State.UNBOUND
+            binding.pending_access_token = installed.tokens.access_token
+            binding.pending_refresh_token = installed.tokens.refresh_token
+            binding.pending_expires_at = installed.tokens.expires_at
+        binding.save()
+    if bound:
+        assert binding.network is not None
+        # A reinstall (§2.4: overwrite everything after verification): the network's connection
+        # takes the new tokens, and its fields and event bindings are made again.
+        network_bind(
+            network=binding.network,
+            exchanged=Exchanged(
+                crm=crm,
+                account_id=installed.account_id,
+                subdomain=installed.subdomain,
+                base_url=installed.base_url,
+                tokens=installed.tokens,
+                user_id=installed.user_id,
+            ),
+        )
+    logger.info("%s account %s installed (%s)", crm, installed.account_id, binding.state)
+    return binding

@@ -24,7 +24,8 @@ class ConnectionStatus(models.TextChoices):
 class CrmConnection(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     crm = models.CharField(max_length=32, default="amocrm")
-    account_id = models.BigIntegerField(unique=True)
+    # The CRM's own account id as a string: amoCRM's integer in decimal, Bitrix24's `member_id`.
+    account_id = models.CharField(max_length=64)
     subdomain = models.CharField(max_length=200, blank=True)
     base_url = models.CharField(max_length=300)
     access_token = EncryptedField(null=True, blank=True)
@@ -52,6 +53,13 @@ class CrmConnection(models.Model):
     # The events some pipeline maps to a stage (kept by crm_sync/stages.py): a payment whose
     # event nobody mapped costs no query to find that out.
     mapped_stage_events = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crm", "account_id"], name="crm_connection_unique_account"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.crm} account {self.account_id}"

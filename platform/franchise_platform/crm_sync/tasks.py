@@ -61,3 +61,19 @@ def pending_installs_sweep() -> dict[str, int]:
     from .installs import pending_installs_sweep as sweep
 
     return sweep()
+
+
+@shared_task(base=NetworkTask, name="crm_sync.events_catch_up")
+def crm_events_catch_up() -> int:
+    # local: task body; tasks modules stay import-light so that services import them at the top
+    from .catchup import crm_events_catch_up as catch_up
+
+    return catch_up()
+
+
+@shared_task(base=PlatformTask, name="crm_sync.events_catch_up_all")
+def crm_events_catch_up_all() -> list[str]:
+    # local: task body; tasks modules stay import-light so that services import them at the top
+    from .catchup import crm_events_catch_up_networks
+
+    return crm_events_catch_up_networks()

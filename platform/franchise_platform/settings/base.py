@@ -196,6 +196,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_sync.pending_installs_sweep",
         "schedule": crontab(minute="*/5"),
     },
+    # Events a CRM kept while we were unreachable (Bitrix24's offline queue, never re-sent
+    # otherwise): drained per bound network; also queued on every (re)connect.
+    "crm-events-catch-up": {
+        "task": "crm_sync.events_catch_up_all",
+        "schedule": crontab(minute="*/5"),
+    },
     # Daily at 03:15 UTC (06:15 in Moscow, the month already closed there), not only on the 1st:
     # a lost run is made up the next day; drafting is idempotent and an approved statement is
     # frozen (royalties/services.py). Beat's crontabs are in UTC (no CELERY_TIMEZONE).
@@ -249,6 +255,20 @@ AMOCRM_INSTALLS_PER_ADDRESS_PER_HOUR = env_int("AMOCRM_INSTALLS_PER_ADDRESS_PER_
 AMOCRM_INSTALLS_PER_ACCOUNT_PER_HOUR = env_int("AMOCRM_INSTALLS_PER_ACCOUNT_PER_HOUR", 5)
 AMOCRM_PENDING_INSTALLS_MAX = env_int("AMOCRM_PENDING_INSTALLS_MAX", 500)
 AMOCRM_UNCLAIMED_INSTALL_DAYS = env_int("AMOCRM_UNCLAIMED_INSTALL_DAYS", 30)
+# Bitrix24 (crm_connectors/bitrix24, shared/specs/bitrix24.md): the marketplace app's keys (empty:
+# Bitrix24 installs are refused), the test/development override of every portal's and the OAuth
+# server's address, and the portal's budget (§3.6: 2 requests a second, a burst of 50, per portal).
+BITRIX24_CLIENT_ID = env_str("BITRIX24_CLIENT_ID", "")
+BITRIX24_CLIENT_SECRET = env_str("BITRIX24_CLIENT_SECRET", "")
+BITRIX24_API_BASE_URL = env_str("BITRIX24_API_BASE_URL", "")
+BITRIX24_RATE_LIMIT_PER_SECOND = env_int("BITRIX24_RATE_LIMIT_PER_SECOND", 2)
+BITRIX24_BACKGROUND_RATE_PER_SECOND = env_int("BITRIX24_BACKGROUND_RATE_PER_SECOND", 1)
+BITRIX24_RATE_LIMIT_MARGIN = float(env_str("BITRIX24_RATE_LIMIT_MARGIN", "0.25"))
+BITRIX24_WIDGET_TOKEN_MAX_LIFETIME = env_int("BITRIX24_WIDGET_TOKEN_MAX_LIFETIME", 900)
+# Install POSTs accepted per hour per client address and per (portal, address): each costs a call
+# to the OAuth server with our client secret, and a forged post must not spend a portal's budget.
+BITRIX24_INSTALLS_PER_ADDRESS_PER_HOUR = env_int("BITRIX24_INSTALLS_PER_ADDRESS_PER_HOUR", 120)
+BITRIX24_INSTALLS_PER_ACCOUNT_PER_HOUR = env_int("BITRIX24_INSTALLS_PER_ACCOUNT_PER_HOUR", 5)
 ROBOKASSA_PAYMENT_URL = env_str(
     "ROBOKASSA_PAYMENT_URL", "https://auth.robokassa.ru/Merchant/Index.aspx"
 )
