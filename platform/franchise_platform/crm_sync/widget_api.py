@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, tenant_context
-from ninja import NinjaAPI, Schema
+from ninja import Schema
 from ninja.security import APIKeyHeader
 
 from crm_connectors.app import CardClaims
@@ -42,6 +42,7 @@ from tenants.errors import ClaimRefused
 from tenants.models import CrmAccountBinding, Network
 
 from .connectors import _redis, app_setting
+from .frame_auth import FrameAwareNinjaAPI, FrameTokenAuth
 from .models import ConnectionStatus, CrmConnection
 from .refresh import lead_facts_read
 
@@ -112,11 +113,13 @@ class WidgetTokenAuth(APIKeyHeader):
         return WidgetCaller(claims=claims, network=binding.network, crm=binding.crm)
 
 
-widget_api = NinjaAPI(
+# A call from a CRM card that is an iframe (Bitrix24's deal tab) carries our frame token instead
+# (crm_sync/frame_auth.py); without that header amoCRM's token is checked.
+widget_api = FrameAwareNinjaAPI(
     title="Franchise payments — amoCRM widget API",
     version="1",
     urls_namespace="widget_api",
-    auth=WidgetTokenAuth(),
+    auth=[FrameTokenAuth(), WidgetTokenAuth()],
     docs_url=None,
 )
 install_error_handlers(widget_api)
@@ -214,7 +217,7 @@ def lead_delivered(request: HttpRequest, lead_id: int) -> dict[str, Any]:
             deal, _created = deal_deliver(
                 deal_id=deal.pk,
                 source=DeliverySource.WIDGET,
-                actor=f"amocrm user {caller.claims.user_id}",
+                actor=f"{caller.crm} user {caller.claims.user_id}",
             )
             return deal_links_view(deal=deal, network=caller.network)
     finally:
