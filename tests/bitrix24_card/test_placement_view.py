@@ -99,6 +99,11 @@ def test_the_portal_language_picks_english(portal):
         ({"PLACEMENT_OPTIONS": '{"ID":"٣٤"}'}, 400, "no_deal"),
         ({"PLACEMENT_OPTIONS": "undefined"}, 400, "no_deal"),
         ({"PLACEMENT_OPTIONS": None}, 400, "no_deal"),
+        ({"PLACEMENT_OPTIONS": "[" * 4000 + "]" * 4000}, 400, "no_deal"),
+        ({"PLACEMENT_OPTIONS": '{"ID":' * 2000 + '"1"' + "}" * 2000}, 400, "no_deal"),
+        ({"PLACEMENT_OPTIONS": '{"ID":8061.0}'}, 400, "no_deal"),
+        ({"PLACEMENT_OPTIONS": '{"ID":["8061"]}'}, 400, "no_deal"),
+        ({"PLACEMENT_OPTIONS": '{"ID":"9' + "9" * 30 + '"}'}, 400, "no_deal"),
         ({"PLACEMENT": "CRM_LEAD_DETAIL_TAB"}, 400, "wrong_placement"),
         ({"AUTH_ID": None}, 400, "no_auth"),
         ({"AUTH_ID": "forged-but-well-formed-token"}, 403, "bad_auth"),
@@ -129,6 +134,15 @@ def test_a_crm_without_a_card_frame_has_no_placement(portal, crm):
     )
 
     assert response.status_code == 404
+    assert "fpl-config" not in response.content.decode()
+
+
+def test_a_body_that_is_not_utf8_is_refused(portal):
+    query, _ = portal.frame(portal.b24.add_deal(portal.member_id))
+
+    response = post(query, b"member_id=\xff\xfe&PLACEMENT=\xc3")
+
+    assert response.status_code == 400
     assert "fpl-config" not in response.content.decode()
 
 
