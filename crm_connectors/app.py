@@ -158,6 +158,8 @@ class CardFrame:
     issue_token: Callable[[FrameOpening, str, str], str]
     # (token, secret, audience, deal id or None) → claims, or WidgetTokenError(code).
     verify_token: Callable[[str, str, str, int | None], FrameTokenClaims]
+    # A stored installation → the origin its frames come from (``https://<host>``), or ValueError.
+    origin_of: Callable[[FrameInstallation], str]
     token_header: str = "X-Frame-Token"
     # How long an issued token lives (seconds).
     token_ttl: int = 900

@@ -61,8 +61,13 @@ def open_frame(
         deal_id=verdict.deal_id,
         user_id=user_id,
         language=verdict.language,
-        frame_origin=f"https://{endpoint_host(verdict.client_endpoint)}",
+        frame_origin=origin_of(installation),
     )
+
+
+def origin_of(installation: FrameInstallation) -> str:
+    """The stored portal's origin (never the posted ``DOMAIN``)."""
+    return f"https://{endpoint_host(installation.client_endpoint)}"
 
 
 def issue_token(opening: FrameOpening, secret: str, audience: str) -> str:
@@ -93,5 +98,6 @@ FRAME = CardFrame(
     open=open_frame,
     issue_token=issue_token,
     verify_token=verify_token,
+    origin_of=origin_of,
     token_ttl=DEFAULT_TTL,
 )

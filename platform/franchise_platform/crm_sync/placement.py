@@ -56,13 +56,19 @@ def card_strings(language: str) -> dict[str, Any]:
     return strings if isinstance(strings, dict) else {}
 
 
-def _refusal(request: HttpRequest, status: int, message: str, code: str) -> HttpResponse:
+def _refusal(
+    request: HttpRequest, status: int, message: str, code: str, *, frame_origin: str = ""
+) -> HttpResponse:
+    """A refusal page. Framed only by the stored account's origin once one is known (so the
+    manager reads why in the tab); before that by nobody (a blank tab, nothing to click)."""
     response = render(
         request,
         "integrations/card_frame_refused.html",
         {"message": message, "code": code},
         status=status,
     )
+    if frame_origin:
+        response._csp_replace = {"frame-ancestors": [frame_origin]}  # type: ignore[attr-defined]
     response["Cache-Control"] = "no-store"
     return response
 
@@ -89,7 +95,8 @@ def _placement(request: HttpRequest, crm: str, language: str) -> HttpResponse:
         )
         response["Allow"] = "POST"
         return response
-    if len(request.body) > _MAX_BODY:
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > _MAX_BODY or len(request.body) > _MAX_BODY:
         return _refusal(request, 413, _("Слишком большой запрос."), "too_large")
     query = request.GET.dict()
     not_ours = _("Не удалось подтвердить, что вкладку открыл %(crm)s. Откройте сделку заново.") % {
@@ -108,12 +115,17 @@ def _placement(request: HttpRequest, crm: str, language: str) -> HttpResponse:
             % {"crm": frame.title},
             "unknown_portal",
         )
+    try:
+        stored_origin = frame.origin_of(target.installation)
+    except ValueError:
+        stored_origin = ""  # a stored endpoint we no longer trust frames nothing
     if target.network.is_suspended:
         return _refusal(
             request,
             403,
             _("Работа сети временно приостановлена. Обратитесь к владельцу сети."),
             "network_suspended",
+            frame_origin=stored_origin,
         )
     try:
         with tenant_context(target.network):
@@ -123,7 +135,7 @@ def _placement(request: HttpRequest, crm: str, language: str) -> HttpResponse:
     except WidgetTokenError as exc:
         logger.info("refused a %s frame POST: %s", crm, exc.code)
         status = 400 if exc.code in ("malformed", "no_deal", "wrong_placement", "no_auth") else 403
-        return _refusal(request, status, not_ours, exc.code)
+        return _refusal(request, status, not_ours, exc.code, frame_origin=stored_origin)
     except CrmError as exc:
         logger.warning("%s did not answer the frame proof: %s", crm, exc.code)
         return _refusal(
@@ -132,6 +144,7 @@ def _placement(request: HttpRequest, crm: str, language: str) -> HttpResponse:
             _("%(crm)s сейчас не отвечает. Откройте вкладку ещё раз через минуту.")
             % {"crm": frame.title},
             "crm_unavailable",
+            frame_origin=stored_origin,
         )
     config = {
         "api": "/api/widget/v1",
