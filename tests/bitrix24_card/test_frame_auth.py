@@ -13,6 +13,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from crm_connectors.app import FrameOpening
+from crm_connectors.errors import CrmAccessRevoked, CrmNotFound, CrmRateLimited, CrmUnavailable
 from crm_connectors.registry import card_frame
 from franchise_platform.crm_sync import widget_api
 from franchise_platform.crm_sync.frame_auth import frame_audience, frame_token_secret
@@ -161,4 +162,31 @@ def test_a_frame_token_is_not_an_amocrm_token(deal):
     assert as_amo.status_code == 401
     assert as_amo.json()["code"].startswith("token_")
     assert bare.status_code == 401
+    assert deals(portal.net) == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code", "text"),
+    [
+        (CrmNotFound("gone"), 404, "lead_not_found", "Сделка не найдена в Битрикс24."),
+        (CrmRateLimited("slow"), 429, "crm_rate_limited", "Битрикс24 просит подождать"),
+        (CrmAccessRevoked("off"), 409, "crm_revoked", "Доступ к Битрикс24 отозван"),
+        (CrmUnavailable("down"), 424, "crm_unavailable", "Битрикс24 сейчас не отвечает"),
+    ],
+)
+def test_a_crm_failure_is_told_in_the_portals_name(deal, monkeypatch, error, status, code, text):
+    portal, deal_id = deal
+
+    def read(*, crm, lead_id, background=False):
+        raise error
+
+    monkeypatch.setattr(widget_api, "lead_facts_read", read)
+
+    response = links(deal_id, token_for(portal.member_id, deal_id))
+
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert text in response.json()["detail"]
+    assert "amoCRM" not in response.json()["detail"]
+    assert response["X-Frame-Token"]  # the page keeps a token after an error
     assert deals(portal.net) == 0

@@ -27,7 +27,14 @@ from ninja import NinjaAPI
 from ninja.security import APIKeyHeader
 
 from crm_connectors.app import CardFrame, FrameInstallation, FrameOpening
-from crm_connectors.errors import WidgetTokenError
+from crm_connectors.errors import (
+    CrmAccessRevoked,
+    CrmAuthError,
+    CrmError,
+    CrmNotFound,
+    CrmRateLimited,
+    WidgetTokenError,
+)
 from crm_connectors.registry import card_frame
 from franchise_platform.api_errors import ApiError
 from franchise_platform.db import schema_to_public
@@ -101,6 +108,44 @@ def frame_target_find(*, crm: str, account_id: str) -> FrameTarget | None:
             # sealed at install (crm_sync/installs.py); empty when the install did not send it
             application_token=str(getattr(connection, "application_token", "") or ""),
         ),
+    )
+
+
+def frame_crm_title(crm: str) -> str | None:
+    """The name managers know a CRM with a card frame by (its messages name it); None for the
+    others (the widget API's amoCRM wording applies)."""
+    try:
+        return card_frame(crm).title
+    except LookupError:
+        return None
+
+
+def frame_crm_error(exc: CrmError, title: str) -> ApiError:
+    """``widget_api._crm_error`` in the words of a frame CRM."""
+    crm = {"crm": title}
+    if isinstance(exc, CrmNotFound):
+        return ApiError(404, _("Сделка не найдена в %(crm)s.") % crm, "lead_not_found")
+    if isinstance(exc, CrmRateLimited):
+        return ApiError(
+            429,
+            _("%(crm)s просит подождать. Нажмите ещё раз через несколько секунд.") % crm,
+            "crm_rate_limited",
+        )
+    if isinstance(exc, CrmAccessRevoked | CrmAuthError):
+        return frame_crm_revoked(title)
+    return ApiError(
+        424,
+        _("%(crm)s сейчас не отвечает. Попробуйте ещё раз через минуту.") % crm,
+        "crm_unavailable",
+    )
+
+
+def frame_crm_revoked(title: str) -> ApiError:
+    return ApiError(
+        409,
+        _("Доступ к %(crm)s отозван: владельцу сети нужно переподключить интеграцию.")
+        % {"crm": title},
+        "crm_revoked",
     )
 
 

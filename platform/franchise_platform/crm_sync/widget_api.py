@@ -42,7 +42,13 @@ from tenants.errors import ClaimRefused
 from tenants.models import CrmAccountBinding, Network
 
 from .connectors import _redis, app_setting
-from .frame_auth import FrameAwareNinjaAPI, FrameTokenAuth
+from .frame_auth import (
+    FrameAwareNinjaAPI,
+    FrameTokenAuth,
+    frame_crm_error,
+    frame_crm_revoked,
+    frame_crm_title,
+)
 from .models import ConnectionStatus, CrmConnection
 from .refresh import lead_facts_read
 
@@ -131,7 +137,10 @@ class GenerateIn(Schema):
     prepayment_amount: OptionalPrepaymentAmountIn = None
 
 
-def _crm_error(exc: CrmError) -> ApiError:
+def _crm_error(exc: CrmError, crm: str = WIDGET_CRM) -> ApiError:
+    title = frame_crm_title(crm)
+    if title is not None:
+        return frame_crm_error(exc, title)
     if isinstance(exc, CrmNotFound):
         return ApiError(404, _("Сделка не найдена в amoCRM."), "lead_not_found")
     if isinstance(exc, CrmRateLimited):
@@ -158,6 +167,9 @@ def _connection(caller: WidgetCaller) -> CrmConnection:
         status=ConnectionStatus.CONNECTED, account_id=caller.claims.account_id
     ).first()
     if crm is None:
+        title = frame_crm_title(caller.crm)
+        if title is not None:
+            raise frame_crm_revoked(title)
         raise ApiError(
             409,
             _("Доступ к amoCRM отозван: владельцу сети нужно переподключить интеграцию."),
@@ -177,7 +189,7 @@ def links_generate(
             try:
                 facts = lead_facts_read(crm=_connection(caller), lead_id=lead_id)
             except CrmError as exc:
-                raise _crm_error(exc) from exc
+                raise _crm_error(exc, caller.crm) from exc
             try:
                 deal = deal_links_ensure(facts=facts, prepayment_amount=prepayment)
             except LinkRefused as exc:
