@@ -112,7 +112,8 @@ class FrameInstallation:
     """What the core stored for the account a frame POST names, as the check needs it."""
 
     account_id: str
-    client_endpoint: str
+    # The stored address of the account, as the install saved it (the CRM knows how to call it).
+    base_url: str
     application_token: str = field(repr=False)
     active: bool = True
 

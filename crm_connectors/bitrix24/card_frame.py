@@ -28,6 +28,15 @@ def account_of(query: Mapping[str, Any], form: Mapping[str, Any] | bytes) -> str
         raise WidgetTokenError("malformed", "no usable member_id") from None
 
 
+def _client_endpoint(base_url: str) -> str:
+    """The stored ``https://<portal>`` (or its ``…/rest/`` endpoint) → ``https://<portal>/rest/``,
+    or ValueError for anything else."""
+    text = base_url.strip() if isinstance(base_url, str) else ""
+    if not text.endswith("/rest/"):
+        text = text.rstrip("/") + "/rest/"
+    return f"https://{endpoint_host(text)}/rest/"
+
+
 def _client_of(connector: Any) -> Bitrix24Client:
     client = getattr(connector, "client", None)
     if not isinstance(client, Bitrix24Client):
@@ -45,7 +54,7 @@ def open_frame(
     deal id, and ``app.info`` with the frame's ``AUTH_ID`` on the **stored** portal."""
     known = KnownInstallation(
         member_id=installation.account_id,
-        client_endpoint=installation.client_endpoint,
+        client_endpoint=_client_endpoint(installation.base_url),
         application_token=installation.application_token,
         active=installation.active,
     )
@@ -67,7 +76,7 @@ def open_frame(
 
 def origin_of(installation: FrameInstallation) -> str:
     """The stored portal's origin (never the posted ``DOMAIN``)."""
-    return f"https://{endpoint_host(installation.client_endpoint)}"
+    return f"https://{endpoint_host(_client_endpoint(installation.base_url))}"
 
 
 def issue_token(opening: FrameOpening, secret: str, audience: str) -> str:

@@ -90,7 +90,7 @@ def install_portal(
             connection=connection,
             installation=FrameInstallation(
                 account_id=member_id,
-                client_endpoint=f"https://{DOMAIN}/rest/",
+                base_url=f"https://{DOMAIN}",
                 application_token=b24.application_token(member_id),
             ),
         )

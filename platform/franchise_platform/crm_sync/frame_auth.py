@@ -83,6 +83,9 @@ def frame_target_find(*, crm: str, account_id: str) -> FrameTarget | None:
                 .filter(crm=crm, account_id=account_id)
                 .first()
             )
+            # Sealed on the binding at install (crm_sync/installs.py), opened here, in the
+            # public schema; empty for a CRM whose installs carry none.
+            application_token = str(getattr(binding, "application_token", "") or "")
     except (ValueError, TypeError):  # an id the column cannot hold names no account
         return None
     if binding is None or binding.state != CrmAccountBinding.State.BOUND or binding.network is None:
@@ -104,9 +107,8 @@ def frame_target_find(*, crm: str, account_id: str) -> FrameTarget | None:
         connection=connection,
         installation=FrameInstallation(
             account_id=str(connection.account_id),
-            client_endpoint=connection.base_url,
-            # sealed at install (crm_sync/installs.py); empty when the install did not send it
-            application_token=str(getattr(connection, "application_token", "") or ""),
+            base_url=connection.base_url,
+            application_token=application_token,
         ),
     )
 
