@@ -42,6 +42,8 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bitrix24"
 NBSP = "\u00a0"
 # A loopback address of its own: port 443 there is ours alone.
 PORTAL_IP = "127.0.0.77"
+# Another portal's origin, served by the same stand-in: it must not be able to frame acme's card.
+OTHER = "other.bitrix24.com"
 PORTAL_JS = """(function () {
   var form = document.getElementById('b24-open');
   if (form) { form.submit(); }
@@ -90,7 +92,7 @@ def portal_site(tmp_path_factory) -> Iterator[Path]:
         [
             *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
             *("-keyout", str(key), "-out", str(cert), "-subj", f"/CN={DOMAIN}"),
-            *("-addext", f"subjectAltName=DNS:{DOMAIN}"),
+            *("-addext", f"subjectAltName=DNS:{DOMAIN},DNS:{OTHER}"),
         ],
         check=True,
         capture_output=True,
@@ -125,7 +127,10 @@ def chromium(live_server_port) -> Iterator[CspWatchedBrowser]:  # noqa: F811
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM,
-                args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {DOMAIN} {PORTAL_IP}"],
+                args=[
+                    *CHROMIUM_ARGS,
+                    f"--host-resolver-rules=MAP {DOMAIN} {PORTAL_IP}, MAP {OTHER} {PORTAL_IP}",
+                ],
                 headless=True,
             )
             yield CspWatchedBrowser(browser)
@@ -155,9 +160,9 @@ def deal_tab(monkeypatch, b24_server, frame_network, portal_site, live_server_po
     monkeypatch.setattr(widget_api, "lead_facts_read", read)
     monkeypatch.setattr(widget_api, "_connection", lambda caller: caller)
 
-    def write(lang: str) -> str:
+    def write(lang: str, host: str = DOMAIN, **changes: str) -> str:
         deal_id = portal.b24.add_deal(portal.member_id)
-        query, body = portal.frame(deal_id, LANG=lang)
+        query, body = portal.frame(deal_id, LANG=lang, **changes)
         action = f"http://localhost:{live_server_port}/integrations/bitrix24/placement/"
         inputs = "\n".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
@@ -176,7 +181,7 @@ def deal_tab(monkeypatch, b24_server, frame_network, portal_site, live_server_po
 </body></html>"""
         name = f"deal-{deal_id}.html"
         (portal_site / name).write_text(page, encoding="utf-8")
-        return f"https://{DOMAIN}/{name}"
+        return f"https://{host}/{name}"
 
     return write
 
@@ -238,3 +243,25 @@ def test_the_deal_tab_generates_the_two_links(
     assert whole.locator("a.fpl-link__url").get_attribute("href") == href
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"deal_tab_{lang}.png"), full_page=True)
+
+
+def test_a_refused_frame_says_why_inside_the_tab(deal_tab, browser_page):
+    page = browser_page
+    page.goto(deal_tab("ru", APPLICATION_TOKEN="e" * 32))
+
+    refused = page.frame_locator("#b24-frame").locator(".js-fpl-refused")
+
+    expect(refused).to_contain_text("Не удалось подтвердить, что вкладку открыл Битрикс24")
+    assert refused.get_attribute("data-code") == "bad_application_token"
+    assert page.frame_locator("#b24-frame").locator(".js-fpl-generate").count() == 0
+
+
+def test_another_origin_cannot_frame_the_card(deal_tab, chromium, browser_page):
+    page = browser_page
+
+    with page.expect_console_message(lambda m: "frame-ancestors" in m.text, timeout=15_000):
+        page.goto(deal_tab("ru", host=OTHER))
+
+    blocked = chromium.take_violations()  # the block is the point here, not a page's loss
+    assert any("frame-ancestors" in v and DOMAIN in v for v in blocked), blocked
+    assert page.frame_locator("#b24-frame").locator(".js-fpl-root").count() == 0
