@@ -220,3 +220,65 @@ def _amocrm_style_kwargs(target: ConnectorTarget) -> dict[str, Any]:
         ),
         "redirect_uri": target.redirect_uri,
     }
+
+
+# -- the card opened as an iframe by a POST (Bitrix24's placements) ---------------------------
+
+
+@dataclass(frozen=True)
+class FrameInstallation:
+    """What the core stored for the account a frame POST names, as the check needs it."""
+
+    account_id: str
+    # The stored address of the account, as the install saved it (the CRM knows how to call it).
+    base_url: str
+    application_token: str = field(repr=False)
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class FrameOpening:
+    """A frame POST proven against the CRM: which account and deal, which user, the UI's
+    language and the origin allowed to frame the answer."""
+
+    account_id: str
+    deal_id: int
+    user_id: int | None
+    language: str
+    frame_origin: str
+
+
+@dataclass(frozen=True)
+class FrameTokenClaims:
+    account_id: str
+    deal_id: int
+    user_id: int | None
+    exp: int
+    jti: str
+
+
+@dataclass(frozen=True)
+class CardFrame:
+    """How a CRM whose card UI is an iframe opened by a browser POST proves the caller, and the
+    short-lived token the frame then sends with each call (its header ``token_header``)."""
+
+    # The CRM's name as managers know it (in messages: «Битрикс24»).
+    title: str
+    # (query, form body) → the account id the POST names (untrusted, only to find the stored
+    # installation), or WidgetTokenError("malformed").
+    account_of: Callable[[Mapping[str, Any], Mapping[str, Any] | bytes], str]
+    # (query, form body, stored installation, that account's connector) → the proven opening;
+    # raises WidgetTokenError(code) for a POST that is not the CRM's, CrmError when the CRM
+    # cannot answer the proof.
+    open: Callable[
+        [Mapping[str, Any], Mapping[str, Any] | bytes, FrameInstallation, Any], FrameOpening
+    ]
+    # (opening, secret, audience) → the token.
+    issue_token: Callable[[FrameOpening, str, str], str]
+    # (token, secret, audience, deal id or None) → claims, or WidgetTokenError(code).
+    verify_token: Callable[[str, str, str, int | None], FrameTokenClaims]
+    # A stored installation → the origin its frames come from (``https://<host>``), or ValueError.
+    origin_of: Callable[[FrameInstallation], str]
+    token_header: str = "X-Frame-Token"
+    # How long an issued token lives (seconds).
+    token_ttl: int = 900

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from crm_connectors.app import CrmApp
+from crm_connectors.app import CardFrame, CrmApp
 from crm_connectors.base import CrmConnector
 
 CONNECTORS: dict[str, str] = {
@@ -50,3 +50,22 @@ def connector_class(slug: str) -> type[CrmConnector]:
 def get_connector(slug: str, **options: Any) -> CrmConnector:
     """Build the connector for ``slug`` with its keyword options (see each class)."""
     return connector_class(slug)(**options)
+
+
+# CRMs whose card UI is an iframe opened by a browser POST (crm_connectors.app.CardFrame).
+CARD_FRAMES: dict[str, str] = {
+    "bitrix24": "crm_connectors.bitrix24.card_frame.FRAME",
+}
+
+
+def card_frame(slug: str) -> CardFrame:
+    """The frame declaration of the CRM ``slug``; LookupError for a CRM without one."""
+    try:
+        dotted = CARD_FRAMES[slug]
+    except KeyError:
+        raise LookupError(f"no card frame for CRM {slug!r}") from None
+    module_name, _, name = dotted.rpartition(".")
+    frame = getattr(importlib.import_module(module_name), name)
+    if not isinstance(frame, CardFrame):
+        raise TypeError(f"{dotted} is not a CardFrame")
+    return frame

@@ -52,7 +52,7 @@ def placement_options(raw: str | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # junk, or nested deep enough to exhaust the stack
         return {}
     return value if isinstance(value, dict) else {}
 

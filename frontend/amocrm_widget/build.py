@@ -34,6 +34,9 @@ DEFAULT_BASE_URL = "http://localhost:8000"
 BASE_URL_PLACEHOLDER = "__PLATFORM_BASE_URL__"
 SCRIPT_BASE_URL_SLOT = "'__PLATFORM_BASE_URL__'"
 SCRIPT_FALLBACK_SLOT = "/*__I18N_RU__*/{}"
+SCRIPT_CARD_SLOT = "/*__FPL_CARD__*/null"
+# The card's view and look, shared with Bitrix24's deal tab (served from there as static files).
+CARD_DIR = HERE.parent / "static" / "card"
 REQUIRED_WIDGET_FIELDS = (
     "name",
     "description",
@@ -146,14 +149,22 @@ def collect_files(base_url: str) -> dict[str, bytes]:
             raise BuildError(f"i18n/{code}.json lacks keys named in manifest.json: {absent}")
 
     script = (HERE / "script.js").read_text(encoding="utf-8")
-    for slot in (SCRIPT_BASE_URL_SLOT, SCRIPT_FALLBACK_SLOT):
+    for slot in (SCRIPT_BASE_URL_SLOT, SCRIPT_FALLBACK_SLOT, SCRIPT_CARD_SLOT):
         if script.count(slot) != 1:
             raise BuildError(f"script.js must contain {slot} exactly once")
     fallback = catalogs.get("ru") or catalogs[locales[0]]
     script = script.replace(SCRIPT_BASE_URL_SLOT, json.dumps(base_url))
     script = script.replace(SCRIPT_FALLBACK_SLOT, json.dumps(fallback, ensure_ascii=False))
+    # card.js assigns FplCard on its `this`: here a holder object, so nothing leaks into amoCRM.
+    card = (CARD_DIR / "card.js").read_text(encoding="utf-8")
+    script = script.replace(
+        SCRIPT_CARD_SLOT,
+        "(function () {\n  var holder = {};\n  (function () {\n"
+        + card
+        + "\n  }).call(holder);\n  return holder.FplCard;\n}())",
+    )
     files["script.js"] = script.encode("utf-8")
-    files["style.css"] = (HERE / "style.css").read_bytes()
+    files["style.css"] = (CARD_DIR / "card.css").read_bytes()
 
     images = _images_module()
     for name, size in images.LOGO_SIZES.items():

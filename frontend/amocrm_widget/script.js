@@ -15,13 +15,12 @@ define(['jquery'], function ($) {
   var BASE_URL = '__PLATFORM_BASE_URL__';
   // i18n/ru.json, inlined by build.py: the Russian fallback when amoCRM's i18n lacks a key.
   var FALLBACK = /*__I18N_RU__*/{};
+  // frontend/static/card/card.js, inlined by build.py: the card's view, shared with Bitrix24's tab.
+  var FplCard = /*__FPL_CARD__*/null;
 
   var NS = '.fplinks';
   var ROOT = '.js-fpl-root';
   var REQUEST_TIMEOUT_MS = 20000;
-  var NBSP = '\u00a0';
-  var KNOWN_ERROR_STATUSES = [400, 401, 403, 404, 409, 422, 429];
-  var LINK_ORDER = { prepayment: 0, full: 1 };
 
   function lookup(obj, parts) {
     for (var i = 0; i < parts.length; i++) {
@@ -35,21 +34,6 @@ define(['jquery'], function ($) {
     return String(template).replace(/\{(\w+)\}/g, function (whole, name) {
       return params && params[name] !== undefined ? String(params[name]) : whole;
     });
-  }
-
-  /* "1500.00" -> "1 500,00 ₽" (non-breaking spaces). Amounts stay strings: no float rounding. */
-  function formatMoney(value, currency) {
-    var text = String(value === null || value === undefined ? '' : value).trim();
-    var m = /^(-?)(\d+)(?:[.,](\d+))?$/.exec(text);
-    if (!m) { return text; }
-    var whole = m[2].replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, NBSP);
-    var cents = ((m[3] || '') + '00').slice(0, 2);
-    var sign = !currency || currency === 'RUB' ? '\u20bd' : currency;
-    return m[1] + whole + ',' + cents + NBSP + sign;
-  }
-
-  function safeHref(url) {
-    return typeof url === 'string' && /^https?:\/\/[^\s]+$/i.test(url) ? url : null;
   }
 
   function twoDigits(n) { return (n < 10 ? '0' : '') + n; }
@@ -156,32 +140,8 @@ define(['jquery'], function ($) {
     }
 
     function describeFailure(xhr, textStatus) {
-      var status = (xhr && xhr.status) || 0;
-      var body = parseBody(xhr) || {};
-      var code = typeof body.code === 'string' ? body.code : '';
-      var detail = typeof body.detail === 'string' ? body.detail.trim() : '';
-      if ((status === 401 || status === 403) && code === 'account_not_bound') {
-        return { connect: true };
-      }
-      var message;
-      if (status === 0) {
-        message = t(textStatus === 'timeout' ? 'lcard.errors.timeout' : 'lcard.errors.network');
-      } else if (status >= 200 && status < 300) {
-        message = t('lcard.errors.bad_answer');
-      } else if (detail) {
-        message = detail;
-      } else if (status >= 500) {
-        message = t('lcard.errors.status_5xx');
-      } else if (KNOWN_ERROR_STATUSES.indexOf(status) !== -1) {
-        message = t('lcard.errors.status_' + status);
-      } else {
-        message = t('lcard.errors.other', { status: status });
-      }
-      if (status === 429 && xhr && typeof xhr.getResponseHeader === 'function') {
-        var wait = parseInt(xhr.getResponseHeader('Retry-After'), 10);
-        if (wait > 0) { message += ' ' + t('lcard.errors.retry_after', { seconds: wait }); }
-      }
-      return { message: message, support: status === 0 || status >= 500 };
+      var retryAfter = xhr && typeof xhr.getResponseHeader === 'function' ? xhr.getResponseHeader('Retry-After') : null;
+      return FplCard.describeFailure(t, (xhr && xhr.status) || 0, parseBody(xhr), textStatus, retryAfter);
     }
 
     // method: GET (read), POST (generate) or DELIVER («Услуга оказана», a POST of its own).
@@ -196,7 +156,7 @@ define(['jquery'], function ($) {
       var deliver = method === 'DELIVER';
       authorized(deliver ? 'POST' : method, deliver ? deliveredUrl(leadId) : linksUrl(leadId)).done(function (data) {
         if (seq !== state.seq) { return; }
-        if (!data || typeof data !== 'object' || (data.links && !Array.isArray(data.links))) {
+        if (!FplCard.isGoodAnswer(data)) {
           state.error = { message: t('lcard.errors.bad_answer'), support: true };
           return;
         }
@@ -286,154 +246,14 @@ define(['jquery'], function ($) {
       });
     }
 
-    /* ------------------------------------------------------------------------- clipboard */
-
-    function legacyCopy(text) {
-      var $area = $('<textarea readonly></textarea>').val(text)
-        .css({ position: 'fixed', top: '-1000px', left: '-1000px', opacity: 0 });
-      $('body').append($area);
-      $area[0].select();
-      var ok = false;
-      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
-      $area.remove();
-      return ok;
-    }
-
-    function copyText(text) {
-      var done = $.Deferred();
-      var settle = function (ok) { if (ok) { done.resolve(); } else { done.reject(); } };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(function () { settle(true); },
-          function () { settle(legacyCopy(text)); });
-      } else {
-        settle(legacyCopy(text));
-      }
-      return done.promise();
-    }
-
     /* ------------------------------------------------------------------------- view */
-
-    function pill(kind, text) {
-      return el('span', 'fpl-pill fpl-pill_' + kind, text);
-    }
-
-    function copyButton(value, extraClass) {
-      return el('button', 'fpl-copy js-fpl-copy' + (extraClass ? ' ' + extraClass : ''), t('lcard.copy'))
-        .attr({ type: 'button', 'data-copy': value });
-    }
-
-    function row(label, value, className) {
-      return el('div', 'fpl-row ' + className)
-        .append(el('span', 'fpl-row__label', label))
-        .append(el('span', 'fpl-row__value', value || '—'));
-    }
-
-    function linkCard(link, currency) {
-      var kind = LINK_ORDER.hasOwnProperty(link.kind) ? link.kind : 'other';
-      var status = /^(active|paid|closed)$/.test(link.status) ? link.status : 'unknown';
-      var $card = el('div', 'fpl-link fpl-link_' + kind + ' fpl-link_status_' + status)
-        .attr('data-kind', link.kind || '');
-      $card.append(el('div', 'fpl-link__head')
-        .append(el('span', 'fpl-link__kind', t('lcard.kind.' + kind)))
-        .append(pill(status, t('lcard.link_status.' + status)).addClass('fpl-link__status')));
-      $card.append(el('div', 'fpl-link__amount', formatMoney(link.amount, currency)));
-      var href = safeHref(link.url);
-      var $urlRow = el('div', 'fpl-link__url-row');
-      if (href) {
-        $urlRow.append(el('a', 'fpl-link__url', href.replace(/^https?:\/\//i, ''))
-          .attr({ href: href, target: '_blank', rel: 'noopener noreferrer', title: t('lcard.open_link') }));
-        $urlRow.append(copyButton(href));
-      } else {
-        $urlRow.append(el('span', 'fpl-link__url fpl-link__url_none', '—'));
-      }
-      return $card.append($urlRow);
-    }
-
-    function dealSummary(deal) {
-      var currency = deal.currency;
-      var status = /^(open|partially_paid|paid|overpaid)$/.test(deal.status) ? deal.status : '';
-      var $box = el('div', 'fpl-deal');
-      var $top = el('div', 'fpl-deal__top').append(el('span', 'fpl-deal__title', t('lcard.deal_title')));
-      if (status) {
-        $top.append(pill('deal_' + status, t('lcard.deal_status.' + status)).addClass('fpl-deal__status'));
-      }
-      $box.append($top);
-      var $nums = el('div', 'fpl-deal__nums');
-      $.each([['total', deal.total], ['paid', deal.paid], ['remaining', deal.remaining]], function (i, pair) {
-        $nums.append(el('div', 'fpl-deal__num fpl-deal__num_' + pair[0])
-          .append(el('span', 'fpl-deal__label', t('lcard.' + pair[0])))
-          .append(el('span', 'fpl-deal__value', formatMoney(pair[1], currency))));
-      });
-      $box.append($nums);
-      // Test-mode payments are never money: named as such, kept out of "paid".
-      if (deal.test_paid && Number(deal.test_paid) > 0) {
-        $box.append(el('div', 'fpl-deal__test js-fpl-test-paid',
-          t('lcard.test_paid') + ': ' + formatMoney(deal.test_paid, currency)));
-      }
-      var delivered = formatStamp(deal.delivered_at);
-      if (delivered) {
-        $box.append(el('div', 'fpl-deal__delivered js-fpl-delivered', t('lcard.delivered_at', { time: delivered })));
-      }
-      var settlements = $.grep(Array.isArray(deal.receipts) ? deal.receipts : [], function (r) {
-        return r && r.kind === 'settlement';
-      });
-      if (settlements.length) {
-        var registered = $.grep(settlements, function (r) { return r.status === 'registered'; }).length;
-        var failed = $.grep(settlements, function (r) { return r.status === 'failed'; }).length;
-        var $receipts = el('div', 'fpl-deal__receipts js-fpl-receipts',
-          t('lcard.receipts', { registered: registered, total: settlements.length }));
-        if (failed) {
-          $receipts.append(el('span', 'fpl-deal__receipts-failed js-fpl-receipts-failed',
-            t('lcard.receipts_failed', { n: failed })));
-        }
-        $box.append($receipts);
-      }
-      return $box;
-    }
-
-    function formatStamp(iso) {
-      if (typeof iso !== 'string' || !iso) { return ''; }
-      var d = new Date(iso);
-      if (isNaN(d.getTime())) { return ''; }
-      return twoDigits(d.getDate()) + '.' + twoDigits(d.getMonth() + 1) + '.' + d.getFullYear() +
-        ' ' + twoDigits(d.getHours()) + ':' + twoDigits(d.getMinutes());
-    }
-
-    function deliverButton() {
-      var busy = state.busy === 'DELIVER';
-      return el('button', 'fpl-button fpl-button_secondary js-fpl-deliver' + (busy ? ' fpl-button_busy' : ''),
-        busy ? t('lcard.delivering') : t('lcard.deliver'))
-        .attr('type', 'button').prop('disabled', !!state.busy);
-    }
-
-    function errorBox(error, withRetry) {
-      var $box = el('div', 'fpl-alert fpl-alert_error js-fpl-error').attr('role', 'alert')
-        .append(el('span', 'fpl-alert__text', error.message));
-      var $actions = el('div', 'fpl-alert__actions');
-      if (withRetry) {
-        $actions.append(el('button', 'fpl-alert__action js-fpl-refresh', t('lcard.retry'))
-          .attr('type', 'button').prop('disabled', !!state.busy));
-      }
-      if (error.support) {
-        $actions.append(el('a', 'fpl-alert__action fpl-alert__link', t('lcard.errors.support'))
-          .attr({ href: BASE_URL + '/', target: '_blank', rel: 'noopener noreferrer' }));
-      }
-      return $actions.children().length ? $box.append($actions) : $box;
-    }
-
-    function generateButton() {
-      var busy = state.busy === 'POST';
-      return el('button', 'fpl-button fpl-button_primary js-fpl-generate' + (busy ? ' fpl-button_busy' : ''),
-        busy ? t('lcard.generating') : t('lcard.generate'))
-        .attr('type', 'button').prop('disabled', !!state.busy);
-    }
 
     function claimBox() {
       var claim = state.claim || { busy: true };
       var $box = el('div', 'fpl-code js-fpl-claim');
       if (claim.code) {
         $box.append(el('span', 'fpl-code__value js-fpl-claim-code', claim.code))
-          .append(copyButton(claim.code));
+          .append(FplCard.copyButton(t, claim.code));
         if (claim.expiresAt) {
           var d = claim.expiresAt;
           $box.append(el('span', 'fpl-code__expires js-fpl-claim-expires',
@@ -489,55 +309,10 @@ define(['jquery'], function ($) {
         return;
       }
 
-      var data = state.data;
-      if (data) {
-        $view.append(el('div', 'fpl-head')
-          .append(el('button', 'fpl-refresh js-fpl-refresh' + (state.busy === 'GET' ? ' fpl-refresh_spin' : ''))
-            .attr({ type: 'button', title: t('lcard.refresh'), 'aria-label': t('lcard.refresh') })
-            .prop('disabled', !!state.busy)
-            .append(el('span', 'fpl-refresh__icon', '\u21bb')))
-          .append(row(t('lcard.partner'), data.partner && data.partner.name, 'fpl-row_partner js-fpl-partner'))
-          .append(row(t('lcard.location'), data.location && data.location.name, 'fpl-row_location js-fpl-location')));
-      } else if (state.busy === 'GET') {
-        $view.append(el('div', 'fpl-loading js-fpl-loading', t('lcard.loading')));
-      }
-
-      if (data) {
-        if (data.deal) { $view.append(dealSummary(data.deal)); }
-        var links = $.grep(data.links || [], function (l) { return l && typeof l === 'object'; });
-        links.sort(function (a, b) {
-          var x = LINK_ORDER.hasOwnProperty(a.kind) ? LINK_ORDER[a.kind] : 9;
-          var y = LINK_ORDER.hasOwnProperty(b.kind) ? LINK_ORDER[b.kind] : 9;
-          return x - y;
-        });
-        var $links = el('div', 'fpl-links js-fpl-links');
-        if (links.length) {
-          $.each(links, function (i, link) {
-            $links.append(linkCard(link, data.deal && data.deal.currency));
-          });
-        } else {
-          $links.append(el('p', 'fpl-empty', t('lcard.no_links')));
-        }
-        $view.append($links);
-      }
-
-      if (state.error) { $view.append(errorBox(state.error, !data)); }
-      if (state.notice) {
-        $view.append(el('div', 'fpl-alert fpl-alert_ok js-fpl-notice', state.notice).attr('role', 'status'));
-      }
-      $view.append(generateButton());
-      if (data && data.deal && !data.deal.delivered_at && (data.links || []).length) {
-        $view.append(deliverButton());
-      }
-
-      var note = String(widgetSettings().manager_note || '').trim();
-      if (note) { $view.append(el('p', 'fpl-note js-fpl-note', note)); }
-      if (state.updatedAt) {
-        var d = state.updatedAt;
-        $view.append(el('div', 'fpl-foot',
-          t('lcard.updated_at', { time: twoDigits(d.getHours()) + ':' + twoDigits(d.getMinutes()) })));
-      }
-      $root.empty().append($view);
+      $root.empty().append(FplCard.view(state, t, {
+        supportUrl: BASE_URL + '/',
+        note: widgetSettings().manager_note
+      }));
     }
 
     /* ------------------------------------------------------------------------- handlers */
@@ -571,16 +346,7 @@ define(['jquery'], function ($) {
 
     function onCopy(e) {
       e.preventDefault();
-      var $btn = $(this);
-      copyText(String($btn.attr('data-copy') || '')).done(function () {
-        $btn.text(t('lcard.copied')).addClass('fpl-copy_done');
-      }).fail(function () {
-        $btn.text(t('lcard.copy_failed')).addClass('fpl-copy_failed');
-      }).always(function () {
-        setTimeout(function () {
-          $btn.text(t('lcard.copy')).removeClass('fpl-copy_done fpl-copy_failed');
-        }, 1800);
-      });
+      FplCard.copyFromButton(this, t);
     }
 
     this.callbacks = {

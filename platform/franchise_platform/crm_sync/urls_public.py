@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import placement as placement_views
 from . import views
 from .widget_api import widget_api
 
@@ -25,4 +26,13 @@ urlpatterns = [
     path("integrations/<slug:crm>/disconnect/", views.disconnect_hook, name="crm-disconnect"),
     path("integrations/<slug:crm>/install/", views.install, name="crm-install"),
     path("api/widget/v1/", widget_api.urls),
+]
+
+# The deal card of a CRM whose card is an iframe opened by a POST (crm_sync/placement.py).
+urlpatterns += [
+    path(
+        "integrations/<slug:crm>/placement/",
+        placement_views.placement,
+        name="crm-card-frame",
+    ),
 ]

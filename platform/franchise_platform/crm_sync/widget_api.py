@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, tenant_context
-from ninja import NinjaAPI, Schema
+from ninja import Schema
 from ninja.security import APIKeyHeader
 
 from crm_connectors.app import CardClaims
@@ -42,6 +42,13 @@ from tenants.errors import ClaimRefused
 from tenants.models import CrmAccountBinding, Network
 
 from .connectors import _redis, app_setting
+from .frame_auth import (
+    FrameAwareNinjaAPI,
+    FrameTokenAuth,
+    frame_crm_error,
+    frame_crm_revoked,
+    frame_crm_title,
+)
 from .models import ConnectionStatus, CrmConnection
 from .refresh import lead_facts_read
 
@@ -112,11 +119,13 @@ class WidgetTokenAuth(APIKeyHeader):
         return WidgetCaller(claims=claims, network=binding.network, crm=binding.crm)
 
 
-widget_api = NinjaAPI(
+# A call from a CRM card that is an iframe (Bitrix24's deal tab) carries our frame token instead
+# (crm_sync/frame_auth.py); without that header amoCRM's token is checked.
+widget_api = FrameAwareNinjaAPI(
     title="Franchise payments — amoCRM widget API",
     version="1",
     urls_namespace="widget_api",
-    auth=WidgetTokenAuth(),
+    auth=[FrameTokenAuth(), WidgetTokenAuth()],
     docs_url=None,
 )
 install_error_handlers(widget_api)
@@ -128,7 +137,10 @@ class GenerateIn(Schema):
     prepayment_amount: OptionalPrepaymentAmountIn = None
 
 
-def _crm_error(exc: CrmError) -> ApiError:
+def _crm_error(exc: CrmError, crm: str = WIDGET_CRM) -> ApiError:
+    title = frame_crm_title(crm)
+    if title is not None:
+        return frame_crm_error(exc, title)
     if isinstance(exc, CrmNotFound):
         return ApiError(404, _("Сделка не найдена в amoCRM."), "lead_not_found")
     if isinstance(exc, CrmRateLimited):
@@ -155,6 +167,9 @@ def _connection(caller: WidgetCaller) -> CrmConnection:
         status=ConnectionStatus.CONNECTED, account_id=caller.claims.account_id
     ).first()
     if crm is None:
+        title = frame_crm_title(caller.crm)
+        if title is not None:
+            raise frame_crm_revoked(title)
         raise ApiError(
             409,
             _("Доступ к amoCRM отозван: владельцу сети нужно переподключить интеграцию."),
@@ -174,7 +189,7 @@ def links_generate(
             try:
                 facts = lead_facts_read(crm=_connection(caller), lead_id=lead_id)
             except CrmError as exc:
-                raise _crm_error(exc) from exc
+                raise _crm_error(exc, caller.crm) from exc
             try:
                 deal = deal_links_ensure(facts=facts, prepayment_amount=prepayment)
             except LinkRefused as exc:
@@ -214,7 +229,7 @@ def lead_delivered(request: HttpRequest, lead_id: int) -> dict[str, Any]:
             deal, _created = deal_deliver(
                 deal_id=deal.pk,
                 source=DeliverySource.WIDGET,
-                actor=f"amocrm user {caller.claims.user_id}",
+                actor=f"{caller.crm} user {caller.claims.user_id}",
             )
             return deal_links_view(deal=deal, network=caller.network)
     finally:
