@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 
 import jwt
 import pytest
@@ -16,8 +15,10 @@ from crm_connectors.app import FrameOpening
 from crm_connectors.errors import CrmAccessRevoked, CrmNotFound, CrmRateLimited, CrmUnavailable
 from crm_connectors.registry import card_frame
 from franchise_platform.crm_sync import widget_api
+from franchise_platform.crm_sync.connectors import connector_for
 from franchise_platform.crm_sync.frame_auth import frame_audience, frame_token_secret
-from franchise_platform.payments.links import LeadFacts
+from franchise_platform.crm_sync.models import CrmConnection
+from franchise_platform.crm_sync.sender import fields_ensure
 from franchise_platform.payments.models import Deal
 from tests.factories import shop
 from tests.personas import platform_client
@@ -50,32 +51,19 @@ def links(deal_id: int, token: str, method: str = "post"):
 
 
 @pytest.fixture
-def deal(portal, monkeypatch):
-    """A deal of 5000 at a location of a partner with a shop, as the portal's deal reads."""
-    deal_id = portal.b24.add_deal(portal.member_id)
+def deal(portal):
+    """A deal of 5000 in the portal at a location of a partner with a shop: the location's
+    option created in the portal by the network's own connection, as the sender does."""
     with tenant_context(portal.net.network):
         location = shop().partner.locations.get()
-
-    callers = []
-
-    def connection_of(caller):
-        # the caller the frame token named: the portal's account, Bitrix24's deals
-        callers.append((caller.crm, caller.claims.account_id, caller.network.pk))
-        return "the portal's connection"
-
-    def read(*, crm, lead_id, background=False):
-        assert crm == "the portal's connection"
-        assert callers[-1] == ("bitrix24", portal.member_id, portal.net.network.pk)
-        return LeadFacts(
-            crm="bitrix24",
-            crm_deal_id=lead_id,
-            title="Квест на 6 человек",
-            total=Decimal("5000"),
-            location_id=str(location.pk),
-        )
-
-    monkeypatch.setattr(widget_api, "lead_facts_read", read)
-    monkeypatch.setattr(widget_api, "_connection", connection_of)
+        crm = CrmConnection.objects.get(crm="bitrix24", account_id=portal.member_id)
+        fields = fields_ensure(crm, connector_for(crm))
+    deal_id = portal.b24.add_deal(
+        portal.member_id,
+        title="Квест на 6 человек",
+        opportunity="5000.00",
+        UF_CRM_FP_LOCATION=str(fields.location_options[str(location.pk)]),
+    )
     return portal, deal_id
 
 
@@ -92,6 +80,7 @@ def test_the_frame_token_generates_links_and_each_answer_carries_the_next(deal):
 
     assert response.status_code == 200, response.content
     body = response.json()
+    assert body["lead_id"] == deal_id  # the portal's deal, read through its connection
     assert {link["kind"]: link["amount"] for link in body["links"]} == {
         "prepayment": "1500.00",
         "full": "5000.00",
