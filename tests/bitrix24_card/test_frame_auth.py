@@ -12,9 +12,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from crm_connectors.app import FrameOpening
-from crm_connectors.errors import CrmAccessRevoked, CrmNotFound, CrmRateLimited, CrmUnavailable
+from crm_connectors.bitrix24.client import Bitrix24Client
 from crm_connectors.registry import card_frame
-from franchise_platform.crm_sync import widget_api
 from franchise_platform.crm_sync.connectors import connector_for
 from franchise_platform.crm_sync.frame_auth import frame_audience, frame_token_secret
 from franchise_platform.crm_sync.models import CrmConnection
@@ -154,26 +153,61 @@ def test_a_frame_token_is_not_an_amocrm_token(deal):
     assert deals(portal.net) == 0
 
 
+@pytest.fixture
+def instant_retries(monkeypatch, b24_server):
+    """The client's in-call retries without their waits; the fake's failures gone after."""
+    original = Bitrix24Client._backoff
+
+    def backoff(self, attempt, waited, retry_after):
+        return None if original(self, attempt, waited, retry_after) is None else 0.0
+
+    monkeypatch.setattr(Bitrix24Client, "_backoff", backoff)
+    yield
+    with b24_server.lock:
+        b24_server.failures.clear()
+
+
 @pytest.mark.parametrize(
-    ("error", "status", "code", "text"),
+    ("happen", "status", "code", "text"),
     [
-        (CrmNotFound("gone"), 404, "lead_not_found", "Сделка не найдена в Битрикс24."),
-        (CrmRateLimited("slow"), 429, "crm_rate_limited", "Битрикс24 просит подождать"),
-        (CrmAccessRevoked("off"), 409, "crm_revoked", "Доступ к Битрикс24 отозван"),
-        (CrmUnavailable("down"), 424, "crm_unavailable", "Битрикс24 сейчас не отвечает"),
+        (
+            lambda b24, member, deal: b24.delete_deal(member, deal),
+            404,
+            "lead_not_found",
+            "Сделка не найдена в Битрикс24.",
+        ),
+        (
+            lambda b24, member, deal: b24.fail_next(
+                50, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests"
+            ),
+            429,
+            "crm_rate_limited",
+            "Битрикс24 просит подождать",
+        ),
+        (
+            lambda b24, member, deal: b24.uninstall(member),
+            409,
+            "crm_revoked",
+            "Доступ к Битрикс24 отозван",
+        ),
+        (
+            lambda b24, member, deal: b24.fail_next(50, 500, "INTERNAL_SERVER_ERROR"),
+            424,
+            "crm_unavailable",
+            "Битрикс24 сейчас не отвечает",
+        ),
     ],
+    ids=["deal_deleted", "query_limit", "uninstalled", "portal_down"],
 )
-def test_a_crm_failure_is_told_in_the_portals_name(deal, monkeypatch, error, status, code, text):
+def test_a_crm_failure_is_told_in_the_portals_name(
+    deal, instant_retries, happen, status, code, text
+):
     portal, deal_id = deal
-
-    def read(*, crm, lead_id, background=False):
-        raise error
-
-    monkeypatch.setattr(widget_api, "lead_facts_read", read)
+    happen(portal.b24, portal.member_id, deal_id)
 
     response = links(deal_id, token_for(portal.member_id, deal_id))
 
-    assert response.status_code == status
+    assert response.status_code == status, response.content
     assert response.json()["code"] == code
     assert text in response.json()["detail"]
     assert "amoCRM" not in response.json()["detail"]
