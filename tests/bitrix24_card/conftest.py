@@ -1,31 +1,26 @@
 """Bitrix24's deal tab against a portal of the fake Bitrix24 (tests/fakes/bitrix24.py).
 
-The portal's installation is the stored one the placement view and the frame auth look up
-(``frame_target_find``): until CrmConnection.account_id holds a portal's ``member_id`` (a
-string) and its sealed ``application_token`` (issue 17, the core's part), the tests hand the
-lookup a connection built from the fake's own values; everything after it is the real code."""
+The portal is installed the way a real one is: the fake posts its ONAPPINSTALL to the platform's
+install callback, a network claims it with the portal's claim code and the deal fields are created
+(the outbox drained as the worker would). Nothing after that is patched: the placement view and
+the frame auth find the stored installation (``frame_target_find``), the widget API reads the
+portal's deal through the network's own connection (``connector_for``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+import redis
+from django_tenants.utils import tenant_context
 
-from crm_connectors.amocrm.oauth import InMemoryTokenStore
-from crm_connectors.app import FrameInstallation
-from crm_connectors.base import OAuthTokens
-from crm_connectors.bitrix24 import client as b24_client
-from crm_connectors.bitrix24.connector import Bitrix24Connector
-from crm_connectors.bitrix24.ratelimit import NullBitrixLimiter
-from franchise_platform.crm_sync import frame_auth, placement
-from franchise_platform.crm_sync.frame_auth import FrameTarget
 from franchise_platform.crm_sync.models import CrmConnection
+from tenants.claims import account_claim, claim_code_issue
+from tests.crm_sync.conftest import outbox_drain
 from tests.fakes.bitrix24 import FakeBitrix24
-from tests.personas import PersonaNetwork
+from tests.personas import PersonaNetwork, platform_client
 
 DOMAIN = "acme.bitrix24.com"
 
@@ -41,7 +36,6 @@ class Portal:
     b24: FakeBitrix24
     member_id: str
     net: PersonaNetwork
-    lookups: list[str]
 
     def frame(self, deal_id: int, **changes: str | None) -> tuple[dict[str, str], bytes]:
         """The deal tab's frame POST (query, body) with fields changed (None: removed)."""
@@ -56,52 +50,42 @@ class Portal:
         return query, urlencode(fields).encode()
 
 
-def _connector(b24: FakeBitrix24, member_id: str) -> Bitrix24Connector:
-    pair = b24.issue_tokens(member_id)
-    return Bitrix24Connector(
-        portal=b24_client.Bitrix24Portal(member_id, f"https://{DOMAIN}/rest/"),
-        token_store=InMemoryTokenStore(
-            OAuthTokens(
-                pair["access_token"], pair["refresh_token"], datetime.now(UTC) + timedelta(hours=1)
-            )
-        ),
-        limiter=NullBitrixLimiter(),
-        client_id=b24.client_id,
-        client_secret=b24.client_secret,
-        oauth_override=b24.base_url,
-        client_options=b24_client.Bitrix24ClientOptions(api_base_url=b24.base_url),
-    )
+def b24_settings(b24: FakeBitrix24) -> dict[str, str]:
+    """The app's keys and every portal's address: the fake's."""
+    return {
+        "BITRIX24_CLIENT_ID": b24.client_id,
+        "BITRIX24_CLIENT_SECRET": b24.client_secret,
+        "BITRIX24_API_BASE_URL": b24.base_url,
+    }
 
 
-def install_portal(
-    monkeypatch: pytest.MonkeyPatch, b24: FakeBitrix24, net: PersonaNetwork
-) -> Portal:
+def install_portal(b24: FakeBitrix24, net: PersonaNetwork) -> Portal:
+    """A portal of ``DOMAIN`` installed through the install callback and claimed by ``net``,
+    its deal fields created (a location the network already has gets its option). The app's
+    settings must be the fake's (``b24_settings``)."""
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for key in client.scan_iter("*bitrix24-install:*"):
+        client.delete(key)
     member_id = b24.add_portal(domain=DOMAIN)
-    lookups: list[str] = []
-    real_find = frame_auth.frame_target_find
-    connection = CrmConnection(crm="bitrix24", subdomain=DOMAIN, base_url=f"https://{DOMAIN}/rest/")
-
-    def find(*, crm: str, account_id: str) -> FrameTarget | None:
-        lookups.append(account_id)
-        if crm != "bitrix24" or account_id != member_id:
-            return real_find(crm=crm, account_id=account_id)
-        return FrameTarget(
-            network=net.network,
-            connection=connection,
-            installation=FrameInstallation(
-                account_id=member_id,
-                base_url=f"https://{DOMAIN}",
-                application_token=b24.application_token(member_id),
-            ),
-        )
-
-    connector: Callable[..., Any] = lambda conn, **kw: _connector(b24, member_id)  # noqa: E731
-    monkeypatch.setattr(placement, "frame_target_find", find)
-    monkeypatch.setattr(frame_auth, "frame_target_find", find)
-    monkeypatch.setattr(placement, "connector_for", connector)
-    return Portal(b24=b24, member_id=member_id, net=net, lookups=lookups)
+    installed = platform_client().post(
+        "/integrations/bitrix24/install/",
+        b24.install_callback(member_id),
+        content_type="application/x-www-form-urlencoded",
+        REMOTE_ADDR="203.0.113.10",
+    )
+    assert installed.status_code == 200, installed.content
+    code = claim_code_issue(crm="bitrix24", account_id=member_id, user_id=1, is_admin=None)
+    account_claim(network=net.network, code=code.code, actor=net.owner.email)
+    outbox_drain(net.network)
+    with tenant_context(net.network):
+        assert CrmConnection.objects.get(crm="bitrix24", account_id=member_id).field_map
+    return Portal(b24=b24, member_id=member_id, net=net)
 
 
 @pytest.fixture
-def portal(monkeypatch, b24_server, net_a) -> Portal:
-    return install_portal(monkeypatch, b24_server, net_a)
+def portal(settings, b24_server, net_a) -> Portal:
+    for key, value in b24_settings(b24_server).items():
+        setattr(settings, key, value)
+    return install_portal(b24_server, net_a)

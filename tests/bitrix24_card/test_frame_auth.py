@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 
 import jwt
 import pytest
 from django_tenants.utils import tenant_context
 
 from crm_connectors.app import FrameOpening
-from crm_connectors.errors import CrmAccessRevoked, CrmNotFound, CrmRateLimited, CrmUnavailable
+from crm_connectors.bitrix24.client import Bitrix24Client
 from crm_connectors.registry import card_frame
-from franchise_platform.crm_sync import widget_api
+from franchise_platform.crm_sync.connectors import connector_for
 from franchise_platform.crm_sync.frame_auth import frame_audience, frame_token_secret
-from franchise_platform.payments.links import LeadFacts
+from franchise_platform.crm_sync.models import CrmConnection
+from franchise_platform.crm_sync.sender import fields_ensure
 from franchise_platform.payments.models import Deal
 from tests.factories import shop
 from tests.personas import platform_client
@@ -50,32 +50,19 @@ def links(deal_id: int, token: str, method: str = "post"):
 
 
 @pytest.fixture
-def deal(portal, monkeypatch):
-    """A deal of 5000 at a location of a partner with a shop, as the portal's deal reads."""
-    deal_id = portal.b24.add_deal(portal.member_id)
+def deal(portal):
+    """A deal of 5000 in the portal at a location of a partner with a shop: the location's
+    option created in the portal by the network's own connection, as the sender does."""
     with tenant_context(portal.net.network):
         location = shop().partner.locations.get()
-
-    callers = []
-
-    def connection_of(caller):
-        # the caller the frame token named: the portal's account, Bitrix24's deals
-        callers.append((caller.crm, caller.claims.account_id, caller.network.pk))
-        return "the portal's connection"
-
-    def read(*, crm, lead_id, background=False):
-        assert crm == "the portal's connection"
-        assert callers[-1] == ("bitrix24", portal.member_id, portal.net.network.pk)
-        return LeadFacts(
-            crm="bitrix24",
-            crm_deal_id=lead_id,
-            title="Квест на 6 человек",
-            total=Decimal("5000"),
-            location_id=str(location.pk),
-        )
-
-    monkeypatch.setattr(widget_api, "lead_facts_read", read)
-    monkeypatch.setattr(widget_api, "_connection", connection_of)
+        crm = CrmConnection.objects.get(crm="bitrix24", account_id=portal.member_id)
+        fields = fields_ensure(crm, connector_for(crm))
+    deal_id = portal.b24.add_deal(
+        portal.member_id,
+        title="Квест на 6 человек",
+        opportunity="5000.00",
+        UF_CRM_FP_LOCATION=str(fields.location_options[str(location.pk)]),
+    )
     return portal, deal_id
 
 
@@ -92,6 +79,7 @@ def test_the_frame_token_generates_links_and_each_answer_carries_the_next(deal):
 
     assert response.status_code == 200, response.content
     body = response.json()
+    assert body["lead_id"] == deal_id  # the portal's deal, read through its connection
     assert {link["kind"]: link["amount"] for link in body["links"]} == {
         "prepayment": "1500.00",
         "full": "5000.00",
@@ -165,26 +153,61 @@ def test_a_frame_token_is_not_an_amocrm_token(deal):
     assert deals(portal.net) == 0
 
 
+@pytest.fixture
+def instant_retries(monkeypatch, b24_server):
+    """The client's in-call retries without their waits; the fake's failures gone after."""
+    original = Bitrix24Client._backoff
+
+    def backoff(self, attempt, waited, retry_after):
+        return None if original(self, attempt, waited, retry_after) is None else 0.0
+
+    monkeypatch.setattr(Bitrix24Client, "_backoff", backoff)
+    yield
+    with b24_server.lock:
+        b24_server.failures.clear()
+
+
 @pytest.mark.parametrize(
-    ("error", "status", "code", "text"),
+    ("happen", "status", "code", "text"),
     [
-        (CrmNotFound("gone"), 404, "lead_not_found", "Сделка не найдена в Битрикс24."),
-        (CrmRateLimited("slow"), 429, "crm_rate_limited", "Битрикс24 просит подождать"),
-        (CrmAccessRevoked("off"), 409, "crm_revoked", "Доступ к Битрикс24 отозван"),
-        (CrmUnavailable("down"), 424, "crm_unavailable", "Битрикс24 сейчас не отвечает"),
+        (
+            lambda b24, member, deal: b24.delete_deal(member, deal),
+            404,
+            "lead_not_found",
+            "Сделка не найдена в Битрикс24.",
+        ),
+        (
+            lambda b24, member, deal: b24.fail_next(
+                50, 503, "QUERY_LIMIT_EXCEEDED", "Too many requests"
+            ),
+            429,
+            "crm_rate_limited",
+            "Битрикс24 просит подождать",
+        ),
+        (
+            lambda b24, member, deal: b24.uninstall(member),
+            409,
+            "crm_revoked",
+            "Доступ к Битрикс24 отозван",
+        ),
+        (
+            lambda b24, member, deal: b24.fail_next(50, 500, "INTERNAL_SERVER_ERROR"),
+            424,
+            "crm_unavailable",
+            "Битрикс24 сейчас не отвечает",
+        ),
     ],
+    ids=["deal_deleted", "query_limit", "uninstalled", "portal_down"],
 )
-def test_a_crm_failure_is_told_in_the_portals_name(deal, monkeypatch, error, status, code, text):
+def test_a_crm_failure_is_told_in_the_portals_name(
+    deal, instant_retries, happen, status, code, text
+):
     portal, deal_id = deal
-
-    def read(*, crm, lead_id, background=False):
-        raise error
-
-    monkeypatch.setattr(widget_api, "lead_facts_read", read)
+    happen(portal.b24, portal.member_id, deal_id)
 
     response = links(deal_id, token_for(portal.member_id, deal_id))
 
-    assert response.status_code == status
+    assert response.status_code == status, response.content
     assert response.json()["code"] == code
     assert text in response.json()["detail"]
     assert "amoCRM" not in response.json()["detail"]

@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,17 +23,18 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from django.db import connection, connections
+from django.test import override_settings
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from franchise_platform.crm_sync import widget_api
-from franchise_platform.payments.links import LeadFacts
+from franchise_platform.crm_sync.models import CrmConnection
+from tenants.models import CrmAccountBinding
 from tests.csp_watch import CspWatchedBrowser
 from tests.factories import shop
 from tests.panel.conftest import CHROMIUM, CHROMIUM_ARGS, live_server_port  # noqa: F401
 from tests.personas import make_persona_network, network_drop
 
-from .conftest import DOMAIN, install_portal
+from .conftest import DOMAIN, Portal, b24_settings, install_portal
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
@@ -143,25 +143,41 @@ def chromium(live_server_port) -> Iterator[CspWatchedBrowser]:  # noqa: F811
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+@pytest.fixture(scope="module")
+def frame_portal(b24_server, frame_network, django_db_blocker) -> Iterator[Portal]:
+    """The portal installed and claimed by the committed network (the live server sees it),
+    the app's settings the fake's while this module runs."""
+    keys = override_settings(**b24_settings(b24_server))
+    keys.enable()
+    try:
+        with django_db_blocker.unblock():
+            portal = install_portal(b24_server, frame_network.net)
+            connection.set_schema_to_public()
+        yield portal
+    finally:
+        keys.disable()
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            CrmAccountBinding.objects.filter(network=frame_network.net.network).delete()
+
+
 @pytest.fixture
-def deal_tab(monkeypatch, b24_server, frame_network, portal_site, live_server_port):  # noqa: F811
-    """Writes the stand-in portal's deal page for a new deal: an iframe and the frame POST."""
-    portal = install_portal(monkeypatch, b24_server, frame_network.net)
-
-    def read(*, crm, lead_id, background=False):
-        return LeadFacts(
-            crm="bitrix24",
-            crm_deal_id=lead_id,
-            title="Квест на 6 человек",
-            total=Decimal("5000"),
-            location_id=frame_network.location_id,
-        )
-
-    monkeypatch.setattr(widget_api, "lead_facts_read", read)
-    monkeypatch.setattr(widget_api, "_connection", lambda caller: caller)
+def deal_tab(frame_portal, frame_network, portal_site, live_server_port):  # noqa: F811
+    """Writes the stand-in portal's deal page for a new deal of 5000 at the network's location
+    (read from the portal by the real connection): an iframe and the frame POST."""
+    portal = frame_portal
+    with tenant_context(portal.net.network):
+        fields = CrmConnection.objects.get(crm="bitrix24", account_id=portal.member_id).field_map
+    connection.set_schema_to_public()
+    option = fields["location_options"][frame_network.location_id]
 
     def write(lang: str, host: str = DOMAIN, **changes: str) -> str:
-        deal_id = portal.b24.add_deal(portal.member_id)
+        deal_id = portal.b24.add_deal(
+            portal.member_id,
+            title="Квест на 6 человек",
+            opportunity="5000.00",
+            UF_CRM_FP_LOCATION=str(option),
+        )
         query, body = portal.frame(deal_id, LANG=lang, **changes)
         action = f"http://localhost:{live_server_port}/integrations/bitrix24/placement/"
         inputs = "\n".join(

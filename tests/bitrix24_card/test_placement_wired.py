@@ -1,7 +1,5 @@
 """The deal tab with nothing patched: a portal installed through the platform's own install
-callback and claimed by a network, then its frame POST and the widget API with the frame token.
-It needs the core's string account ids and Bitrix24's registered app (issue 17, the core's part);
-before those are on the branch it skips."""
+callback and claimed by a network, then its frame POST and the widget API with the frame token."""
 
 from __future__ import annotations
 
@@ -10,46 +8,21 @@ import re
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-import redis
 from django_tenants.utils import tenant_context
 
 from franchise_platform.crm_sync.models import CrmConnection
 from tests.fakes.bitrix24 import FakeBitrix24
 from tests.personas import platform_client
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        CrmConnection._meta.get_field("account_id").get_internal_type() != "CharField",
-        reason="needs string account ids (a portal's member_id) in the core",
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def wired(b24_server: FakeBitrix24, settings, net_a):
-    # local: these exist only once the core's part of issue 17 is on the branch (see skipif)
-    from tenants.claims import account_claim, claim_code_issue
-
-    settings.BITRIX24_CLIENT_ID = b24_server.client_id
-    settings.BITRIX24_CLIENT_SECRET = b24_server.client_secret
-    settings.BITRIX24_API_BASE_URL = b24_server.base_url
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("*bitrix24-install:*"):
-        client.delete(key)
-    member_id = b24_server.add_portal(domain=f"w{len(b24_server.portals)}.bitrix24.com")
-    installed = platform_client().post(
-        "/integrations/bitrix24/install/",
-        b24_server.install_callback(member_id),
-        content_type="application/x-www-form-urlencoded",
-        REMOTE_ADDR="203.0.113.10",
-    )
-    assert installed.status_code == 200, installed.content
-    code = claim_code_issue(crm="bitrix24", account_id=member_id, user_id=1, is_admin=None)
-    account_claim(network=net_a.network, code=code.code, actor=net_a.owner.email)
-    with tenant_context(net_a.network):
-        assert CrmConnection.objects.filter(crm="bitrix24", account_id=member_id).exists()
-    return b24_server, member_id
+def wired(portal):
+    """The portal installed through the install callback and claimed (conftest.install_portal)."""
+    with tenant_context(portal.net.network):
+        assert CrmConnection.objects.filter(crm="bitrix24", account_id=portal.member_id).exists()
+    return portal.b24, portal.member_id
 
 
 def open_tab(b24: FakeBitrix24, member_id: str, deal_id: int, **changes: str):

@@ -28,7 +28,7 @@ from crm_connectors.errors import (
     CrmRateLimited,
     WidgetTokenError,
 )
-from crm_connectors.registry import crm_app
+from crm_connectors.registry import CARD_FRAMES, crm_app
 from franchise_platform.api_errors import ApiError, document_common_errors, install_error_handlers
 from franchise_platform.db import schema_to_public
 from franchise_platform.flows.button import deal_links_ensure
@@ -93,9 +93,12 @@ class WidgetTokenAuth(APIKeyHeader):
     def authenticate(self, request: HttpRequest, key: str | None) -> WidgetCaller:
         claims = self.claims(key)
         with schema_context("public"):
+            # Account ids are strings per CRM: a Bitrix24 portal may carry the same one as an
+            # amoCRM account. A CRM whose card is a frame never proves itself with this token.
             binding = (
                 CrmAccountBinding.objects.select_related("network")
                 .filter(account_id=claims.account_id)
+                .exclude(crm__in=list(CARD_FRAMES))
                 .first()
             )
         if (
@@ -161,10 +164,11 @@ def _crm_error(exc: CrmError, crm: str = WIDGET_CRM) -> ApiError:
 
 
 def _connection(caller: WidgetCaller) -> CrmConnection:
-    # The calling account's own connection only: lead ids are per account, so reading another
-    # account's lead (a network that once held another one) would answer about someone else's deal.
+    # The calling account's own connection only: lead ids are per account (and account ids per
+    # CRM), so reading another account's lead (a network that once held another one, or another
+    # CRM's account with the same id string) would answer about someone else's deal.
     crm = CrmConnection.objects.filter(
-        status=ConnectionStatus.CONNECTED, account_id=caller.claims.account_id
+        status=ConnectionStatus.CONNECTED, crm=caller.crm, account_id=str(caller.claims.account_id)
     ).first()
     if crm is None:
         title = frame_crm_title(caller.crm)
