@@ -28,9 +28,10 @@ FAKE_SDK = (
 )
 
 
-@pytest.fixture
-def cleanup(django_db_blocker):
-    """What the live server commits: the new network and the portal's binding."""
+@pytest.fixture(scope="module")
+def cleanup(django_db_setup, django_db_blocker):
+    """What the live server commits: the new networks and the portal's binding. Module scoped,
+    so that it runs outside a test's transaction (whose rollback would undo it)."""
     slugs: list[str] = []
     yield slugs
     with django_db_blocker.unblock():
