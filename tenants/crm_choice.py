@@ -49,15 +49,21 @@ def network_crm_set(
     """Switch the network's CRM. Refused (NetworkConflict `crm_connected`) while an account of
     any CRM is connected: one CRM account per network, and a switch must not strand it."""
     crm = crm_choice_validate(crm)
-    if crm == network.crm:
-        return network
-    if network_crm_connected(network):
-        raise NetworkConflict(
-            _("Сначала отключите подключённую CRM: сменить CRM можно, пока ни одна не подключена."),
-            "crm_connected",
-        )
-    before = network.crm
     with schema_context("public"), transaction.atomic():
+        # The row lock a bind takes too (crm_sync.connect.network_bind): a switch and a bind
+        # finishing at once cannot leave the network naming the CRM it is not connected to.
+        locked = Network.objects.select_for_update().get(pk=network.pk)
+        before = locked.crm
+        if crm == before:
+            return network
+        if network_crm_connected(locked):
+            raise NetworkConflict(
+                _(
+                    "Сначала отключите подключённую CRM: сменить CRM можно, пока ни одна не "
+                    "подключена."
+                ),
+                "crm_connected",
+            )
         Network.objects.filter(pk=network.pk).update(crm=crm)
     network.crm = crm
     with tenant_context(network):
