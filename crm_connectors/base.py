@@ -250,6 +250,19 @@ class LeadEvent:
     lead_id: int
 
 
+@dataclass(frozen=True)
+class CatchUpBatch:
+    """Kept lead events handed out under a reservation (Bitrix24's safe mode, spec §6.5): the
+    CRM keeps the records until ``CrmConnector.catch_up_acknowledge`` clears exactly these."""
+
+    events: tuple[LeadEvent, ...]
+    process_id: str = ""
+    # The CRM's ids of every record handed out (the unreadable ones too: nothing more to do).
+    record_ids: tuple[str, ...] = ()
+    # As many records as asked for: the CRM may keep more.
+    full: bool = False
+
+
 class TokenStore(Protocol):
     """Where one account's OAuth pair lives; implemented by the core over its database.
 
@@ -364,6 +377,17 @@ class CrmConnector(abc.ABC):
         """Lead events the CRM kept while we could not be reached (Bitrix24's offline queue),
         each handed out once: the CRM forgets what it returned. Optional: ``[]`` by default."""
         return []
+
+    def catch_up_reserve(self, *, process_id: str) -> CatchUpBatch:
+        """Lead events the CRM kept, reserved under ``process_id`` without being forgotten: a
+        later call with the same id hands out the same records again (with newer ones) until
+        they are acknowledged. Optional: by default ``catch_up_events`` (nothing kept back)."""
+        return CatchUpBatch(events=tuple(self.catch_up_events()), process_id=process_id)
+
+    def catch_up_acknowledge(self, batch: CatchUpBatch) -> None:
+        """Forget exactly the records of ``batch`` (call once their re-reads are committed).
+        Raises CrmError; records left reserved come back on the next reserve. Optional."""
+        return None
 
     @classmethod
     @abc.abstractmethod

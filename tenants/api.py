@@ -22,6 +22,9 @@ class SignupIn(Schema):
     # Optional (an addition to the contract): the single-use code the amoCRM widget shows in an
     # account no network has claimed; with it the account is bound to the new network.
     claim_code: str = ""
+    # Optional (an addition): the CRM the network works in, a registry slug ("amocrm",
+    # "bitrix24"); omitted: the claim code's CRM, else "amocrm". Unknown: 422 `unknown_crm`.
+    crm: str | None = None
 
 
 class SignupOut(Schema):
@@ -40,6 +43,7 @@ def signup(request: HttpRequest, payload: SignupIn) -> Status[SignupOut]:
             owner_email=payload.owner_email,
             owner_password=payload.owner_password,
             claim_code=payload.claim_code,
+            crm=payload.crm,
             client_ip=client_ip(request),
         )
     except NetworkError as exc:

@@ -168,7 +168,10 @@ def claim_attempt_allowed(*, scope: str) -> bool:
 
 def _invalid_code() -> ClaimRefused:
     return ClaimRefused(
-        _("Код не подошёл или устарел. Откройте сделку в amoCRM и возьмите новый код в виджете."),
+        _(
+            "Код не подошёл или устарел. Возьмите новый: в amoCRM — в виджете сделки, "
+            "в Битрикс24 — на странице приложения."
+        ),
         "claim_code_invalid",
     )
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from franchise_platform.inputs import BIGINT_MAX
 
+from .crm_choice import DEFAULT_CRM, crm_choice_validate, crm_choices
 from .errors import NetworkError
 from .services import network_name_validate, owner_email_validate, owner_password_validate
 from .slugs import slug_ensure_available
@@ -26,6 +27,8 @@ ERROR_FIELD = {
     "weak_password": "owner_password",
     "claim_code_invalid": "claim_code",
     "claim_rate_limited": "claim_code",
+    "crm_mismatch": "crm",
+    "unknown_crm": "crm",
 }
 
 
@@ -72,11 +75,24 @@ class SignupForm(forms.Form):
         help_text=_("Не короче 10 символов, не только цифры и не из списка популярных."),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
+    # Not required: a form posted without it (an older page, a script) gets the claim code's
+    # CRM or amoCRM, as the API does.
+    crm = forms.ChoiceField(
+        label=_("CRM сети"),
+        initial=DEFAULT_CRM,
+        required=False,
+        error_messages={"invalid_choice": _("Выберите CRM из списка.")},
+        help_text=_("Её можно сменить в панели, пока ни один аккаунт CRM не подключён."),
+        widget=forms.RadioSelect(attrs={"class": "choice-crm"}),
+    )
     claim_code = forms.CharField(
-        label=_("Код привязки amoCRM"),
+        label=_("Код привязки"),
         max_length=12,
         required=False,
-        help_text=_("Виджет показывает его в карточке сделки; действует 30 минут."),
+        help_text=_(
+            "Его показывает виджет amoCRM в карточке сделки или приложение в Битрикс24 после "
+            "установки; действует 30 минут."
+        ),
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autocapitalize": "characters", "class": "input-claim"}
         ),
@@ -93,6 +109,9 @@ class SignupForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        crm = self.fields["crm"]
+        assert isinstance(crm, forms.ChoiceField)
+        crm.choices = crm_choices()
         slug = self.fields["slug"]
         slug.widget.attrs.update(
             {
@@ -113,6 +132,10 @@ class SignupForm(forms.Form):
 
     def clean_owner_email(self) -> str:
         return str(_checked(owner_email_validate, self.cleaned_data["owner_email"]))
+
+    def clean_crm(self) -> str | None:
+        value = self.cleaned_data["crm"]
+        return str(_checked(crm_choice_validate, value)) if value else None
 
     def clean_owner_password(self) -> str:
         return str(_checked(owner_password_validate, self.cleaned_data["owner_password"]))

@@ -31,6 +31,10 @@ class Network(TenantMixin):
     slug = models.SlugField(_("адрес"), max_length=40, unique=True)
     owner_email = models.EmailField(_("e-mail владельца"), blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # The CRM the network works in (a registry slug, tenants/crm_choice.py): the panel shows its
+    # way to connect. Set at sign-up; changed by the owner while no account is connected, and by
+    # a bind (a claim code or an install proves which CRM the account is in).
+    crm = models.CharField(_("CRM"), max_length=32, default="amocrm")
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True

@@ -81,7 +81,7 @@ def network_input_validate(*, name: str, slug: str, owner_email: str, owner_pass
 
 
 def network_create(
-    *, name: str, slug: str, owner_email: str, owner_password: str
+    *, name: str, slug: str, owner_email: str, owner_password: str, crm: str = "amocrm"
 ) -> NetworkCreated:
     """Create a network with its schema, owner account and first API token, all or nothing.
 
@@ -101,6 +101,7 @@ def network_create(
                 name=name.strip(),
                 slug=slug,
                 owner_email=email,
+                crm=crm,
             )
             network.save(verbosity=0)
             domain = Domain.objects.create(

@@ -1,7 +1,7 @@
 """Sign-up as people (the landing's form) and integrators (POST /api/v1/signup) do it: the same
 checks, the same per-address budget, then network_create (all or nothing), the owner's
-verification e-mail, and, when the person came from the amoCRM widget with a claim code, the
-account bound to the new network."""
+verification e-mail, and, when the person came from the amoCRM widget or a Bitrix24 install with
+a claim code, the account bound to the new network."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from franchise_platform.request_context import client_ip_bucket
 
 from .abuse import signup_attempt_allowed
 from .claims import account_claim, claim_attempt_allowed, claim_binding_find
+from .crm_choice import DEFAULT_CRM, crm_choice_validate
 from .errors import ClaimRefused, SignupRateLimited
 from .services import (
     NetworkCreated,
@@ -36,13 +37,31 @@ class SignupResult:
     owner: User
 
 
-def claim_code_check(*, code: str, account_id: int | None) -> None:
-    """Raise ClaimRefused unless `code` is a valid, unspent code (of `account_id`, if given)."""
-    if claim_binding_find(code=code, account_id=account_id) is None:
+def claim_code_check(*, code: str, account_id: int | None) -> str:
+    """The CRM of the account a valid, unspent code names (of `account_id`, if given); raise
+    ClaimRefused otherwise."""
+    binding = claim_binding_find(code=code, account_id=account_id)
+    if binding is None:
         raise ClaimRefused(
-            _("Код привязки не подошёл или устарел. Возьмите новый код в виджете amoCRM."),
+            _(
+                "Код привязки не подошёл или устарел. Возьмите новый код в карточке сделки "
+                "amoCRM или на странице приложения в Битрикс24."
+            ),
             "claim_code_invalid",
         )
+    return binding.crm
+
+
+def signup_crm_resolve(*, crm: str | None, claimed_crm: str | None) -> str:
+    """The new network's CRM: the one asked for (checked against the registry), else the claim
+    code's, else amoCRM. A code of another CRM's account than the one asked for is refused."""
+    chosen = crm_choice_validate(crm) if crm is not None else None
+    if chosen is not None and claimed_crm is not None and chosen != claimed_crm:
+        raise ClaimRefused(
+            _("Код привязки выдан для другой CRM: выберите ту, в которой его получили."),
+            "crm_mismatch",
+        )
+    return chosen or claimed_crm or DEFAULT_CRM
 
 
 def rate_limited_error() -> SignupRateLimited:
@@ -61,9 +80,11 @@ def network_signup(
     base_url: str | None = None,
     claim_code: str = "",
     amocrm_account_id: int | None = None,
+    crm: str | None = None,
 ) -> SignupResult:
-    """Create a network for a newcomer. Raises NetworkValidationError (422), NetworkConflict (409),
-    ClaimRefused (422, a bad claim code) or SignupRateLimited (429); each leaves nothing behind.
+    """Create a network for a newcomer. Raises NetworkValidationError (422, an unknown `crm`
+    too), NetworkConflict (409), ClaimRefused (422, a bad claim code or one of another CRM) or
+    SignupRateLimited (429); each leaves nothing behind. `crm` None: the claim code's, or amoCRM.
     `base_url` is the origin the person reached us on (their links must work from there)."""
     # Checked before the budget is counted (a typo costs nothing); network_create checks again,
     # as it must when called on its own: a handful of small queries, paid once per sign-up.
@@ -71,17 +92,25 @@ def network_signup(
         name=name, slug=slug, owner_email=owner_email, owner_password=owner_password
     )
     slug_ensure_available(slug)
+    if crm is not None:
+        crm_choice_validate(crm)
+    claimed_crm: str | None = None
     if claim_code:
         # Each code tried costs the address one of its hourly attempts: no guessing by sign-up.
         if not claim_attempt_allowed(scope=f"ip:{client_ip_bucket(client_ip)}"):
             raise ClaimRefused(
                 _("Слишком много попыток. Попробуйте через час."), "claim_rate_limited", 429
             )
-        claim_code_check(code=claim_code, account_id=amocrm_account_id)
+        claimed_crm = claim_code_check(code=claim_code, account_id=amocrm_account_id)
+    chosen_crm = signup_crm_resolve(crm=crm, claimed_crm=claimed_crm)
     if not signup_attempt_allowed(ip=client_ip):
         raise rate_limited_error()
     created = network_create(
-        name=name, slug=slug, owner_email=owner_email, owner_password=owner_password
+        name=name,
+        slug=slug,
+        owner_email=owner_email,
+        owner_password=owner_password,
+        crm=chosen_crm,
     )
     network = created.network
     with tenant_context(network):

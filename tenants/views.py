@@ -19,6 +19,7 @@ from franchise_platform.rate_limits import budget_spend
 from franchise_platform.request_context import client_ip_bucket
 
 from .abuse import client_ip
+from .crm_choice import crm_choices
 from .errors import NetworkError
 from .forms import SignupForm
 from .login_link import login_link_path
@@ -43,7 +44,8 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 def _initial(request: HttpRequest) -> dict[str, Any]:
-    """Pre-filled from the amoCRM widget's link: ?amocrm_account=&subdomain=&claim=."""
+    """Pre-filled from the amoCRM widget's link (?amocrm_account=&subdomain=&claim=) or the
+    Bitrix24 app's page (?crm=bitrix24&subdomain=&claim=)."""
     subdomain = request.GET.get("subdomain", "").strip().lower()[:40]
     slug = _SUGGEST_RE.sub("-", subdomain).strip("-")
     initial: dict[str, Any] = {}
@@ -56,6 +58,10 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
         initial["amocrm_account"] = account
     if request.GET.get("claim"):
         initial["claim_code"] = request.GET["claim"][:12]
+    crm = request.GET.get("crm", "")
+    # Only a known CRM is pre-selected; anything else leaves the default (the form checks again).
+    if crm in {slug for slug, _title in crm_choices()}:
+        initial["crm"] = crm
     return initial
 
 
@@ -80,6 +86,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             owner_email=data["owner_email"],
             owner_password=data["owner_password"],
             claim_code=data.get("claim_code") or "",
+            crm=data.get("crm"),
             amocrm_account_id=data.get("amocrm_account"),
             client_ip=client_ip(request),
             base_url=network_origin(request, data["slug"]),
@@ -94,8 +101,14 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def _signup_page(request: HttpRequest, form: SignupForm, *, status: int = 200) -> HttpResponse:
-    from_amocrm = bool(form["amocrm_account"].value() or form["claim_code"].value())
-    context = {"form": form, "domain": settings.PLATFORM_DOMAIN, "from_amocrm": from_amocrm}
+    from_crm = bool(form["amocrm_account"].value() or form["claim_code"].value())
+    from_bitrix24 = from_crm and form["crm"].value() == "bitrix24"
+    context = {
+        "form": form,
+        "domain": settings.PLATFORM_DOMAIN,
+        "from_amocrm": from_crm and not from_bitrix24,
+        "from_bitrix24": from_bitrix24,
+    }
     return render(request, "public/signup.html", context, status=status)
 
 

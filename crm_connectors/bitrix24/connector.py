@@ -23,6 +23,7 @@ import httpx
 
 from crm_connectors.base import (
     PAYMENT_STATUS_LABELS,
+    CatchUpBatch,
     CrmConnector,
     DealStateUpdate,
     FieldMap,
@@ -73,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 _STATUS_KEY_BY_LABEL = {label: key for key, label in PAYMENT_STATUS_LABELS.items()}
 _STAGE_ID = re.compile(r"^[A-Z0-9_:]{1,50}$")
+# The reservation's name in the offline queue (§6.5): ours, so kept to letters and digits.
+PROCESS_ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
 def _decimal(raw: object, what: str) -> Decimal:
@@ -400,6 +403,42 @@ class Bitrix24Connector(CrmConnector):
             if batch.fetched < PAGE_SIZE:
                 break
         return OfflineBatch(tuple(events), unreadable, process_id, fetched)
+
+    def catch_up_reserve(self, *, process_id: str) -> CatchUpBatch:
+        """§6.5 safe mode: ``clear=0`` reserves up to a page of records under ``process_id``;
+        the same id gets them again (a crashed drain loses nothing) until they are cleared."""
+        if not PROCESS_ID_RE.fullmatch(process_id):
+            raise ValueError("process_id: 1-32 letters and digits")
+        answer = self.client.call(
+            "event.offline.get",
+            {"clear": 0, "process_id": process_id, "limit": PAGE_SIZE},
+            # Safe to send again: the same process id is handed the same records.
+            repeatable=True,
+        )
+        batch = offline_batch(answer.result, self.client.portal.member_id)
+        if batch.unreadable:
+            logger.warning(
+                "Bitrix24 portal %s: %d offline records named no deal",
+                self.client.portal.member_id,
+                batch.unreadable,
+            )
+        return CatchUpBatch(
+            events=batch.events,
+            process_id=process_id,
+            record_ids=batch.record_ids,
+            full=batch.fetched >= PAGE_SIZE,
+        )
+
+    def catch_up_acknowledge(self, batch: CatchUpBatch) -> None:
+        """``event.offline.clear`` of exactly the batch's records: a record the portal wrote
+        since (a newer change of the same deal) stays for the next drain."""
+        if not batch.record_ids:
+            return
+        self.client.call(
+            "event.offline.clear",
+            {"process_id": batch.process_id, "id": list(batch.record_ids)},
+            repeatable=True,
+        )
 
     def deals_changed_since(self, since: datetime, *, max_pages: int = 20) -> list[int]:
         """§6.5 fallback: ids of deals modified at or after ``since``."""

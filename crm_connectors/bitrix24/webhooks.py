@@ -105,6 +105,8 @@ class OfflineBatch:
     unreadable: int
     process_id: str
     fetched: int
+    # The ``ID`` of every record in the answer (for ``event.offline.clear``).
+    record_ids: tuple[str, ...] = ()
 
 
 def offline_batch(result: object, member_id: str) -> OfflineBatch:
@@ -117,11 +119,15 @@ def offline_batch(result: object, member_id: str) -> OfflineBatch:
     events: list[LeadEvent] = []
     seen: set[tuple[str, int]] = set()
     unreadable = fetched = 0
+    record_ids: list[str] = []
     for item in events_raw:
         fetched += 1
         if not isinstance(item, dict):
             unreadable += 1
             continue
+        record_id = item.get("ID")
+        if isinstance(record_id, int | str) and str(record_id).isdigit():
+            record_ids.append(str(record_id))
         kind = EVENT_KINDS.get(str(item.get("EVENT_NAME", "")).upper())
         data = item.get("EVENT_DATA")
         fields = data.get("FIELDS") if isinstance(data, dict) else None
@@ -136,4 +142,4 @@ def offline_batch(result: object, member_id: str) -> OfflineBatch:
             events.append(
                 PortalLeadEvent(kind=kind, account_id=0, lead_id=deal_id, member_id=member_id)
             )
-    return OfflineBatch(tuple(events), unreadable, process_id, fetched)
+    return OfflineBatch(tuple(events), unreadable, process_id, fetched, tuple(record_ids))

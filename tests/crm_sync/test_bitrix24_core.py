@@ -15,7 +15,12 @@ from django.urls import resolve
 from django.urls import reverse as django_reverse
 from django_tenants.utils import tenant_context
 
-from franchise_platform.crm_sync.catchup import crm_events_catch_up, crm_events_catch_up_networks
+from crm_connectors.bitrix24.connector import Bitrix24Connector
+from franchise_platform.crm_sync.catchup import (
+    crm_events_catch_up,
+    crm_events_catch_up_networks,
+    offline_process_id,
+)
 from franchise_platform.crm_sync.connectors import connector_for
 from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
 from franchise_platform.crm_sync.webhooks import webhook_subscribe
@@ -355,12 +360,89 @@ def test_changes_made_while_we_were_away_are_each_re_read_once(
     b24.edit_deal_by_hand(member_id, second, TITLE="Квест 2, суббота")
     assert b24.offline_queue(member_id)
 
-    with tenant_context(net_a.network), django_capture_on_commit_callbacks(execute=True):
-        drained = crm_events_catch_up()
-        again = crm_events_catch_up()
+    with tenant_context(net_a.network):
+        with django_capture_on_commit_callbacks(execute=True):
+            drained = crm_events_catch_up()
+        with django_capture_on_commit_callbacks(execute=True):
+            again = crm_events_catch_up()
 
     assert drained == 2 and again == 0
     assert sorted(c.args for c in queued.call_args_list) == [(first,), (second,)]
+    assert b24.offline_queue(member_id) == []
+
+
+class Killed(BaseException):
+    """The worker dies (SIGKILL, OOM): not an error anything of ours catches."""
+
+
+def test_a_drain_killed_between_the_read_and_the_commit_loses_nothing(
+    b24, member_id, net_a, queued, django_capture_on_commit_callbacks
+):
+    install_and_claim(b24, member_id, net_a)
+    first = b24.add_deal(member_id, title="Квест", opportunity="5000.00")
+    second = b24.add_deal(member_id, title="Квест 2", opportunity="3000.00")
+    b24.edit_deal_by_hand(member_id, first, OPPORTUNITY="5500.00")
+    b24.edit_deal_by_hand(member_id, second, TITLE="Квест 2, суббота")
+    kept = b24.offline_queue(member_id)
+    real_reserve = Bitrix24Connector.catch_up_reserve
+
+    def reserve_then_die(self, **kwargs):
+        real_reserve(self, **kwargs)
+        raise Killed  # the records are read; nothing of ours is committed
+
+    with tenant_context(net_a.network):
+        with mock.patch.object(Bitrix24Connector, "catch_up_reserve", reserve_then_die):
+            with pytest.raises(Killed), django_capture_on_commit_callbacks(execute=True):
+                crm_events_catch_up()
+        # Nothing queued, nothing cleared: the portal still holds the records for our process.
+        assert queued.call_count == 0
+        assert b24.offline_queue(member_id) == kept
+        assert set(b24.offline_reservations(member_id).values()) == {
+            offline_process_id(CrmConnection.objects.get(crm="bitrix24"))
+        }
+
+        with django_capture_on_commit_callbacks(execute=True):
+            drained = crm_events_catch_up()
+
+    assert drained == 2
+    assert sorted(c.args for c in queued.call_args_list) == [(first,), (second,)]
+    assert b24.offline_queue(member_id) == []
+
+
+def test_records_are_cleared_only_after_the_re_reads_are_queued(
+    b24, member_id, net_a, queued, django_capture_on_commit_callbacks
+):
+    install_and_claim(b24, member_id, net_a)
+    deal = b24.add_deal(member_id, title="Квест", opportunity="5000.00")
+    b24.edit_deal_by_hand(member_id, deal, OPPORTUNITY="5500.00")
+    seen_at_queue_time = []
+    queued.side_effect = lambda lead_id: seen_at_queue_time.append(b24.offline_queue(member_id))
+
+    with tenant_context(net_a.network), django_capture_on_commit_callbacks(execute=True):
+        crm_events_catch_up()
+        # Before the commit the records are held, not cleared.
+        assert b24.offline_queue(member_id)
+
+    assert seen_at_queue_time and all(seen_at_queue_time)
+    assert b24.offline_queue(member_id) == []
+
+
+def test_a_failed_clear_leaves_the_records_for_the_next_drain(
+    b24, member_id, net_a, queued, django_capture_on_commit_callbacks
+):
+    install_and_claim(b24, member_id, net_a)
+    deal = b24.add_deal(member_id, title="Квест", opportunity="5000.00")
+    b24.edit_deal_by_hand(member_id, deal, OPPORTUNITY="5500.00")
+    b24.fail_next(1, 400, "ERROR_CORE", "Internal error", method="event.offline.clear")
+
+    with tenant_context(net_a.network):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert crm_events_catch_up() == 1
+        assert b24.offline_queue(member_id)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert crm_events_catch_up() == 1
+
+    assert [c.args for c in queued.call_args_list].count((deal,)) == 2
     assert b24.offline_queue(member_id) == []
 
 

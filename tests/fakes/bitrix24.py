@@ -18,7 +18,10 @@ only within the deal's pipeline on ``crm.deal.update``, user-field codes ``UF_CR
 characters, A-Z0-9_), enumeration values as option ids, money as ``"amount|CUR"``, lowercase
 ``fields`` on timeline comments, "Handler already binded" on a second ``event.bind``, events
 posted as bracket forms carrying the portal's ``application_token``, one offline record per
-deal.
+deal, kept by ``event.offline.get`` with ``clear=0`` under a ``process_id`` (the same id gets the
+same records again; parallel gets with other ids get disjoint sets; a reservation lasts 30 days)
+until ``event.offline.clear`` of exactly those ids (or all of the process's), ``event.offline.error``
+marking records the next gets skip unless ``error=1``, ``event.offline.list`` reading unchanged.
 
 Knobs: ``fail_next``, ``set_operating``, ``expire_access_tokens``, ``uninstall``,
 ``add_deal``, ``edit_deal_by_hand``, ``add_comment_by_hand``, ``add_category``, ``add_userfield``, ``delete_userfield``,
@@ -109,6 +112,10 @@ class Portal:
     bindings: list[dict[str, Any]] = field(default_factory=list)
     placements: list[dict[str, Any]] = field(default_factory=list)
     offline: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    # §6.5 safe mode: record ID → (process_id, reserved at); record IDs marked by
+    # event.offline.error. Kept beside the records: the API never shows them.
+    offline_reserved: dict[str, tuple[str, float]] = field(default_factory=dict)
+    offline_errors: set[str] = field(default_factory=set)
     # §3.6: the leaky bucket per client IP: (level, when it was last drained).
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     operating: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
@@ -152,6 +159,8 @@ class FakeBitrix24(ServedFake):
         self.max_field_name = max_field_name
         # The docs do not say whether crm.item.* answers list empty user fields; tests can try both.
         self.omit_empty_uf_in_items = False
+        # §6.5: a process's hold on offline records lapses after 30 days.
+        self.offline_reservation_ttl = 30 * 86400.0
         self.portals: dict[str, Portal] = {}
         # token → (member_id, user_id, expires_at, alive)
         self.access_tokens: dict[str, tuple[str, int, float, bool]] = {}
@@ -337,6 +346,12 @@ class FakeBitrix24(ServedFake):
     def offline_queue(self, member_id: str) -> list[dict[str, Any]]:
         with self.lock:
             return copy.deepcopy(list(self.portals[member_id].offline.values()))
+
+    def offline_reservations(self, member_id: str) -> dict[str, str]:
+        """Record ID → the process id holding it (safe mode, §6.5)."""
+        with self.lock:
+            portal = self.portals[member_id]
+            return {rid: pid for rid, (pid, _at) in portal.offline_reserved.items()}
 
     def uninstall(self, member_id: str) -> None:
         """The admin deletes the app: handlers and placements go, tokens stop working."""
@@ -1156,7 +1171,12 @@ class FakeBitrix24(ServedFake):
         if not any(b["offline"] and b["event"] == event for b in portal.bindings):
             return
         key = (event, deal_id)
-        portal.offline.pop(key, None)  # §6.5: one record per object, the latest change
+        # §6.5: one record per object, the latest change; the older record (reserved or not)
+        # is replaced by a new one nobody holds yet.
+        old = portal.offline.pop(key, None)
+        if old is not None:
+            portal.offline_reserved.pop(old["ID"], None)
+            portal.offline_errors.discard(old["ID"])
         message = next(portal.next_ids["comment"])
         portal.offline[key] = {
             "ID": str(message), "TIMESTAMP_X": _iso(time.time()), "EVENT_NAME": event,
@@ -1164,19 +1184,90 @@ class FakeBitrix24(ServedFake):
             "MESSAGE_ID": secrets.token_hex(8),
         }  # fmt: skip
 
+    def _offline_holder(self, portal: Portal, record_id: str) -> str | None:
+        held = portal.offline_reserved.get(record_id)
+        if held is None:
+            return None
+        if time.time() - held[1] > self.offline_reservation_ttl:
+            del portal.offline_reserved[record_id]
+            return None
+        return held[0]
+
     def _offline_get(
         self, portal: Portal, _u: int, p: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]]:
         limit = _positive(p.get("limit")) or 50
         clear = str(p.get("clear", "1")) != "0"
-        records = list(portal.offline.items())[: min(limit, 1000)]
-        if clear:
-            for key, _record in records:
+        with_errors = str(p.get("error", "0")) == "1"
+        asked = str(p.get("process_id") or "")
+        process_id = asked or (None if clear else secrets.token_hex(16))
+        records = [
+            (key, record)
+            for key, record in portal.offline.items()
+            # Parallel gets get disjoint sets: a record another process holds is not handed out.
+            if self._offline_holder(portal, record["ID"]) in (None, asked or None)
+            and (with_errors or record["ID"] not in portal.offline_errors)
+        ][: min(limit, 1000)]
+        for key, record in records:
+            if clear:
                 del portal.offline[key]
+                portal.offline_reserved.pop(record["ID"], None)
+                portal.offline_errors.discard(record["ID"])
+            else:
+                assert process_id is not None
+                portal.offline_reserved[record["ID"]] = (process_id, time.time())
         return {
-            "process_id": secrets.token_hex(8),
+            "process_id": process_id,
             "events": [copy.deepcopy(r) for _, r in records],
         }, {}
+
+    def _offline_held(self, portal: Portal, p: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The process's records named by ``id`` (else ``message_id``; else all of them)."""
+        process_id = str(p.get("process_id") or "")
+        if not process_id:
+            raise B24Error(400, "ERROR_ARGUMENT", "Argument 'process_id' is null or empty")
+        ids, message_ids = p.get("id"), p.get("message_id")
+        held = [
+            (key, r)
+            for key, r in portal.offline.items()
+            if self._offline_holder(portal, r["ID"]) == process_id
+        ]
+        if isinstance(ids, list | dict) and ids:
+            wanted = {str(v) for v in (ids.values() if isinstance(ids, dict) else ids)}
+            held = [(k, r) for k, r in held if r["ID"] in wanted]
+        elif isinstance(message_ids, list | dict) and message_ids:
+            values = message_ids.values() if isinstance(message_ids, dict) else message_ids
+            wanted = {str(v) for v in values}
+            held = [(k, r) for k, r in held if r["MESSAGE_ID"] in wanted]
+        return process_id, held
+
+    def _offline_clear(
+        self, portal: Portal, _u: int, p: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        _pid, held = self._offline_held(portal, p)
+        for key, record in held:
+            del portal.offline[key]
+            portal.offline_reserved.pop(record["ID"], None)
+            portal.offline_errors.discard(record["ID"])
+        return True, {}
+
+    def _offline_error(
+        self, portal: Portal, _u: int, p: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        if not p.get("message_id"):
+            raise B24Error(400, "ERROR_ARGUMENT", "Argument 'message_id' is null or empty")
+        _pid, held = self._offline_held(portal, {**p, "id": None})
+        for _key, record in held:
+            portal.offline_errors.add(record["ID"])
+            portal.offline_reserved.pop(record["ID"], None)
+        return True, {}
+
+    def _offline_list(
+        self, portal: Portal, _u: int, p: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        rows = [copy.deepcopy(r) for r in portal.offline.values()]
+        page, extra = _page(rows, p)
+        return page, extra
 
     def _placement_bind(
         self, portal: Portal, _u: int, p: dict[str, Any]
@@ -1227,6 +1318,9 @@ _METHODS: dict[
     "event.get": FakeBitrix24._event_get,
     "event.unbind": FakeBitrix24._event_unbind,
     "event.offline.get": FakeBitrix24._offline_get,
+    "event.offline.clear": FakeBitrix24._offline_clear,
+    "event.offline.error": FakeBitrix24._offline_error,
+    "event.offline.list": FakeBitrix24._offline_list,
     "placement.bind": FakeBitrix24._placement_bind,
     "placement.get": FakeBitrix24._placement_get,
 }

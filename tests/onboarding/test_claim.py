@@ -219,7 +219,7 @@ def test_a_viewer_cannot_claim(amo, unbound_account, viewer_a):
 
 def test_the_claim_page_explains_where_the_code_is(owner_a):
     html = owner_a.browser_client().get("/panel/integrations/claim/").content.decode()
-    assert "Привязать аккаунт amoCRM по коду" in html
+    assert "Привязать CRM по коду" in html
     assert 'name="code"' in html
 
 

@@ -232,6 +232,9 @@ def network_bind(
         if not binding.webhook_secret:
             binding.webhook_secret = secrets.token_urlsafe(24)
             binding.save(update_fields=["webhook_secret"])
+        # The bound account says which CRM the network works in (a claim code or an install of
+        # another CRM than the one chosen at sign-up is proof enough).
+        Network.objects.filter(pk=network.pk).exclude(crm=exchanged.crm).update(crm=exchanged.crm)
     with tenant_context(network), transaction.atomic():
         if replaced:
             CrmConnection.objects.filter(account_id__in=replaced).update(

@@ -19,6 +19,7 @@ from crm_connectors.registry import crm_app
 from franchise_platform.request_context import client_ip
 
 from .connect import ConnectError, disconnect, oauth_callback_next
+from .install_page import frame_language, install_page
 from .installs import InstallRefused, crm_install_receive, marketplace_install_receive
 from .webhooks import crm_event_receive, webhook_receive
 
@@ -127,16 +128,28 @@ def disconnect_hook(request: HttpRequest, *, app: CrmApp) -> HttpResponse:
 @crm_route
 def install(request: HttpRequest, *, app: CrmApp) -> HttpResponse:
     """An install the CRM posts (Bitrix24 §1.2: ONAPPINSTALL, or the installer frame with the
-    portal in the query). Reply 200 ``{"status":"success"}`` once stored."""
+    portal in the query). The callback is answered 200 ``{"status":"success"}`` once stored; the
+    frame with a page: the claim code for a portal no network has claimed (install_page.py)."""
     if app.install is None:
         return _unknown_crm()
+    query = {k: request.GET.get(k, "") for k in request.GET}
+    # The installer frame (the portal in the query) is a page an administrator sees; the
+    # ONAPPINSTALL callback is the portal's server, answered in JSON.
+    frame = bool(query.get("DOMAIN"))
     try:
-        crm_install_receive(
-            crm=app.slug,
-            query={k: request.GET.get(k, "") for k in request.GET},
-            body=request.body,
-            client_address=client_ip(request),
+        binding = crm_install_receive(
+            crm=app.slug, query=query, body=request.body, client_address=client_ip(request)
         )
     except InstallRefused as exc:
+        if frame:
+            return install_page(
+                request,
+                binding=None,
+                refused=exc.detail,
+                status=exc.status,
+                language=frame_language(query),
+            )
         return JsonResponse({"detail": exc.detail, "code": exc.code}, status=exc.status)
+    if frame:
+        return install_page(request, binding=binding, language=frame_language(query))
     return JsonResponse({"status": "success"})

@@ -44,6 +44,7 @@ ACTIONS = {
     "crm.outbox_retry": _("Повторена отправка в amoCRM"),
     "crm.outbox_retry_all": _("Повторена отправка в amoCRM всех недоставленных обновлений"),
     "crm.claim": _("Аккаунт amoCRM привязан по коду из виджета"),
+    "network.crm": _("Выбрана CRM сети"),
     "crm.stage_map": _("Выбраны этапы воронки amoCRM"),
     "crm.location_source": _("Изменён источник локации сделки"),
     "refund.cabinet_recorded": _("Внесён возврат, сделанный в кабинете провайдера"),

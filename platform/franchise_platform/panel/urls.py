@@ -87,6 +87,7 @@ urlpatterns = [
     ),
     path("integrations/", integrations.integrations, name="integrations"),
     path("integrations/claim/", claim.claim, name="claim"),
+    path("integrations/crm/", integrations.crm_choose, name="crm_choose"),
     path("integrations/amocrm/connect/", integrations.amocrm_connect, name="amocrm_connect"),
     path("integrations/amocrm/replace/", integrations.amocrm_replace, name="amocrm_replace"),
     path("integrations/amocrm/finish/", integrations.amocrm_finish, name="amocrm_finish"),

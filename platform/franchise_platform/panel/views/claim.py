@@ -1,5 +1,6 @@
-"""/panel/integrations/claim/: bind an amoCRM account installed from the marketplace to this
-network with the single-use code its widget shows (tenants/claims.py)."""
+"""/panel/integrations/claim/: bind a CRM account installed without a network to this network
+with the single-use code its app shows: amoCRM's widget, or the page of the Bitrix24 app after
+its install (tenants/claims.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ..access import actor, page, panel_view
 
 class ClaimForm(forms.Form):
     code = forms.CharField(
-        label=gettext_lazy("Код из виджета"),
+        label=gettext_lazy("Код привязки"),
         max_length=12,
         widget=forms.TextInput(
             attrs={
@@ -49,13 +50,17 @@ def claim(request: HttpRequest) -> HttpResponse:
             except ClaimRefused as exc:
                 form.add_error("code", exc.detail)
             else:
-                messages.success(
-                    request,
-                    _(
+                name = binding.subdomain or binding.account_id
+                if binding.crm == "bitrix24":
+                    text = _(
+                        "Портал Битрикс24 «%(name)s» подключён к сети. Поля в сделках "
+                        "создаются — через минуту вкладка в сделке начнёт формировать ссылки."
+                    )
+                else:
+                    text = _(
                         "Аккаунт amoCRM «%(name)s» подключён к сети. Поля в сделках создаются — "
                         "через минуту виджет начнёт формировать ссылки."
                     )
-                    % {"name": binding.subdomain or binding.account_id},
-                )
+                messages.success(request, text % {"name": name})
                 return redirect("panel:integrations")
     return page(request, "panel/claim.html", {"form": form})

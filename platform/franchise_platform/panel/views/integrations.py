@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +24,8 @@ from franchise_platform.crm_sync.services import (
     crm_outbox_retry,
     crm_outbox_retry_all,
 )
+from tenants.crm_choice import crm_choices, network_crm_connected, network_crm_set
+from tenants.errors import NetworkError
 
 from ..access import actor, forbidden, page, panel_view
 from ..forms import CrmFieldMapForm
@@ -56,6 +59,7 @@ def _render(
                 for role in [*(r for r, _ in FIELD_ROLES), "service_date_field_id"]
             }
         )
+    network = request.tenant  # type: ignore[attr-defined]
     dead = list(outbox_dead_list()[:DEAD_SHOWN])
     health = outbox_health()
     oldest = health.oldest_pending_at
@@ -70,13 +74,51 @@ def _render(
         "pending_fresh": oldest is not None and timezone.now() - oldest < timedelta(minutes=1),
         "dead": dead,
         **stages_context(connection, stage_form),
+        **_crm_choice_context(network),
     }
     return page(request, "panel/integrations/index.html", context, status=status)
+
+
+# Where a portal admin points a Bitrix24 app (spec §1.1): the install handler takes the
+# ONAPPINSTALL callback and the installer frame alike, and shows the claim code afterwards.
+BITRIX24_INSTALL_PATH = "/integrations/bitrix24/install/"
+
+
+def _crm_choice_context(network: object) -> dict[str, object]:
+    chosen = getattr(network, "crm", "amocrm")
+    return {
+        "crm_chosen": chosen,
+        "crm_chosen_title": dict(crm_choices()).get(chosen, chosen),
+        "crm_options": crm_choices(),
+        "crm_switchable": not network_crm_connected(network),  # type: ignore[arg-type]
+        "bitrix24_install_url": settings.PLATFORM_BASE_URL + BITRIX24_INSTALL_PATH,
+    }
 
 
 @panel_view()
 def integrations(request: HttpRequest) -> HttpResponse:
     return _render(request)
+
+
+@require_POST
+@panel_view(edit=True)
+def crm_choose(request: HttpRequest) -> HttpResponse:
+    """The network's CRM, switched while no account of any CRM is connected."""
+    try:
+        network = network_crm_set(
+            network=request.tenant,  # type: ignore[attr-defined]
+            crm=request.POST.get("crm", ""),
+            **actor(request),
+        )
+    except NetworkError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(
+            request,
+            _("CRM сети: %(title)s. Ниже — как её подключить.")
+            % {"title": dict(crm_choices()).get(network.crm, network.crm)},
+        )
+    return redirect("panel:integrations")
 
 
 @require_POST
