@@ -525,8 +525,10 @@ def run(mode: str = "bench") -> None:
                 if mode == "bench"
                 else {
                     "entrypoint": "scripts/entrypoint.sh all (make run)",
-                    "gunicorn": f"deploy/gunicorn.conf.py, {os.cpu_count() or 1} + 1 workers x 2"
-                    " threads",
+                    # What entrypoint.sh all started: its defaults unless the environment set them.
+                    "gunicorn": "deploy/gunicorn.conf.py, "
+                    f"{os.environ.get('WEB_CONCURRENCY', (os.cpu_count() or 1) + 1)} workers x "
+                    f"{os.environ.get('WEB_THREADS', 2)} threads",
                     "celery": "prefork, 2 children, nice 19; beat",
                 },
                 "button_to_links_seconds": s_links,
