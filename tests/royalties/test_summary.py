@@ -108,7 +108,7 @@ def test_the_summary_task_sends_in_each_network_it_runs_in(net_a, net_b):
     assert f"{net_a.host}" in mail.outbox[0].body
 
 
-@pytest.mark.parametrize("crm,name", [("bitrix24", "Bitrix24"), ("amocrm", "amoCRM")])
+@pytest.mark.parametrize(("crm", "name"), [("bitrix24", "Bitrix24"), ("amocrm", "amoCRM")])
 def test_the_summary_names_the_networks_own_crm(in_network, crm, name):
     in_network.network.crm = crm
     in_network.network.save(update_fields=["crm"])
