@@ -123,6 +123,11 @@ class InstallRequestInfo:
     account_id: str
     host: str
     payload: Any = field(repr=False)
+    # The installer frame (an administrator opening the app), not the install callback; with
+    # the install's own secret it posts, so that a reopening of an installed app can be told
+    # from a reinstall without spending the refresh token.
+    frame: bool = False
+    application_token: str = field(default="", repr=False)
 
 
 class InstallCompleter(Protocol):

@@ -73,24 +73,37 @@ def _hash(code: str) -> str:
     ).hexdigest()
 
 
+def _crm_title(crm: str) -> dict[str, str]:
+    """The CRM's name for a refusal's ``%(crm)s`` (amoCRM's for an unknown slug)."""
+    try:
+        return {"crm": crm_app(crm).title}
+    except LookupError:
+        return {"crm": "amoCRM"}
+
+
 def _refuse_unclaimable(binding: CrmAccountBinding | None) -> None:
     if binding is not None and binding.state == CrmAccountBinding.State.BOUND:
         raise ClaimRefused(
-            _("Этот аккаунт amoCRM уже подключён к сети."), "account_already_bound", 409
+            _("Этот аккаунт %(crm)s уже подключён к сети.") % _crm_title(binding.crm),
+            "account_already_bound",
+            409,
         )
     if (
         binding is None
         or binding.state != CrmAccountBinding.State.UNBOUND
         or not binding.pending_refresh_token
     ):
-        raise ClaimRefused(
-            _(
+        if binding is not None and binding.crm != "amocrm":
+            detail = _(
+                "Установка приложения ещё не завершилась. Подождите минуту или установите "
+                "приложение в %(crm)s заново."
+            ) % _crm_title(binding.crm)
+        else:
+            detail = _(
                 "Установка виджета ещё не завершилась. Подождите минуту или установите "
                 "интеграцию заново из маркетплейса amoCRM."
-            ),
-            "install_not_finished",
-            409,
-        )
+            )
+        raise ClaimRefused(detail, "install_not_finished", 409)
 
 
 def _refuse_non_admin(binding: CrmAccountBinding, *, user_id: int, is_admin: bool | None) -> None:
@@ -103,7 +116,9 @@ def _refuse_non_admin(binding: CrmAccountBinding, *, user_id: int, is_admin: boo
     if is_admin is None and installer is not None and installer == user_id:
         return
     raise ClaimRefused(
-        _("Код может получить только администратор аккаунта amoCRM."), "not_account_admin", 403
+        _("Код может получить только администратор аккаунта %(crm)s.") % _crm_title(binding.crm),
+        "not_account_admin",
+        403,
     )
 
 
@@ -185,7 +200,8 @@ def account_claim(
 
     if network.is_suspended:
         raise ClaimRefused(
-            _("Работа сети приостановлена: подключить amoCRM сейчас нельзя."),
+            _("Работа сети приостановлена: подключить %(crm)s сейчас нельзя.")
+            % _crm_title(network.crm),
             "network_suspended",
             403,
         )
@@ -205,11 +221,13 @@ def account_claim(
             # (and on refresh our client secret) would go there. Such an install starts over.
             crm_app(binding.crm).oauth.stored_account_host(binding.base_url)
         except ValueError:
-            raise ClaimRefused(
-                _("Установка повреждена: установите интеграцию заново из маркетплейса amoCRM."),
-                "bad_account_host",
-                409,
-            ) from None
+            detail = (
+                _("Установка повреждена: установите интеграцию заново из маркетплейса amoCRM.")
+                if binding.crm == "amocrm"
+                else _("Установка повреждена: установите приложение в %(crm)s заново.")
+                % _crm_title(binding.crm)
+            )
+            raise ClaimRefused(detail, "bad_account_host", 409) from None
         with tenant_context(network):
             other = (
                 CrmConnection.objects.filter(status=ConnectionStatus.CONNECTED)
@@ -218,7 +236,9 @@ def account_claim(
             )
         if other:
             raise ClaimRefused(
-                _("Сеть уже подключена к другому аккаунту amoCRM."), "network_has_crm", 409
+                _("Сеть уже подключена к другому аккаунту %(crm)s.") % _crm_title(network.crm),
+                "network_has_crm",
+                409,
             )
         # Spend the code first (compare and set): of two people typing it at once, one binds.
         spent = CrmAccountBinding.objects.filter(

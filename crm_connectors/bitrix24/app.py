@@ -224,7 +224,13 @@ def _parse_install(query: Mapping[str, Any], body: bytes) -> InstallRequestInfo:
             request = oauth.parse_install_callback(body)
     except oauth.InstallRejected as exc:
         raise InstallRefusedByApp(exc.code) from None
-    return InstallRequestInfo(account_id=request.member_id, host=request.domain, payload=request)
+    return InstallRequestInfo(
+        account_id=request.member_id,
+        host=request.domain,
+        payload=request,
+        frame=request.source == "frame",
+        application_token=request.application_token,
+    )
 
 
 def _complete_install(

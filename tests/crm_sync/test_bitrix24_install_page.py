@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
+from franchise_platform.crm_sync import installs
 from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
 from tenants.claims import ALPHABET
 from tenants.models import CrmAccountBinding, Network
@@ -155,3 +156,53 @@ def test_the_install_callback_is_still_answered_in_json(b24, member_id):
     )
 
     assert response.status_code == 200 and response.json() == {"status": "success"}
+
+
+def _bound_portal(b24, member_id, net_a):
+    code = page_code(open_installer(b24, member_id))
+    net_a.owner.browser_client().post("/panel/integrations/claim/", {"code": code})
+    assert CrmAccountBinding.objects.get(crm="bitrix24", account_id=member_id).network_id == (
+        net_a.network.pk
+    )
+
+
+def test_reopening_the_installed_app_is_not_a_reinstall(b24, member_id, net_a, monkeypatch):
+    _bound_portal(b24, member_id, net_a)
+    grants = len(b24.token_grants)
+    rebinds = []
+    monkeypatch.setattr(installs, "network_bind", lambda **kw: rebinds.append(kw))
+
+    for _ in range(2):
+        response = open_installer(b24, member_id)
+        assert response.status_code == 200
+        html = unescape(response.content.decode())
+        assert 'id="install-bound"' in html and net_a.network.name in html
+
+    # Two openings: no token spent, the fields and event bindings not made again.
+    assert len(b24.token_grants) == grants
+    assert rebinds == []
+
+
+def test_a_revoked_install_reopened_is_installed_again(b24, member_id, net_a, monkeypatch):
+    _bound_portal(b24, member_id, net_a)
+    grants = len(b24.token_grants)
+    rebinds = []
+    monkeypatch.setattr(installs, "network_bind", lambda **kw: rebinds.append(kw))
+    with tenant_context(net_a.network):
+        CrmConnection.objects.filter(account_id=member_id).update(status=ConnectionStatus.REVOKED)
+
+    assert open_installer(b24, member_id).status_code == 200
+
+    assert len(b24.token_grants) > grants and len(rebinds) == 1
+
+
+def test_an_opening_with_another_application_token_runs_the_install(b24, member_id, net_a):
+    _bound_portal(b24, member_id, net_a)
+    grants = len(b24.token_grants)
+    binding = CrmAccountBinding.objects.get(crm="bitrix24", account_id=member_id)
+    binding.application_token = "0" * 32
+    binding.save(update_fields=["application_token"])
+
+    assert open_installer(b24, member_id).status_code == 200
+
+    assert len(b24.token_grants) > grants

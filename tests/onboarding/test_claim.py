@@ -298,3 +298,22 @@ def test_an_install_stored_with_a_foreign_host_cannot_be_claimed(amo, unbound_ac
     assert _binding(unbound_account).state == "unbound"
     with tenant_context(net_a.network):
         assert not CrmConnection.objects.filter(account_id=unbound_account).exists()
+
+
+@pytest.mark.parametrize(("crm", "name"), [("bitrix24", "Bitrix24"), ("amocrm", "amoCRM")])
+def test_refusals_name_the_accounts_own_crm(crm, name):
+    from tenants.claims import ClaimRefused, claim_code_issue
+    from tenants.models import CrmAccountBinding
+
+    CrmAccountBinding.objects.create(
+        crm=crm,
+        account_id="a1b2c3",
+        state=CrmAccountBinding.State.UNBOUND,
+        pending_refresh_token="refresh",
+        installer_user_id=1,
+    )
+
+    with pytest.raises(ClaimRefused) as refused:
+        claim_code_issue(crm=crm, account_id="a1b2c3", user_id=2, is_admin=False)
+
+    assert refused.value.detail == f"Код может получить только администратор аккаунта {name}."

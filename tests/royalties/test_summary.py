@@ -106,3 +106,16 @@ def test_the_summary_task_sends_in_each_network_it_runs_in(net_a, net_b):
     assert [m.to for m in mail.outbox] == [[net_a.owner.email]]
     assert net_a.network.name in mail.outbox[0].subject
     assert f"{net_a.host}" in mail.outbox[0].body
+
+
+@pytest.mark.parametrize(("crm", "name"), [("bitrix24", "Bitrix24"), ("amocrm", "amoCRM")])
+def test_the_summary_names_the_networks_own_crm(in_network, crm, name):
+    in_network.network.crm = crm
+    in_network.network.save(update_fields=["crm"])
+    SummaryPreference.objects.create(user_id=in_network.owner.user().pk, weekly_summary=True)
+
+    assert _send() == 1
+
+    body = mail.outbox[0].body
+    assert f"Недоставленные обновления {name}" in body
+    assert crm == "amocrm" or "amoCRM" not in body

@@ -10,6 +10,7 @@ with installs nobody claimed for AMOCRM_UNCLAIMED_INSTALL_DAYS.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import secrets
@@ -20,9 +21,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
-from crm_connectors.app import InstalledAccount, InstallRefusedByApp
+from crm_connectors.app import InstalledAccount, InstallRefusedByApp, InstallRequestInfo
 from crm_connectors.errors import CrmAccessRevoked, CrmAuthError, CrmError, CrmPaymentRequired
 from crm_connectors.registry import crm_app
 from franchise_platform.request_context import client_ip_bucket
@@ -30,6 +31,7 @@ from tenants.models import CrmAccountBinding, PendingInstall
 
 from .connect import ConnectError, Exchanged, code_exchange, network_bind, referer_host
 from .connectors import app_setting
+from .models import ConnectionStatus, CrmConnection
 from .tasks import marketplace_install_complete
 
 logger = logging.getLogger(__name__)
@@ -193,6 +195,9 @@ def crm_install_receive(
         request = app.install.parse(query, body)
     except InstallRefusedByApp as exc:
         raise InstallRefused("Запрос установки не распознан.", exc.code, 400) from None
+    reopened = _reopened_install(crm=crm, request=request)
+    if reopened is not None:
+        return reopened
     client_id, client_secret = app_setting(app, "CLIENT_ID"), app_setting(app, "CLIENT_SECRET")
     if not client_id or not client_secret:
         raise InstallRefused(
@@ -231,6 +236,40 @@ def crm_install_receive(
         logger.warning("%s install of %s refused: %s", crm, request.account_id, exc.code)
         raise _install_refused_by_crm(exc, app.title) from None
     return _installed_store(crm=crm, installed=installed)
+
+
+def _reopened_install(*, crm: str, request: InstallRequestInfo) -> CrmAccountBinding | None:
+    """The installer frame of a portal already installed and bound, posting the install's stored
+    `application_token`: an administrator reopening the app, not a reinstall. Its binding is the
+    page's answer; no refresh token is spent and no field or event is bound again. None (the
+    install runs) for a first install, a callback, another token, or an install whose
+    connection is gone or revoked."""
+    if not request.frame or not request.application_token:
+        return None
+    with schema_context("public"):
+        binding = (
+            CrmAccountBinding.objects.filter(
+                crm=crm,
+                account_id=request.account_id,
+                state=CrmAccountBinding.State.BOUND,
+                network__isnull=False,
+            )
+            .select_related("network")
+            .first()
+        )
+    if binding is None or binding.network is None or not binding.application_token:
+        return None
+    if not hmac.compare_digest(
+        str(binding.application_token).encode(), request.application_token.encode()
+    ):
+        return None
+    with tenant_context(binding.network):
+        live = (
+            CrmConnection.objects.filter(crm=crm, account_id=request.account_id)
+            .exclude(status=ConnectionStatus.REVOKED)
+            .exists()
+        )
+    return binding if live else None
 
 
 def _installed_store(*, crm: str, installed: InstalledAccount) -> CrmAccountBinding:

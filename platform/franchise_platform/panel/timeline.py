@@ -66,7 +66,7 @@ def _link_name(kind: str) -> str:
     return _("предоплата") if kind == LinkKind.PREPAYMENT else _("полная оплата")
 
 
-def timeline_events(history: DealHistory) -> list[Event]:
+def timeline_events(history: DealHistory, crm_title: str = "amoCRM") -> list[Event]:
     events: list[Event] = []
     for link in history.links:
         events.append(
@@ -128,21 +128,25 @@ def timeline_events(history: DealHistory) -> list[Event]:
             )
         )
     for message in history.outbox:
-        kind = str(OutboxKind(message.kind).label)
+        named = {"crm": crm_title, "kind": str(OutboxKind(message.kind).label)}
         if message.status == OutboxStatus.SENT and message.sent_at:
-            events.append(Event(message.sent_at, "muted", _("amoCRM: %s — отправлено") % kind))
+            events.append(
+                Event(message.sent_at, "muted", _("%(crm)s: %(kind)s — отправлено") % named)
+            )
         elif message.status == OutboxStatus.DEAD:
             events.append(
                 Event(
                     message.created_at,
                     "danger",
-                    _("amoCRM: %s — не доставлено") % kind,
+                    _("%(crm)s: %(kind)s — не доставлено") % named,
                     message.last_error,
                 )
             )
         else:
-            events.append(Event(message.created_at, "warning", _("amoCRM: %s — в очереди") % kind))
-    events.extend(_delivery_events(history))
+            events.append(
+                Event(message.created_at, "warning", _("%(crm)s: %(kind)s — в очереди") % named)
+            )
+    events.extend(_delivery_events(history, crm_title))
     return sorted(events, key=lambda e: e.at)
 
 
@@ -154,11 +158,21 @@ DELIVERY_SOURCES: dict[str, Promise] = {
 }
 
 
-def _delivery_events(history: DealHistory) -> list[Event]:
+# The same sources in the words of a CRM other than amoCRM (its deal tab, not a widget).
+OTHER_CRM_DELIVERY_SOURCES: dict[str, Promise] = {
+    "crm_stage": gettext_lazy("сделка перешла в этап «услуга оказана» в %(crm)s"),
+    "widget": gettext_lazy("отмечено во вкладке сделки %(crm)s"),
+}
+
+
+def _delivery_events(history: DealHistory, crm_title: str = "amoCRM") -> list[Event]:
     """The delivery and every settlement receipt with where it stands (fiscal.md §2)."""
     events: list[Event] = []
     if history.delivered_at is not None:
-        source = DELIVERY_SOURCES.get(history.delivered_source)
+        source: Promise | str | None = DELIVERY_SOURCES.get(history.delivered_source)
+        other = OTHER_CRM_DELIVERY_SOURCES.get(history.delivered_source)
+        if crm_title != "amoCRM" and other is not None:
+            source = str(other) % {"crm": crm_title}
         events.append(
             Event(
                 history.delivered_at,

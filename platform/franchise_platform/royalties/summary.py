@@ -15,6 +15,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
@@ -22,6 +23,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm_connectors.registry import crm_app
 from franchise_platform.accounts.models import Role, User
 from franchise_platform.crm_sync.models import OutboxMessage, OutboxStatus
 from franchise_platform.network.models import Partner
@@ -111,6 +113,15 @@ def weekly_summary_build(*, now: datetime | None = None) -> WeeklySummary:
     )
 
 
+def _network_crm_title() -> str:
+    """The name of the current network's CRM for the summary's wording (amoCRM's by default)."""
+    slug = getattr(getattr(db_connection, "tenant", None), "crm", "") or "amocrm"
+    try:
+        return crm_app(slug).title
+    except LookupError:
+        return "amoCRM"
+
+
 def weekly_summaries_send(*, network_name: str, panel_url: str, now: datetime | None = None) -> int:
     """Send this week's summary to every person who turned it on and has not had it yet."""
     week_start, _end = week_covered(now)
@@ -126,6 +137,7 @@ def weekly_summaries_send(*, network_name: str, panel_url: str, now: datetime | 
     if not people:
         return 0
     summary = weekly_summary_build(now=now)
+    crm_title = _network_crm_title()
     sent = 0
     for user_id, user in people.items():
         with transaction.atomic():
@@ -137,7 +149,12 @@ def weekly_summaries_send(*, network_name: str, panel_url: str, now: datetime | 
             )
             if pref is None:  # a concurrent run sent it
                 continue
-            context = {"summary": summary, "network_name": network_name, "panel_url": panel_url}
+            context = {
+                "summary": summary,
+                "network_name": network_name,
+                "panel_url": panel_url,
+                "crm_title": crm_title,
+            }
             send_mail(
                 _("%(network)s: сводка за неделю %(start)s–%(end)s")
                 % {

@@ -22,6 +22,7 @@ from franchise_platform.scoping import confine, scope_partner_id
 from tenants.services import network_base_url
 
 from ..access import page, panel_view
+from ..context import crm_title_of
 from ..filters import DealFilter, query_without_page
 from ..timeline import callback_reason, timeline_events
 from .refunds import deal_refunds, refund_offers
@@ -76,7 +77,9 @@ def deal_detail(request: HttpRequest, deal_id: str) -> HttpResponse:
         "deal": deal,
         "history": history,
         "callbacks": [(row, callback_reason(row.event)) for row in history.callbacks],
-        "events": timeline_events(history),
+        "events": timeline_events(
+            history, crm_title_of(getattr(getattr(request, "tenant", None), "crm", ""))
+        ),
         "pay_base": network_base_url(request.tenant),  # type: ignore[attr-defined]
         "refunds": refunds,
         "refund_offers": refund_offers(deal=deal) if request.user.can_edit else {},  # type: ignore[union-attr]

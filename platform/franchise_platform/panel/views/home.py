@@ -21,6 +21,7 @@ from franchise_platform.network import selectors, services
 from franchise_platform.network.errors import InputRejected
 from franchise_platform.network.forms import SettingsForm, show_problems
 from franchise_platform.network.models import Partner
+from franchise_platform.panel.context import crm_title_of
 from franchise_platform.panel.onboarding import OnboardingProgress, onboarding_progress
 from franchise_platform.scoping import is_confined
 
@@ -51,7 +52,7 @@ class ChecklistRow:
     other_url: str = ""
 
 
-def onboarding_checklist(progress: OnboardingProgress) -> list[ChecklistRow]:
+def onboarding_checklist(progress: OnboardingProgress, crm: str = "amocrm") -> list[ChecklistRow]:
     """The first steps as the home page shows them: each links to where it is done."""
     first_partner = Partner.objects.order_by("created_at").values_list("pk", flat=True).first()
     shop_url = (
@@ -59,7 +60,7 @@ def onboarding_checklist(progress: OnboardingProgress) -> list[ChecklistRow]:
         if first_partner
         else reverse("panel:partner_create")
     )
-    rows = {
+    rows: dict[str, tuple[StrOrPromise, StrOrPromise, StrOrPromise, str]] = {
         "partner_added": (
             gettext_lazy("Добавьте партнёра"),
             gettext_lazy("Юрлицо франчайзи и его магазин Robokassa."),
@@ -101,10 +102,32 @@ def onboarding_checklist(progress: OnboardingProgress) -> list[ChecklistRow]:
             reverse("panel:payment_list"),
         ),
     }
-    other = {
+    other: dict[str, tuple[StrOrPromise, str]] = {
         # An account installed from the marketplace is claimed with the code its widget shows.
         "crm_connected": (gettext_lazy("Есть код из виджета amoCRM?"), reverse("panel:claim")),
     }
+    if crm != "amocrm":
+        # The network's own CRM: installed as an app on its portal and claimed by the code the
+        # app's page shows; links are made in the deal's tab.
+        named = {"crm": crm_title_of(crm)}
+        rows["crm_connected"] = (
+            _("Подключите %(crm)s") % named,
+            _("Установите приложение в %(crm)s и привяжите портал по коду со страницы приложения.")
+            % named,
+            rows["crm_connected"][2],
+            rows["crm_connected"][3],
+        )
+        rows["links_generated"] = (
+            rows["links_generated"][0],
+            _("Откройте сделку в %(crm)s, вкладка «Ссылки на оплату», и сформируйте ссылки.")
+            % named,
+            rows["links_generated"][2],
+            rows["links_generated"][3],
+        )
+        other["crm_connected"] = (
+            _("Есть код со страницы приложения %(crm)s?") % named,
+            reverse("panel:claim"),
+        )
     return [
         ChecklistRow(step.key, step.done, *rows[step.key], *other.get(step.key, ("", "")))
         for step in progress.steps
@@ -119,7 +142,9 @@ def home(request: HttpRequest) -> HttpResponse:
     progress = onboarding_progress()
     context = {
         "onboarding": progress,
-        "checklist": onboarding_checklist(progress),
+        "checklist": onboarding_checklist(
+            progress, getattr(getattr(request, "tenant", None), "crm", "amocrm")
+        ),
         "overview": overview_get(),
         "settings": selectors.network_settings_get(),
         "recent": entry_rows(audit_entries()[:5]),

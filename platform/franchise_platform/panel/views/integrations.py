@@ -28,6 +28,7 @@ from tenants.crm_choice import crm_choices, network_crm_connected, network_crm_s
 from tenants.errors import NetworkError
 
 from ..access import actor, forbidden, page, panel_view
+from ..context import crm_title_of
 from ..forms import CrmFieldMapForm
 from ..selectors import crm_connection_get, outbox_dead_list, outbox_health, outbox_message_get
 from .stages import CrmStageMapForm, stages_context
@@ -184,7 +185,7 @@ def amocrm_finish(request: HttpRequest) -> HttpResponse:
 def crm_field_map(request: HttpRequest) -> HttpResponse:
     connection = crm_connection_get()
     if connection is None:
-        messages.error(request, _("Сначала подключите amoCRM."))
+        messages.error(request, _("Сначала подключите %(crm)s.") % _crm_named(request))
         return redirect("panel:integrations")
     form = CrmFieldMapForm(request.POST)
     if form.is_valid():
@@ -227,3 +228,8 @@ def outbox_retry_all(request: HttpRequest) -> HttpResponse:
     else:
         messages.warning(request, _("Недоставленных обновлений нет."))
     return redirect("panel:integrations")
+
+
+def _crm_named(request: HttpRequest) -> dict[str, str]:
+    """The network's CRM for a message's ``%(crm)s``."""
+    return {"crm": crm_title_of(getattr(getattr(request, "tenant", None), "crm", ""))}

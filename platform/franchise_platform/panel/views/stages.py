@@ -29,6 +29,7 @@ from franchise_platform.crm_sync.stages import (
 from franchise_platform.network.models import Location
 
 from ..access import actor, panel_view
+from ..context import crm_title_of
 from ..selectors import crm_connection_get
 
 STAGES_ANCHOR = "#stages"
@@ -120,7 +121,7 @@ def _back() -> HttpResponse:
 def crm_pipelines_refresh_view(request: HttpRequest) -> HttpResponse:
     connection = crm_connection_get()
     if connection is None:
-        messages.error(request, _("Сначала подключите amoCRM."))
+        messages.error(request, _("Сначала подключите %(crm)s.") % _crm_named(request))
         return _back()
     try:
         count = crm_pipelines_refresh(connection=connection)
@@ -139,7 +140,7 @@ def crm_stage_map_view(request: HttpRequest, pipeline_id: str) -> HttpResponse:
 
     connection = crm_connection_get()
     if connection is None:
-        messages.error(request, _("Сначала подключите amoCRM."))
+        messages.error(request, _("Сначала подключите %(crm)s.") % _crm_named(request))
         return _back()
     pipeline = CrmPipeline.objects.get(connection=connection, pipeline_id=pipeline_id)
     form = CrmStageMapForm(request.POST, pipeline=pipeline)
@@ -174,7 +175,7 @@ def crm_stage_map_view(request: HttpRequest, pipeline_id: str) -> HttpResponse:
 def crm_location_source_view(request: HttpRequest) -> HttpResponse:
     connection = crm_connection_get()
     if connection is None:
-        messages.error(request, _("Сначала подключите amoCRM."))
+        messages.error(request, _("Сначала подключите %(crm)s.") % _crm_named(request))
         return _back()
     from_pipeline = request.POST.get("location_from_pipeline") == "1"
     crm_location_source_set(connection=connection, from_pipeline=from_pipeline, **actor(request))
@@ -185,3 +186,8 @@ def crm_location_source_view(request: HttpRequest) -> HttpResponse:
         else _("Локация сделки берётся из поля «Локация», воронка — если поле пустое."),
     )
     return _back()
+
+
+def _crm_named(request: HttpRequest) -> dict[str, str]:
+    """The network's CRM for a message's ``%(crm)s``."""
+    return {"crm": crm_title_of(getattr(getattr(request, "tenant", None), "crm", ""))}
