@@ -152,6 +152,8 @@ class CrmInstall:
     # (query, raw form body) → the claim, or InstallRefusedByApp. Never trusts the body.
     parse: Callable[[Mapping[str, Any], bytes], InstallRequestInfo]
     complete: InstallCompleter
+    # Origins of the scripts the install page loads in the CRM's frame (its JS SDK).
+    page_script_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ class CrmApp:
     # Set for a CRM whose events are verified by a secret saved at install (None: the
     # webhook URL's own secret is the only check, as for amoCRM).
     events: CrmEvents | None = None
+    # The name in Russian where it is written differently (Битрикс24); ``title`` otherwise.
+    title_ru: str = ""
 
 
 def _digits(value: object) -> str:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context, tenant_context
 
-from crm_connectors.registry import APPS, crm_app
+from crm_connectors.registry import APPS, card_frame, crm_app
 from franchise_platform.crm_sync.models import ConnectionStatus, CrmConnection
 from franchise_platform.security.audit import audit_record
 
@@ -23,6 +23,23 @@ def crm_choices() -> list[tuple[str, str]]:
     """(slug, title) of every CRM a network may choose, amoCRM first."""
     slugs = [slug for slug in APPS if slug != "dummy" or settings.DEMO_SANDBOX]
     return [(slug, crm_app(slug).title) for slug in slugs]
+
+
+def crm_installs_itself(slug: object) -> bool:
+    """True for a CRM that posts its installs to us (its app declares ``install``): its owners
+    paste our install address into the CRM and bind the account by a claim code."""
+    if not isinstance(slug, str) or slug not in APPS:
+        return False
+    return crm_app(slug).install is not None
+
+
+def crm_has_card_frame(slug: str) -> bool:
+    """True for a CRM whose deal card opens our page in a frame (a tab) instead of a widget."""
+    try:
+        card_frame(slug)
+    except LookupError:
+        return False
+    return True
 
 
 def crm_choice_validate(value: object) -> str:

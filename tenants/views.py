@@ -19,7 +19,7 @@ from franchise_platform.rate_limits import budget_spend
 from franchise_platform.request_context import client_ip_bucket
 
 from .abuse import client_ip
-from .crm_choice import crm_choices
+from .crm_choice import crm_choices, crm_installs_itself
 from .errors import NetworkError
 from .forms import SignupForm
 from .login_link import login_link_path
@@ -102,12 +102,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 def _signup_page(request: HttpRequest, form: SignupForm, *, status: int = 200) -> HttpResponse:
     from_crm = bool(form["amocrm_account"].value() or form["claim_code"].value())
-    from_bitrix24 = from_crm and form["crm"].value() == "bitrix24"
+    # A code from a CRM that posts its installs (a portal app) or from amoCRM's widget.
+    from_installed = from_crm and crm_installs_itself(form["crm"].value())
     context = {
         "form": form,
         "domain": settings.PLATFORM_DOMAIN,
-        "from_amocrm": from_crm and not from_bitrix24,
-        "from_bitrix24": from_bitrix24,
+        "from_amocrm": from_crm and not from_installed,
+        "from_installed_crm": from_installed,
     }
     return render(request, "public/signup.html", context, status=status)
 

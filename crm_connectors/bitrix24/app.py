@@ -285,6 +285,7 @@ def _parse_posted_event(body: bytes) -> PostedEvent | None:
 APP = CrmApp(
     slug=SLUG,
     title="Bitrix24",
+    title_ru="Битрикс24",
     settings_prefix="BITRIX24",
     oauth=CrmOAuth(
         authorize_url=_authorize_url,
@@ -302,6 +303,11 @@ APP = CrmApp(
     http_client=shared_http_client,
     account_key=member_id_of,
     connector_kwargs=_connector_kwargs,
-    install=CrmInstall(parse=_parse_install, complete=_complete_install),
+    install=CrmInstall(
+        parse=_parse_install,
+        complete=_complete_install,
+        # BX24.installFinish() comes from the portal's JS SDK (spec §1.2, §1.4).
+        page_script_origins=("https://api.bitrix24.com",),
+    ),
     events=CrmEvents(parse=_parse_posted_event, verify=oauth.same_application_token),
 )

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 
+from crm_connectors.registry import crm_app
 from tenants.claims import claim_code_issue
 from tenants.errors import ClaimRefused
 from tenants.models import CrmAccountBinding
@@ -58,9 +59,10 @@ def install_page(
         response = render(request, "integrations/b24_install.html", context, status=status)
     if binding is not None and binding.base_url.startswith("https://"):
         response._csp_replace = {"frame-ancestors": [binding.base_url]}  # type: ignore[attr-defined]
-        response._csp_update = {  # type: ignore[attr-defined]
-            "script-src": ["https://api.bitrix24.com"]
-        }
+        install = crm_app(binding.crm).install
+        origins = list(install.page_script_origins) if install is not None else []
+        if origins:
+            response._csp_update = {"script-src": origins}  # type: ignore[attr-defined]
         response.xframe_options_exempt = True
     return response
 

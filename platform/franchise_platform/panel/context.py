@@ -4,6 +4,7 @@ texts about the CRM use (amoCRM's networks read «amoCRM», as before)."""
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils import translation
 
 from crm_connectors.registry import crm_app
 
@@ -15,9 +16,12 @@ def crm_title_of(slug: str | None) -> str:
     if not slug:
         return DEFAULT_CRM_TITLE
     try:
-        return crm_app(slug).title
+        app = crm_app(slug)
     except LookupError:
         return DEFAULT_CRM_TITLE
+    if app.title_ru and (translation.get_language() or "ru").startswith("ru"):
+        return app.title_ru
+    return app.title
 
 
 def network_crm(request: HttpRequest) -> dict[str, str]:

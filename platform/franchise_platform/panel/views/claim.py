@@ -12,9 +12,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tenants.claims import account_claim, claim_attempt_allowed
+from tenants.crm_choice import crm_has_card_frame
 from tenants.errors import ClaimRefused
 
 from ..access import actor, page, panel_view
+from ..context import crm_title_of
 
 
 class ClaimForm(forms.Form):
@@ -51,16 +53,16 @@ def claim(request: HttpRequest) -> HttpResponse:
                 form.add_error("code", exc.detail)
             else:
                 name = binding.subdomain or binding.account_id
-                if binding.crm == "bitrix24":
+                if crm_has_card_frame(binding.crm):
                     text = _(
-                        "Портал Битрикс24 «%(name)s» подключён к сети. Поля в сделках "
+                        "Портал %(crm)s «%(name)s» подключён к сети. Поля в сделках "
                         "создаются — через минуту вкладка в сделке начнёт формировать ссылки."
                     )
                 else:
                     text = _(
-                        "Аккаунт amoCRM «%(name)s» подключён к сети. Поля в сделках создаются — "
+                        "Аккаунт %(crm)s «%(name)s» подключён к сети. Поля в сделках создаются — "
                         "через минуту виджет начнёт формировать ссылки."
                     )
-                messages.success(request, text % {"name": name})
+                messages.success(request, text % {"name": name, "crm": crm_title_of(binding.crm)})
                 return redirect("panel:integrations")
     return page(request, "panel/claim.html", {"form": form})

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -24,7 +25,12 @@ from franchise_platform.crm_sync.services import (
     crm_outbox_retry,
     crm_outbox_retry_all,
 )
-from tenants.crm_choice import crm_choices, network_crm_connected, network_crm_set
+from tenants.crm_choice import (
+    crm_choices,
+    crm_installs_itself,
+    network_crm_connected,
+    network_crm_set,
+)
 from tenants.errors import NetworkError
 
 from ..access import actor, forbidden, page, panel_view
@@ -80,11 +86,6 @@ def _render(
     return page(request, "panel/integrations/index.html", context, status=status)
 
 
-# Where a portal admin points a Bitrix24 app (spec §1.1): the install handler takes the
-# ONAPPINSTALL callback and the installer frame alike, and shows the claim code afterwards.
-BITRIX24_INSTALL_PATH = "/integrations/bitrix24/install/"
-
-
 def _crm_choice_context(network: object) -> dict[str, object]:
     chosen = getattr(network, "crm", "amocrm")
     return {
@@ -92,7 +93,14 @@ def _crm_choice_context(network: object) -> dict[str, object]:
         "crm_chosen_title": dict(crm_choices()).get(chosen, chosen),
         "crm_options": crm_choices(),
         "crm_switchable": not network_crm_connected(network),  # type: ignore[arg-type]
-        "bitrix24_install_url": settings.PLATFORM_BASE_URL + BITRIX24_INSTALL_PATH,
+        # Where the owner points a CRM that posts its installs: the install handler takes the
+        # install callback and the installer frame alike, and shows the claim code afterwards.
+        "crm_install_url": (
+            settings.PLATFORM_BASE_URL
+            + reverse("crm-install", urlconf=settings.PUBLIC_SCHEMA_URLCONF, kwargs={"crm": chosen})
+            if crm_installs_itself(chosen)
+            else ""
+        ),
     }
 
 
