@@ -24,26 +24,26 @@ APPS: dict[str, str] = {
 
 def crm_app(slug: str) -> CrmApp:
     """The declaration of the CRM ``slug``; LookupError for a CRM without one."""
-    try:
-        dotted = APPS[slug]
-    except KeyError:
-        raise LookupError(f"unknown CRM app {slug!r}") from None
-    module_name, _, name = dotted.rpartition(".")
-    app = getattr(importlib.import_module(module_name), name)
+    app = _resolve(APPS, slug, f"unknown CRM app {slug!r}")
     if not isinstance(app, CrmApp):
-        raise TypeError(f"{dotted} is not a CrmApp")
+        raise TypeError(f"{APPS[slug]} is not a CrmApp")
     return app
 
 
-def connector_class(slug: str) -> type[CrmConnector]:
+def _resolve(table: dict[str, str], slug: str, missing: str) -> Any:
+    """The object a table names by its dotted path; LookupError(``missing``) for no entry."""
     try:
-        dotted = CONNECTORS[slug]
+        dotted = table[slug]
     except KeyError:
-        raise LookupError(f"unknown CRM connector {slug!r}") from None
-    module_name, _, class_name = dotted.rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
+        raise LookupError(missing) from None
+    module_name, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
+
+
+def connector_class(slug: str) -> type[CrmConnector]:
+    cls = _resolve(CONNECTORS, slug, f"unknown CRM connector {slug!r}")
     if not (isinstance(cls, type) and issubclass(cls, CrmConnector)):
-        raise TypeError(f"{dotted} is not a CrmConnector")
+        raise TypeError(f"{CONNECTORS[slug]} is not a CrmConnector")
     return cls
 
 
@@ -60,12 +60,7 @@ CARD_FRAMES: dict[str, str] = {
 
 def card_frame(slug: str) -> CardFrame:
     """The frame declaration of the CRM ``slug``; LookupError for a CRM without one."""
-    try:
-        dotted = CARD_FRAMES[slug]
-    except KeyError:
-        raise LookupError(f"no card frame for CRM {slug!r}") from None
-    module_name, _, name = dotted.rpartition(".")
-    frame = getattr(importlib.import_module(module_name), name)
+    frame = _resolve(CARD_FRAMES, slug, f"no card frame for CRM {slug!r}")
     if not isinstance(frame, CardFrame):
-        raise TypeError(f"{dotted} is not a CardFrame")
+        raise TypeError(f"{CARD_FRAMES[slug]} is not a CardFrame")
     return frame
