@@ -299,17 +299,18 @@ define(['jquery'], function ($) {
       var $view = el('div', 'fpl__inner');
       var leadId = currentLeadId();
 
+      // Shown by morphing (FplCard.show): a repaint keeps the buttons under the pointer.
       if (!leadId) {
         $view.append(el('p', 'fpl-empty', t('lcard.new_lead')));
-        $root.empty().append($view);
+        FplCard.show($root[0], $view[0]);
         return;
       }
       if (state.connect) {
-        $root.empty().append($view.append(connectView(state.connect.account)));
+        FplCard.show($root[0], $view.append(connectView(state.connect.account))[0]);
         return;
       }
 
-      $root.empty().append(FplCard.view(state, t, {
+      FplCard.show($root[0], FplCard.view(state, t, {
         supportUrl: BASE_URL + '/',
         note: widgetSettings().manager_note
       }));

@@ -198,6 +198,8 @@ class StubBackend:
     secret: str = CLIENT_SECRET
     bound_accounts: set[int] = field(default_factory=lambda: {BOUND_ACCOUNT})
     uninstalled_accounts: set[int] = field(default_factory=set)
+    # Cleared by a test to hold claim-code answers until it sets it again (a slow network).
+    claim_gate: threading.Event = field(default_factory=threading.Event)
     url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list)
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -210,6 +212,7 @@ class StubBackend:
             self.requests.clear()
             self.leads = copy.deepcopy(LEADS)
             self.uninstalled_accounts.clear()
+            self.claim_gate.set()
 
     def calls(self, method: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method]
@@ -313,6 +316,7 @@ class StubBackend:
                         {"detail": f"Недействительный токен ({problem})", "code": "invalid_token"},
                     )
                     return
+                backend.claim_gate.wait(30)
                 account_id = claims.get("account_id")
                 if account_id in backend.bound_accounts:
                     self._json(

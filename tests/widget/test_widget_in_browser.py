@@ -324,6 +324,30 @@ def test_claim_code_trouble_is_explained_and_can_be_retried(
     expect(connect.locator(".js-fpl-claim-code")).to_have_text(CLAIM_CODE)
 
 
+def test_a_click_survives_a_repaint_between_press_and_release(
+    page: Any, widget_host: Any, stub: StubBackend
+) -> None:
+    """The claim code's answer repaints the card while the manager is pressing «Привязать»:
+    the press and the release land on the same button, so the click counts (a card redrawn from
+    scratch would replace the button under the pointer and the browser would drop the click)."""
+    stub.uninstalled_accounts.add(UNBOUND_ACCOUNT)
+    stub.claim_gate.clear()  # the claim code's answer waits
+    root = open_card(page, widget_host, 7001, account=UNBOUND_ACCOUNT, subdomain="newquest")
+    connect = root.locator(".js-fpl-connect")
+    expect(connect.locator(".js-fpl-claim-loading")).to_have_count(1)
+    toggle = connect.locator(".js-fpl-bind-toggle")
+    box = toggle.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    stub.claim_gate.set()  # the answer arrives between the press and the release
+    expect(connect.locator(".js-fpl-claim-error")).to_have_count(1)
+    page.mouse.up()
+    expect(connect.locator(".js-fpl-bind-steps")).to_be_visible()
+    expect(connect.locator(".js-fpl-claim-retry")).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+
+
 def test_connect_screen_in_english(
     page: Any, widget_host: Any, stub: StubBackend, artifacts: Path
 ) -> None:

@@ -309,6 +309,52 @@
     return inner;
   }
 
+  /* Make `target`'s children look like `source`'s, keeping every node whose kind and tag still
+   * match (their attributes and text are brought up to date) and moving in only what differs.
+   * A repaint therefore leaves the button under the pointer in place: a press and its release
+   * land on the same element and the browser counts the click; focus stays where it was. */
+  function morph(target, source) {
+    var fresh = Array.prototype.slice.call(source.childNodes);
+    for (var i = 0; i < fresh.length; i++) {
+      var want = fresh[i];
+      var have = target.childNodes[i];
+      if (!have) {
+        target.appendChild(want);
+      } else if (have.nodeType !== want.nodeType || have.nodeName !== want.nodeName) {
+        target.replaceChild(want, have);
+      } else if (have.nodeType === 1) {
+        syncAttributes(have, want);
+        morph(have, want);
+      } else if (have.nodeValue !== want.nodeValue) {
+        have.nodeValue = want.nodeValue;
+      }
+    }
+    while (target.childNodes.length > fresh.length) { target.removeChild(target.lastChild); }
+    return target;
+  }
+
+  function syncAttributes(have, want) {
+    var i, name;
+    for (i = have.attributes.length - 1; i >= 0; i--) {
+      name = have.attributes[i].name;
+      if (!want.hasAttribute(name)) { have.removeAttribute(name); }
+    }
+    for (i = 0; i < want.attributes.length; i++) {
+      name = want.attributes[i].name;
+      if (have.getAttribute(name) !== want.attributes[i].value) {
+        have.setAttribute(name, want.attributes[i].value);
+      }
+    }
+    if ('disabled' in want && have.disabled !== want.disabled) { have.disabled = want.disabled; }
+  }
+
+  /* Show `node` as `target`'s only child, by morphing (see morph). */
+  function show(target, node) {
+    var holder = document.createElement(target.nodeName);
+    holder.appendChild(node);
+    return morph(target, holder);
+  }
+
   /* t(key, params) over a catalogue {lcard: {...}} (or the host's own lookup first). */
   function translator(catalog, first) {
     return function (key, params) {
@@ -320,6 +366,8 @@
 
   root.FplCard = {
     view: view,
+    show: show,
+    morph: morph,
     el: el,
     attrs: attrs,
     append: append,

@@ -22,8 +22,7 @@
   }
 
   function paint() {
-    while (root.firstChild) { root.removeChild(root.firstChild); }
-    root.appendChild(Card.view(state, t, {}));
+    Card.show(root, Card.view(state, t, {}));  // morphed: the button under the pointer stays
     if (window.BX24 && typeof window.BX24.fitWindow === 'function') { window.BX24.fitWindow(); }
   }
 
