@@ -348,6 +348,14 @@ def test_all_role_serves_like_the_image_and_ctrl_c_stops_everything(
             ).stdout
             assert "gunicorn" in commands and "runserver" not in commands
             assert "deploy/gunicorn.conf.py" in commands
+            # The worker takes only the CPU the web leaves (SCHED_IDLE, nice 19); the web keeps
+            # the ordinary policy.
+            policies = process_policies(proc.pid)
+            workers = [p for p in policies if "celery" in p[2] and " worker " in p[2]]
+            webs = [p for p in policies if "gunicorn" in p[2]]
+            assert workers and webs, policies
+            assert {(policy, nice) for policy, nice, _ in workers} == {("idle", 19)}, workers
+            assert {(policy, nice) for policy, nice, _ in webs} == {("other", 0)}, webs
 
             # The pages name the content-hashed copy collected for them; both it and the source
             # name are served by the web process itself.
@@ -390,6 +398,27 @@ def test_all_role_serves_like_the_image_and_ctrl_c_stops_everything(
                 capture_output=True,
                 text=True,
             ).stdout
+
+
+def process_policies(session: int) -> list[tuple[str, int, str]]:
+    """(scheduling policy, nice, command) of every process in the session."""
+    names = {os.SCHED_OTHER: "other", os.SCHED_IDLE: "idle", os.SCHED_BATCH: "batch"}
+    table = subprocess.run(
+        ["ps", "-ww", "-o", "pid=,args=", "--sid", str(session)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = []
+    for line in table.splitlines():
+        pid, command = line.split(None, 1)
+        try:
+            policy = names.get(os.sched_getscheduler(int(pid)), "realtime")
+            nice = os.getpriority(os.PRIO_PROCESS, int(pid))
+        except ProcessLookupError:
+            continue  # ps itself, or a child that has just exited
+        rows.append((policy, nice, command))
+    return rows
 
 
 def callback_burst(base: str, *, host: str, count: int) -> list[httpx.Response | Exception]:
