@@ -92,9 +92,26 @@ def test_the_answer_does_not_wait_for_the_broker(
     assert broker.wait_for(1) == [([str(event.pk)], connection.schema_name)]
 
 
-def test_events_gathered_in_the_window_go_as_one_message_per_network(published, settings):
-    settings.CALLBACK_HANDOFF_WINDOW_MS = 300
+def test_a_lone_event_is_published_at_once_not_after_the_window(published, settings):
+    settings.CALLBACK_HANDOFF_WINDOW_MS = 60_000  # a window longer than the wait below
     broker = published()
+
+    handoff.callback_handoff(schema="net_a", event_id="1")
+
+    assert broker.wait_for(1) == [(["1"], "net_a")]
+
+
+def _right_after_a_publish(broker: Published) -> None:
+    """Publish a lone event first: what follows within the window is then gathered."""
+    handoff.callback_handoff(schema="net_a", event_id="lead")
+    broker.wait_for(1)
+    broker.calls.clear()
+
+
+def test_events_gathered_in_the_window_go_as_one_message_per_network(published, settings):
+    settings.CALLBACK_HANDOFF_WINDOW_MS = 2_000
+    broker = published()
+    _right_after_a_publish(broker)
 
     for schema, event_id in [("net_a", "1"), ("net_b", "2"), ("net_a", "3"), ("net_a", "4")]:
         handoff.callback_handoff(schema=schema, event_id=event_id)
@@ -104,8 +121,9 @@ def test_events_gathered_in_the_window_go_as_one_message_per_network(published, 
 
 
 def test_a_batch_holds_at_most_batch_max_events(published, settings):
-    settings.CALLBACK_HANDOFF_WINDOW_MS = 300
+    settings.CALLBACK_HANDOFF_WINDOW_MS = 2_000
     broker = published()
+    _right_after_a_publish(broker)
 
     for number in range(handoff.BATCH_MAX + 3):
         handoff.callback_handoff(schema="net_a", event_id=str(number))
