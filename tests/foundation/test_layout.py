@@ -193,3 +193,34 @@ def test_healthz_names_the_database_when_it_does_not_answer(django_db_setup):
     with _serving(SERVERS["gunicorn"], env) as response:
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable", "failing": ["database"]}
+
+
+def test_the_wsgi_application_loads_its_views_before_the_first_request():
+    """Importing the WSGI module (what each gunicorn worker does at boot) loads both URL
+    configurations and the views they name: the first request does not pay for the imports."""
+    probe = (
+        "import sys; import franchise_platform.wsgi; "
+        "print(sorted(m for m in ('franchise_platform.panel.urls', "
+        "'franchise_platform.payments.views', 'franchise_platform.urls_public') "
+        "if m in sys.modules))"
+    )
+    env = worker_env()
+    env["PYTHONPATH"] = str(ROOT / "platform")
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == str(
+        sorted(
+            [
+                "franchise_platform.panel.urls",
+                "franchise_platform.payments.views",
+                "franchise_platform.urls_public",
+            ]
+        )
+    )
