@@ -329,7 +329,7 @@ SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 30)
 CALLBACK_HANDOFF = env_str("CALLBACK_HANDOFF", "background")
 if CALLBACK_HANDOFF not in ("background", "inline"):
     raise ImproperlyConfigured("CALLBACK_HANDOFF must be 'background' or 'inline'")
-CALLBACK_HANDOFF_WINDOW_MS = env_int("CALLBACK_HANDOFF_WINDOW_MS", 20)
+CALLBACK_HANDOFF_WINDOW_MS = env_int("CALLBACK_HANDOFF_WINDOW_MS", 50)
 # Applying a stored callback commits without waiting for the WAL flush (payments/callbacks.py says
 # why that loses nothing); the event row itself is always committed synchronously.
 CALLBACK_APPLY_ASYNC_COMMIT = env_bool("CALLBACK_APPLY_ASYNC_COMMIT", True)
