@@ -177,8 +177,11 @@ def widget_host(
 # ------------------------------------------------------------------------------ browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Playwright's sync API cannot run twice in one thread: held
+    for the session, it made every browser suite collected after this one fail to start (it only
+    passed because `tests/widget` sorts last)."""
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright

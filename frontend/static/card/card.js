@@ -345,7 +345,6 @@
         have.setAttribute(name, want.attributes[i].value);
       }
     }
-    if ('disabled' in want && have.disabled !== want.disabled) { have.disabled = want.disabled; }
   }
 
   /* Show `node` as `target`'s only child, by morphing (see morph). */
@@ -367,7 +366,6 @@
   root.FplCard = {
     view: view,
     show: show,
-    morph: morph,
     el: el,
     attrs: attrs,
     append: append,
